@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { claimMappingSchema } from '../claims/schema.js';
+
+/** Authorization parameters the gateway owns; a connector's `authorizationParams` may not set them. */
+export const gatewayOwnedParams = [
+  'client_id', 'redirect_uri', 'response_type', 'response_mode', 'scope', 'state', 'nonce',
+  'code_challenge', 'code_challenge_method', 'request', 'request_uri',
+] as const;
+
+const httpUrl = z.url({ protocol: /^https?$/ }).refine((u) => !u.includes('#'), 'must not contain a fragment');
+
+export const idTokenAlgs = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'HS256', 'HS384', 'HS512'] as const;
+
+/**
+ * Keys every connector type accepts. Vendor connectors extend this with `.extend({...})`.
+ * Key names are forever: rename nothing.
+ */
+export const connectorBaseShape = {
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/, 'must be 1-63 letters, digits, "-" or "_"').describe('Stable connector id; part of the callback path and of local subjects.'),
+  name: z.string().min(1).max(120).optional().describe('Display name on the chooser page.'),
+  clientId: z.string().min(1).max(512).describe('Client id registered at the upstream.'),
+  clientSecret: z.string().min(1).max(4096).optional().describe('Client secret; use "${env:NAME}".'),
+  clientAuthMethod: z.enum(['client_secret_basic', 'client_secret_post', 'none']).optional()
+    .describe('Token endpoint authentication. Default: client_secret_basic with a secret, none without.'),
+  scopes: z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'invalid scope token')).min(1).max(64).optional().describe('Scopes requested upstream.'),
+  userinfo: z.boolean().optional().describe('Pull the upstream userinfo after the code exchange and overlay its claims.'),
+  claims: claimMappingSchema.optional(),
+  authorizationParams: z.record(z.string().min(1).max(64), z.string().max(2048)).optional()
+    .describe('Static extra authorization parameters (e.g. Auth0 `audience`).'),
+  logout: z.enum(['local', 'upstream']).optional().describe('`upstream` continues logout at the provider. Default `local`.'),
+  domains: z.array(z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'must be a domain name')).max(256).optional()
+    .describe('E-mail domains routed to this connector by `login_hint` (home-realm discovery).'),
+  idTokenSigningAlg: z.enum(idTokenAlgs).optional().describe('The only accepted upstream ID token algorithm. Default RS256. HS* needs a clientSecret.'),
+  refresh: z.boolean().optional().describe('Refresh upstream tokens when they near expiry.'),
+  exposeUpstreamTokens: z.boolean().optional().describe('Expose the upstream tokens on `req.auth.upstream`. Default false.'),
+} as const;
+
+export const connectorBaseSchema = z.strictObject({ type: z.string(), ...connectorBaseShape });
+export type ConnectorBaseConfig = z.infer<typeof connectorBaseSchema>;
+
+export { httpUrl };

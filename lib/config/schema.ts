@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import type { ConnectorRegistry } from '../connector.js';
+
+const positiveSeconds = z.number().int().positive().max(31_536_000);
+
+const hostPort = z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65535) });
+
+const redisCommon = {
+  prefix: z.string().max(64).optional().describe('Key prefix. Default "fedgate:".'),
+  commandTimeout: z.number().int().positive().max(60_000).optional().describe('Per-command timeout, ms. Default 2000.'),
+  connectTimeout: z.number().int().positive().max(60_000).optional().describe('Connect timeout, ms. Default 2000.'),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  tls: z.boolean().optional().describe('Use TLS (Sentinel/Cluster forms; the URL form uses rediss://).'),
+};
+
+export const redisConfigSchema = z.union([
+  z.strictObject({ url: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'), ...redisCommon }),
+  z.strictObject({ sentinels: z.array(hostPort).min(1), name: z.string().min(1), db: z.number().int().min(0).optional(), ...redisCommon }),
+  z.strictObject({ cluster: z.array(hostPort).min(1), ...redisCommon }),
+]).describe('Redis: { url }, Sentinel { sentinels, name } or Cluster { cluster }.');
+
+const secretString = z.string().min(32, 'must be at least 32 characters').refine(
+  (s) => new Set(s).size >= 8, 'is too weak (too few distinct characters)');
+
+const scopeRuleSchema = z.union([
+  z.strictObject({ claim: z.string().min(1), includes: z.union([z.string(), z.number(), z.boolean()]) }),
+  z.strictObject({ claim: z.string().min(1), equals: z.union([z.string(), z.number(), z.boolean()]) }),
+  z.strictObject({ always: z.literal(true) }),
+]);
+
+const jwksSchema = z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1) });
+
+/** Builds the whole configuration schema; connector entries come from the registry. */
+export function buildConfigSchema(registry: ConnectorRegistry) {
+  const connectorSchemas = [...registry.values()].map((c) => c.schema);
+  const connectorSchema = connectorSchemas.length === 1
+    ? connectorSchemas[0]!
+    : z.discriminatedUnion('type', connectorSchemas as unknown as [z.ZodObject<{ type: z.ZodLiteral<string> }>, ...z.ZodObject<{ type: z.ZodLiteral<string> }>[]]);
+
+  return z.strictObject({
+    $schema: z.string().optional(),
+    baseUrl: z.url({ protocol: /^https?$/ }).refine((u) => { const p = new URL(u); return !p.search && !p.hash && (p.pathname === '/' || p.pathname === ''); }, 'must be an origin (scheme, host, port) without path, query or fragment')
+      .describe('Public origin of the app, e.g. https://app.example.com. Redirect URIs are built from it, never from Host headers.'),
+    basePath: z.string().regex(/^\/[A-Za-z0-9._~\-/]*[A-Za-z0-9._~-]$/, 'must start with "/" and not end with "/"').optional().describe('Mount path of the auth routes. Default "/auth".'),
+    allowInsecureRequests: z.boolean().optional().describe('Development only: allow http:// upstreams and an http baseUrl. Refused with NODE_ENV=production.'),
+    httpTimeout: z.number().positive().max(120).optional().describe('Timeout of each upstream HTTP request, seconds. Default 10.'),
+    session: z.strictObject({
+      secret: z.union([secretString, z.array(secretString).min(1)]).describe('Cookie signing secret(s); the first signs, all verify.'),
+      redis: redisConfigSchema.optional(),
+      insecureMemoryStore: z.boolean().optional().describe('Development only: keep sessions in process memory instead of Redis. Refused with NODE_ENV=production.'),
+      cookieName: z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be a cookie token').optional().describe('Default "__Host-fedgate" on https, "fedgate.sid" on http.'),
+      idleTimeout: positiveSeconds.optional().describe('Seconds of inactivity after which a session ends. Default 1800.'),
+      absoluteTimeout: positiveSeconds.optional().describe('Maximum session lifetime in seconds, whatever the activity. Default 43200.'),
+      transactionTtl: positiveSeconds.optional().describe('Lifetime of a pending login (state, nonce, PKCE), seconds. Default 600.'),
+    }),
+    tokens: z.strictObject({
+      issuer: z.url({ protocol: /^https?$/ }).optional().describe('Issuer of local tokens. Default baseUrl + basePath.'),
+      audience: z.string().min(1).optional().describe('`aud` of local access tokens. Default baseUrl.'),
+      keys: z.union([z.string().min(1), jwksSchema]).optional().describe('Private JWKS (file path or inline). First key signs; all are published.'),
+      insecureEphemeralKeys: z.boolean().optional().describe('Development only: generate a signing key at start. Refused with NODE_ENV=production.'),
+      accessTokenTtl: positiveSeconds.optional().describe('Local access token lifetime, seconds. Default 300.'),
+      idTokenTtl: positiveSeconds.optional().describe('Local ID token lifetime, seconds. Default 300.'),
+      scopes: z.record(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'invalid scope token'), scopeRuleSchema).optional()
+        .describe('Local scopes granted by rules over the mapped claims.'),
+      sessionBound: z.boolean().optional().describe('Reject bearer access tokens whose session has ended. Default false (short TTL only).'),
+    }).optional(),
+    connectors: z.array(connectorSchema).min(1, 'at least one connector is required').max(64),
+  });
+}
+
+export type ConfigInput = z.input<ReturnType<typeof buildConfigSchema>>;
+export type ParsedConfig = z.output<ReturnType<typeof buildConfigSchema>>;
+export type RedisConfig = z.output<typeof redisConfigSchema>;
+export type ScopeRule = z.output<typeof scopeRuleSchema>;
+export type PrivateJwks = z.output<typeof jwksSchema>;

@@ -1,0 +1,145 @@
+import type { z } from 'zod';
+import type { ClaimMapping } from './claims/schema.js';
+import type { Logger } from './logger.js';
+
+/**
+ * The connector contract, in the spirit of Dex: the gateway owns `state`, storage and routing;
+ * a connector only builds the upstream authorization URL (returning opaque per-login data the
+ * gateway stores with the transaction) and later completes the login from the callback
+ * parameters and that data, returning a normalized identity. Connectors import no Express and
+ * no Redis.
+ */
+export interface Connector {
+  readonly id: string;
+  readonly type: string;
+  readonly name: string;
+  /** E-mail domains for home-realm discovery (`login_hint`). */
+  readonly domains: readonly string[];
+  /** The connector's effective claim mapping (preset overlaid by the user's `claims`). */
+  readonly claims: ClaimMapping;
+  /** Whether logout should continue at the upstream's logout endpoint. */
+  readonly upstreamLogout: boolean;
+
+  /** Builds the authorization URL. `data` is stored server-side with the login transaction. */
+  beginLogin(input: BeginLoginInput): Promise<BeginLoginResult>;
+
+  /** Completes the login from the callback; throws a FedgateError with a stable code on failure. */
+  completeLogin(input: CompleteLoginInput): Promise<UpstreamIdentity>;
+
+  /** Builds the upstream logout URL, or undefined when the upstream has none. */
+  buildLogoutUrl?(input: LogoutInput): Promise<URL | undefined>;
+
+  /** Upstream refresh (optional capability). */
+  refresh?(input: RefreshInput): Promise<UpstreamIdentity>;
+
+  /** Validates an OIDC back-channel `logout_token` (optional capability). */
+  verifyLogoutToken?(logoutToken: string): Promise<LogoutTokenClaims>;
+
+  /** Current discovery state, for readiness reports. Never throws. */
+  status(): ConnectorStatus;
+
+  /** Eagerly runs discovery; throws UPSTREAM_UNAVAILABLE when it fails. */
+  ready(): Promise<void>;
+}
+
+export interface BeginLoginInput {
+  /** The gateway's `state` for this transaction (≥128 bits, single use). */
+  state: string;
+  /** The callback URL for this connector, built from configuration only. */
+  redirectUri: string;
+  /** An allow-listed, length-limited hint from the client (e-mail address). */
+  loginHint?: string;
+  /** Extra per-login authorization parameters chosen by the gateway (never by the client). */
+  extraParams?: Record<string, string>;
+}
+
+export interface BeginLoginResult {
+  url: URL;
+  /** Opaque per-login data (nonce, PKCE verifier...). JSON-serializable strings only. */
+  data: Record<string, string>;
+}
+
+export interface CompleteLoginInput {
+  /** `redirectUri` plus the real callback query string (never built from Host). */
+  callbackUrl: URL;
+  state: string;
+  data: Record<string, string>;
+}
+
+export interface UpstreamTokens {
+  idToken?: string;
+  accessToken?: string;
+  refreshToken?: string;
+  /** Epoch seconds. */
+  expiresAt?: number;
+  scope?: string;
+}
+
+/** What a connector returns from a completed login or refresh. */
+export interface UpstreamIdentity {
+  /** The upstream subject (ID token `sub`, or the provider's stable id). */
+  subject: string;
+  /** Upstream claims: ID token claims overlaid by userinfo claims when enabled. */
+  claims: Record<string, unknown>;
+  /** Upstream tokens; stored server-side only. */
+  tokens: UpstreamTokens;
+  /** Upstream session id (`sid`), used by back-channel logout. */
+  sid?: string;
+}
+
+export interface LogoutInput {
+  idToken?: string;
+  postLogoutRedirectUri: string;
+  /** Upstream `sid` etc., as stored in the session. */
+  claims?: Record<string, unknown>;
+}
+
+export interface RefreshInput {
+  refreshToken: string;
+  /** The claims of the original ID token, to compare iss/sub/aud against. */
+  original: UpstreamIdentity;
+}
+
+export interface LogoutTokenClaims {
+  iss: string;
+  sub?: string;
+  sid?: string;
+  jti: string;
+  iat: number;
+}
+
+export type ConnectorState = 'pending' | 'ready' | 'failed';
+
+export interface ConnectorStatus {
+  id: string;
+  type: string;
+  state: ConnectorState;
+  /** Stable error code of the last failure. */
+  error?: string;
+  /** Epoch ms of the last discovery attempt. */
+  checkedAt?: number;
+}
+
+/** What the gateway hands a connector factory: everything injected, nothing global. */
+export interface ConnectorContext {
+  fetch: typeof fetch;
+  logger: Logger;
+  /** Milliseconds since epoch. */
+  now: () => number;
+  /** Allows http:// upstreams (development and tests only). */
+  allowInsecureRequests: boolean;
+  /** Per-request upstream timeout, seconds. */
+  httpTimeout: number;
+  /** The gateway's base URL, e.g. for building post-logout redirect URIs. */
+  baseUrl: string;
+}
+
+/** A connector type: its config schema (extending `connectorBaseSchema`) and its factory. */
+export interface ConnectorType<S extends z.ZodType = z.ZodType> {
+  type: string;
+  schema: S;
+  create(config: z.infer<S>, ctx: ConnectorContext): Connector;
+}
+
+/** Maps a `type` to its connector; the package entry registers the built-in ones. */
+export type ConnectorRegistry = ReadonlyMap<string, ConnectorType>;

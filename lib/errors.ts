@@ -1,0 +1,88 @@
+/**
+ * Every error fedgate throws or renders carries a stable `code` that a `switch` can narrow.
+ * `message` is safe to show to a client and never contains a secret, token, code or cookie;
+ * `detail` is for logs and is still free of secrets. `cause` is non-enumerable so that logging
+ * an error never dumps an upstream response.
+ */
+export const errorCodes = {
+  CONFIG_INVALID: { status: 500, doc: 'The configuration failed validation; `problems` lists every path and message.' },
+  CONFIG_FILE_UNREADABLE: { status: 500, doc: 'The configuration file (or a file it points to, such as `tokens.keys`) could not be read or is not valid JSON.' },
+  GATEWAY_NOT_MOUNTED: { status: 500, doc: '`requireAuth` ran on a request that did not pass through the gateway middleware (`app.use(gateway)` missing or mounted after the route).' },
+  GATEWAY_CLOSED: { status: 503, doc: 'The gateway was closed with `gateway.close()`.' },
+  CONNECTOR_UNKNOWN: { status: 404, doc: 'No connector with that id is configured.' },
+  CONNECTOR_REQUIRED: { status: 400, doc: 'Several connectors are configured and a non-browser client did not choose one; the response lists the connector ids.' },
+  LOGIN_HINT_INVALID: { status: 400, doc: '`login_hint` is too long or contains control characters.' },
+  CALLBACK_PARAMS_INVALID: { status: 400, doc: 'The callback query is malformed: a parameter is missing, repeated, too long or not a string.' },
+  CALLBACK_STATE_INVALID: { status: 400, doc: 'The callback `state` matches no pending login of this browser: unknown, expired, already used, or from another browser.' },
+  CALLBACK_CONNECTOR_MISMATCH: { status: 400, doc: 'The callback arrived on another connector\'s path than the one the login started with (mix-up defence); no token request was made.' },
+  UPSTREAM_AUTHORIZATION_ERROR: { status: 400, doc: 'The upstream provider answered the login with an `error` (for example `access_denied`).' },
+  UPSTREAM_UNAVAILABLE: { status: 503, doc: 'The upstream provider could not be reached or its discovery failed; other connectors keep working.' },
+  UPSTREAM_RESPONSE_INVALID: { status: 502, doc: 'The upstream token, userinfo or discovery response was rejected (bad shape, too large, wrong issuer).' },
+  ID_TOKEN_INVALID: { status: 502, doc: 'The upstream ID token failed validation (signature, algorithm, `iss`, `aud`, `nonce`, expiry) or was missing.' },
+  USERINFO_SUBJECT_MISMATCH: { status: 502, doc: 'The upstream userinfo `sub` differs from the ID token `sub`.' },
+  CLAIM_REQUIRED_MISSING: { status: 403, doc: 'A claim marked `required` in the connector\'s mapping is absent from the upstream identity.' },
+  CLAIMS_INVALID: { status: 502, doc: 'The upstream identity could not be mapped (a value of the wrong type, or the mapped claims exceed the size cap).' },
+  SESSION_STORE_UNAVAILABLE: { status: 503, doc: 'Redis (the session store) failed or timed out. fedgate answers 503 with `Retry-After` and never grants access.' },
+  UNAUTHORIZED: { status: 401, doc: 'The request carries no valid session or bearer token.' },
+  TOKEN_INVALID: { status: 401, doc: 'The bearer token is malformed, too large, expired, not an access token, or fails verification.' },
+  INSUFFICIENT_SCOPE: { status: 403, doc: 'The local access token lacks a scope that `requireAuth({ scope })` asks for.' },
+  FORBIDDEN: { status: 403, doc: 'A `claims` or `check` condition of `requireAuth` failed.' },
+  LOGOUT_CROSS_SITE: { status: 403, doc: 'A logout request came from another site (`Origin` / `Sec-Fetch-Site`); GET shows a confirmation form instead.' },
+  KEYS_UNAVAILABLE: { status: 503, doc: 'No signing key is loaded, so local tokens cannot be minted.' },
+  INTERNAL_ERROR: { status: 500, doc: 'An unexpected internal failure; details are logged, never sent to the client.' },
+} as const satisfies Record<string, { status: number; doc: string }>;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+export interface FedgateErrorOptions {
+  /** Extra context for logs; must never contain secrets or tokens. */
+  detail?: string;
+  /** The underlying error. Kept non-enumerable. */
+  cause?: unknown;
+  /** Overrides the code's default HTTP status. */
+  status?: number;
+}
+
+/** Base class of every error fedgate throws. */
+export class FedgateError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  declare readonly detail?: string;
+
+  constructor(code: ErrorCode, message: string, options: FedgateErrorOptions = {}) {
+    super(message);
+    this.name = 'FedgateError';
+    this.code = code;
+    this.status = options.status ?? errorCodes[code].status;
+    if (options.detail !== undefined) {
+      Object.defineProperty(this, 'detail', { value: options.detail, enumerable: false });
+    }
+    if (options.cause !== undefined) {
+      Object.defineProperty(this, 'cause', { value: options.cause, enumerable: false, writable: true });
+    }
+  }
+}
+
+/** One problem found in the configuration: a dotted JSON path and what is wrong there. */
+export interface ConfigProblem {
+  path: string;
+  message: string;
+}
+
+/** Thrown by `fedgate()` when the configuration is invalid; lists every problem at once. */
+export class ConfigError extends FedgateError {
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(problems: readonly ConfigProblem[], code: 'CONFIG_INVALID' | 'CONFIG_FILE_UNREADABLE' = 'CONFIG_INVALID') {
+    const lines = problems.map((p) => `${p.path}: ${p.message}`);
+    super(code, `Invalid fedgate configuration:\n  ${lines.join('\n  ')}`);
+    this.name = 'ConfigError';
+    this.problems = Object.freeze([...problems]);
+  }
+}
+
+/** Narrows an unknown thrown value to a FedgateError, wrapping anything else as INTERNAL_ERROR. */
+export function toFedgateError(err: unknown): FedgateError {
+  if (err instanceof FedgateError) return err;
+  return new FedgateError('INTERNAL_ERROR', 'Internal error', { cause: err });
+}

@@ -1,0 +1,17 @@
+/** A pino-compatible logger: `(obj, msg)`. */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** Default logger: warnings and errors to stderr, one JSON line each; nothing else. */
+export function createDefaultLogger(): Logger {
+  const write = (level: string) => (obj: object, msg?: string) => {
+    const line = JSON.stringify({ level, time: new Date().toISOString(), name: 'fedgate', msg, ...obj });
+    process.stderr.write(`${line}\n`);
+  };
+  const noop = () => {};
+  return { debug: noop, info: noop, warn: write('warn'), error: write('error') };
+}

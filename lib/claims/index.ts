@@ -1,0 +1,10 @@
+export {
+  claimMappingEntrySchema, claimMappingSchema, claimRuleSchema, claimTypes, reservedClaims,
+  type ClaimMapping, type ClaimMappingEntry, type ClaimRule,
+} from './schema.js';
+export {
+  CompiledMapping, coerceClaim, compileClaimPattern, compileMapping, defaultMaxClaimBytes, mapClaims,
+  maxClaimArrayItems, mergeMappings, unsafeClaimNames,
+  type ClaimType, type CompiledClaimRule, type CompiledSource, type MapClaimsOptions,
+} from './map.js';
+export { hasNestedRepetition, validateMapping } from './validate.js';

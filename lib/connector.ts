@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { ClaimMapping } from './claims/schema.js';
 import type { Logger } from './logger.js';
+import type { ConfigProblem } from './errors.js';
 
 /**
  * The connector contract, in the spirit of Dex: the gateway owns `state`, storage and routing;
@@ -138,6 +139,8 @@ export interface ConnectorContext {
 export interface ConnectorType<S extends z.ZodType = z.ZodType> {
   type: string;
   schema: S;
+  /** Config-time checks beyond the schema (e.g. HS256 needs a clientSecret); paths start with `at`. */
+  validate?(config: z.infer<S>, at: string, ctx: { allowInsecureRequests: boolean }): ConfigProblem[];
   create(config: z.infer<S>, ctx: ConnectorContext): Connector;
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ConnectorRegistry } from '../connector.js';
+import type { ConnectorBaseConfig } from './connector-base.js';
 
 const positiveSeconds = z.number().int().positive().max(31_536_000);
 
@@ -65,7 +66,8 @@ export function buildConfigSchema(registry: ConnectorRegistry) {
         .describe('Local scopes granted by rules over the mapped claims.'),
       sessionBound: z.boolean().optional().describe('Reject bearer access tokens whose session has ended. Default false (short TTL only).'),
     }).optional(),
-    connectors: z.array(connectorSchema).min(1, 'at least one connector is required').max(64),
+    // Each connector type validates its own keys; the core only relies on the common ones.
+    connectors: z.array(connectorSchema as z.ZodType<ConnectorBaseConfig & Record<string, unknown>>).min(1, 'at least one connector is required').max(64),
   });
 }
 

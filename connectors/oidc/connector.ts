@@ -1,0 +1,247 @@
+import * as oidc from 'openid-client';
+import type {
+  BeginLoginInput, BeginLoginResult, CompleteLoginInput, Connector, ConnectorContext, ConnectorStatus,
+  LogoutInput, RefreshInput, UpstreamIdentity, UpstreamTokens,
+} from '../../lib/connector.js';
+import { FedgateError } from '../../lib/errors.js';
+import { mergeMappings } from '../../lib/claims/map.js';
+import type { ClaimMapping } from '../../lib/claims/schema.js';
+import { limitedFetch } from '../shared/limited-fetch.js';
+import { translateUpstreamError, UpstreamAuthorizationError } from '../shared/errors.js';
+import type { OidcPreset } from './preset.js';
+import type { OidcConfig } from './schema.js';
+
+/** Connector config fields the generic implementation reads (vendor schemas add their own). */
+export type OidcConnectorConfig = Omit<OidcConfig, 'type' | 'issuer'> & { type: string; issuer?: string };
+
+const maxBackoffMs = 60_000;
+
+/** Claims an upstream may never inject into the identity (aggregated/distributed claims are ignored). */
+const droppedUpstreamClaims = new Set(['_claim_names', '_claim_sources']);
+
+/**
+ * The generic OpenID Connect connector: discovery (lazy, cached, retried with backoff), PKCE S256,
+ * state, nonce, RFC 9207 `iss`, a pinned ID token algorithm, signature verification of the ID
+ * token even from the token endpoint, finite timeouts, an ID token always required.
+ */
+export class OidcConnector implements Connector {
+  readonly id: string;
+  readonly type: string;
+  readonly name: string;
+  readonly domains: readonly string[];
+  readonly claims: ClaimMapping;
+  readonly upstreamLogout: boolean;
+
+  readonly #cfg: OidcConnectorConfig;
+  readonly #ctx: ConnectorContext;
+  readonly #preset: OidcPreset;
+  #discovery: Promise<oidc.Configuration> | undefined;
+  #failures = 0;
+  #retryAt = 0;
+  #status: ConnectorStatus;
+
+  constructor(cfg: OidcConnectorConfig, ctx: ConnectorContext, preset: OidcPreset) {
+    this.#cfg = cfg;
+    this.#ctx = ctx;
+    this.#preset = preset;
+    this.id = cfg.id;
+    this.type = cfg.type;
+    this.name = cfg.name ?? cfg.id;
+    this.domains = (cfg.domains ?? []).map((d) => d.toLowerCase());
+    this.claims = mergeMappings(preset.claims, cfg.claims);
+    this.upstreamLogout = cfg.logout === 'upstream';
+    this.#status = { id: cfg.id, type: cfg.type, state: 'pending' };
+  }
+
+  status(): ConnectorStatus {
+    return { ...this.#status };
+  }
+
+  async ready(): Promise<void> {
+    await this.#config();
+  }
+
+  async beginLogin(input: BeginLoginInput): Promise<BeginLoginResult> {
+    const config = await this.#config();
+    const codeVerifier = oidc.randomPKCECodeVerifier();
+    const nonce = oidc.randomNonce();
+    const params: Record<string, string> = {
+      ...(this.#cfg.authorizationParams ?? {}),
+      ...(this.#preset.loginParams?.(input.loginHint !== undefined ? { loginHint: input.loginHint } : {}) ?? {}),
+      ...(input.extraParams ?? {}),
+      redirect_uri: input.redirectUri,
+      response_type: 'code',
+      scope: (this.#cfg.scopes ?? this.#preset.scopes).join(' '),
+      state: input.state,
+      nonce,
+      code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
+      code_challenge_method: 'S256',
+    };
+    if (input.loginHint !== undefined) params.login_hint = input.loginHint;
+    return { url: oidc.buildAuthorizationUrl(config, params), data: { codeVerifier, nonce } };
+  }
+
+  async completeLogin(input: CompleteLoginInput): Promise<UpstreamIdentity> {
+    const config = await this.#config();
+    const { codeVerifier, nonce } = input.data;
+    if (!codeVerifier || !nonce) throw new FedgateError('CALLBACK_STATE_INVALID', 'The sign-in session is incomplete; please start again.');
+    let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
+    try {
+      tokens = await oidc.authorizationCodeGrant(config, input.callbackUrl, {
+        pkceCodeVerifier: codeVerifier,
+        expectedState: input.state,
+        expectedNonce: nonce,
+        idTokenExpected: true,
+      });
+    } catch (err) {
+      if (err instanceof oidc.AuthorizationResponseError) {
+        throw new UpstreamAuthorizationError(this.name, err.error, err.error_description);
+      }
+      throw translateUpstreamError(err, 'token');
+    }
+    return this.#identityFrom(config, tokens);
+  }
+
+  async refresh(input: RefreshInput): Promise<UpstreamIdentity> {
+    const config = await this.#config();
+    let tokens: Awaited<ReturnType<typeof oidc.refreshTokenGrant>>;
+    try {
+      tokens = await oidc.refreshTokenGrant(config, input.refreshToken);
+    } catch (err) {
+      throw translateUpstreamError(err, 'refresh');
+    }
+    const claims = tokens.claims();
+    if (claims) {
+      // OIDC Core 12.2: a refreshed ID token must keep iss, sub and aud; openid-client does not compare them.
+      const orig = input.original.claims;
+      const sameAud = JSON.stringify(claims.aud) === JSON.stringify(orig.aud) || claims.aud === this.#cfg.clientId;
+      if (claims.iss !== orig.iss || claims.sub !== input.original.subject || !sameAud) {
+        throw new FedgateError('ID_TOKEN_INVALID', 'The refreshed ID token belongs to another identity.');
+      }
+    }
+    const identity = await this.#identityFrom(config, tokens, input.original);
+    if (!identity.tokens.refreshToken) identity.tokens.refreshToken = input.refreshToken;
+    return identity;
+  }
+
+  async buildLogoutUrl(input: LogoutInput): Promise<URL | undefined> {
+    const config = await this.#config();
+    const meta = config.serverMetadata();
+    if (this.#preset.logoutUrl) return this.#preset.logoutUrl(meta, { ...input, clientId: this.#cfg.clientId });
+    if (!meta.end_session_endpoint) return undefined;
+    const params: Record<string, string> = { post_logout_redirect_uri: input.postLogoutRedirectUri, client_id: this.#cfg.clientId };
+    if (input.idToken) params.id_token_hint = input.idToken;
+    return oidc.buildEndSessionUrl(config, params);
+  }
+
+  /** The post-logout URI registered at the upstream. */
+  get postLogoutRedirectUri(): string {
+    return this.#cfg.postLogoutRedirectUri ?? `${this.#ctx.baseUrl}/`;
+  }
+
+  async #identityFrom(
+    config: oidc.Configuration,
+    tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers,
+    previous?: UpstreamIdentity,
+  ): Promise<UpstreamIdentity> {
+    const idClaims = tokens.claims();
+    if (!idClaims && !previous) throw new FedgateError('ID_TOKEN_INVALID', 'The identity provider returned no ID token.');
+    let claims: Record<string, unknown> = { ...(idClaims ?? previous?.claims ?? {}) };
+    const subject = String(claims.sub);
+    if (this.#cfg.userinfo ?? this.#preset.userinfo ?? false) {
+      let info: oidc.UserInfoResponse;
+      try {
+        info = await oidc.fetchUserInfo(config, tokens.access_token, subject);
+      } catch (err) {
+        throw translateUpstreamError(err, 'userinfo');
+      }
+      claims = { ...claims, ...info };
+    }
+    for (const k of droppedUpstreamClaims) delete claims[k];
+    const expiresIn = tokens.expiresIn();
+    const upstreamTokens: UpstreamTokens = { accessToken: tokens.access_token };
+    const idToken = tokens.id_token ?? previous?.tokens.idToken;
+    if (idToken) upstreamTokens.idToken = idToken;
+    if (tokens.refresh_token) upstreamTokens.refreshToken = tokens.refresh_token;
+    if (expiresIn !== undefined) upstreamTokens.expiresAt = Math.floor(this.#ctx.now() / 1000) + expiresIn;
+    if (tokens.scope) upstreamTokens.scope = tokens.scope;
+    let identity: UpstreamIdentity = { subject, claims, tokens: upstreamTokens };
+    if (typeof claims.sid === 'string') identity.sid = claims.sid;
+    if (this.#preset.transformIdentity) identity = await this.#preset.transformIdentity(identity, { accessToken: tokens.access_token });
+    return identity;
+  }
+
+  /** Lazy, cached discovery; after a failure, retried with exponential backoff (never crashes). */
+  #config(): Promise<oidc.Configuration> {
+    if (this.#discovery) return this.#discovery;
+    const now = this.#ctx.now();
+    if (now < this.#retryAt) {
+      return Promise.reject(new FedgateError('UPSTREAM_UNAVAILABLE', `${this.name} is not reachable right now.`, { detail: 'discovery backoff' }));
+    }
+    const attempt = this.#discover().then(
+      (config) => {
+        this.#failures = 0;
+        this.#status = { id: this.id, type: this.type, state: 'ready', checkedAt: this.#ctx.now() };
+        return config;
+      },
+      (err: unknown) => {
+        this.#failures += 1;
+        this.#retryAt = this.#ctx.now() + Math.min(maxBackoffMs, 500 * 2 ** (this.#failures - 1));
+        this.#discovery = undefined;
+        const error = translateUpstreamError(err, 'discovery');
+        this.#status = { id: this.id, type: this.type, state: 'failed', error: error.code, checkedAt: this.#ctx.now() };
+        this.#ctx.logger.warn({ event: 'connector.discovery_failed', connector: this.id, code: error.code, detail: error.detail }, 'Upstream discovery failed');
+        throw error;
+      },
+    );
+    this.#discovery = attempt;
+    return attempt;
+  }
+
+  async #discover(): Promise<oidc.Configuration> {
+    const cfg = this.#cfg;
+    const auth = cfg.clientAuthMethod ?? (cfg.clientSecret ? 'client_secret_basic' : 'none');
+    const clientAuth = auth === 'none' ? oidc.None()
+      : auth === 'client_secret_post' ? oidc.ClientSecretPost(cfg.clientSecret)
+        : oidc.ClientSecretBasic(cfg.clientSecret);
+    const metadata: Partial<oidc.ClientMetadata> = {
+      id_token_signed_response_alg: cfg.idTokenSigningAlg ?? 'RS256',
+      ...(cfg.clientSecret ? { client_secret: cfg.clientSecret } : {}),
+    };
+    const fetchImpl = limitedFetch(this.#ctx.fetch);
+    const execute = [oidc.enableNonRepudiationChecks];
+    if (this.#ctx.allowInsecureRequests) execute.unshift(oidc.allowInsecureRequests);
+    const timeout = this.#ctx.httpTimeout;
+    let config: oidc.Configuration;
+    if (this.#preset.discoveryUrl) {
+      // The metadata URL differs from the issuer (Azure B2C): fetch it ourselves and pin the issuer.
+      config = await this.#discoverFromUrl(new URL(this.#preset.discoveryUrl), metadata, clientAuth, fetchImpl, execute);
+    } else {
+      config = await oidc.discovery(new URL(this.#preset.issuer), cfg.clientId, metadata, clientAuth, {
+        execute, timeout, [oidc.customFetch]: fetchImpl,
+      });
+    }
+    config.timeout = timeout;
+    config[oidc.customFetch] = fetchImpl;
+    return config;
+  }
+
+  async #discoverFromUrl(
+    url: URL,
+    metadata: Partial<oidc.ClientMetadata>,
+    clientAuth: oidc.ClientAuth,
+    fetchImpl: ReturnType<typeof limitedFetch>,
+    execute: Array<(c: oidc.Configuration) => void>,
+  ): Promise<oidc.Configuration> {
+    if (url.protocol !== 'https:' && !this.#ctx.allowInsecureRequests) throw new FedgateError('UPSTREAM_UNAVAILABLE', 'Discovery over http is not allowed.');
+    const res = await fetchImpl(url.href, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(this.#ctx.httpTimeout * 1000) });
+    if (res.status !== 200) throw new FedgateError('UPSTREAM_UNAVAILABLE', `${this.name} discovery answered ${res.status}.`);
+    const meta: unknown = await res.json();
+    if (!meta || typeof meta !== 'object' || (meta as { issuer?: unknown }).issuer !== this.#preset.issuer) {
+      throw new FedgateError('UPSTREAM_RESPONSE_INVALID', `${this.name} discovery names another issuer than configured.`);
+    }
+    const config = new oidc.Configuration(meta as oidc.ServerMetadata, this.#cfg.clientId, metadata, clientAuth);
+    for (const fn of execute) fn(config);
+    return config;
+  }
+}

@@ -1,0 +1,56 @@
+import { FedgateError, type ErrorCode } from '../../lib/errors.js';
+import { ResponseTooLargeError } from './limited-fetch.js';
+
+/** An upstream `error=` response, carried to the error page (escaped there). */
+export class UpstreamAuthorizationError extends FedgateError {
+  readonly error: string;
+  readonly errorDescription?: string;
+
+  constructor(connectorName: string, error: string, errorDescription?: string) {
+    const safeError = sanitizeParam(error, 64);
+    super('UPSTREAM_AUTHORIZATION_ERROR', `${connectorName} did not complete the sign-in (${safeError}).`);
+    this.error = safeError;
+    const desc = errorDescription === undefined ? undefined : sanitizeParam(errorDescription, 300);
+    if (desc !== undefined) this.errorDescription = desc;
+  }
+}
+
+/** Keeps printable characters only and caps the length; rendering escapes the rest. */
+export function sanitizeParam(value: string, max: number): string {
+  return value.replace(/[^\x20-\x7E]/g, '').slice(0, max);
+}
+
+const idTokenCodes = new Set(['OAUTH_JWT_CLAIM_COMPARISON_FAILED', 'OAUTH_JWT_TIMESTAMP_CHECK_FAILED', 'OAUTH_KEY_SELECTION_FAILED']);
+
+/**
+ * Translates openid-client / oauth4webapi / network failures into fedgate's coded errors.
+ * Messages stay generic; the library's message goes to `detail` (it never holds token values).
+ */
+export function translateUpstreamError(err: unknown, stage: 'discovery' | 'token' | 'userinfo' | 'refresh'): FedgateError {
+  if (err instanceof FedgateError) return err;
+  const e = err instanceof Error ? err : new Error(String(err));
+  const code = (e as { code?: unknown }).code;
+  const detail = `${stage}: ${typeof code === 'string' ? `${code} ` : ''}${e.message}`.slice(0, 300);
+  const make = (c: ErrorCode, message: string) => new FedgateError(c, message, { detail, cause: err });
+  if (e instanceof ResponseTooLargeError || e.cause instanceof ResponseTooLargeError) return make('UPSTREAM_RESPONSE_INVALID', 'The identity provider sent a response that is too large.');
+  if (isNetworkError(e)) return make('UPSTREAM_UNAVAILABLE', 'The identity provider is not reachable right now.');
+  if (stage === 'discovery') return make('UPSTREAM_UNAVAILABLE', 'The identity provider\'s configuration could not be loaded.');
+  if (code === 'OAUTH_RESPONSE_BODY_ERROR') {
+    const oauthError = (e as { error?: unknown }).error;
+    return make('UPSTREAM_RESPONSE_INVALID', `The identity provider refused the request${typeof oauthError === 'string' ? ` (${sanitizeParam(oauthError, 64)})` : ''}.`);
+  }
+  if (/"iss" \(issuer\) response parameter/i.test(e.message)) return make('CALLBACK_PARAMS_INVALID', 'The sign-in response names another issuer.');
+  if (stage === 'userinfo' && /sub/i.test(e.message)) return make('USERINFO_SUBJECT_MISMATCH', 'The identity provider\'s userinfo does not match the signed-in user.');
+  if ((typeof code === 'string' && idTokenCodes.has(code)) || /id_token|ID Token|JWS|JWT|nonce|signature|"alg"/i.test(e.message)) {
+    return make('ID_TOKEN_INVALID', 'The identity provider\'s ID token was rejected.');
+  }
+  return make('UPSTREAM_RESPONSE_INVALID', 'The identity provider sent an invalid response.');
+}
+
+function isNetworkError(e: Error): boolean {
+  if (e.name === 'AbortError' || e.name === 'TimeoutError') return true;
+  if (e instanceof TypeError && /fetch failed|network/i.test(e.message)) return true;
+  const cause = e.cause;
+  if (cause instanceof Error && cause !== e) return isNetworkError(cause);
+  return false;
+}

@@ -1,0 +1,31 @@
+/**
+ * fedgate: a drop-in Express middleware federation gateway.
+ *
+ * @example
+ * const gateway = fedgate('./gateway.json');
+ * app.use(gateway);
+ * app.get('/dashboard', requireAuth(), handler);
+ */
+import { createGateway, type FedgateOptions, type Gateway } from './lib/gateway.js';
+import type { ConfigInput } from './lib/config/schema.js';
+import { builtinConnectors } from './connectors/registry.js';
+
+/**
+ * Creates the gateway middleware from a JSON config file path or a config object.
+ * Synchronous; throws a ConfigError listing every problem with its path.
+ */
+export function fedgate(config: string | ConfigInput, options: FedgateOptions = {}): Gateway {
+  return createGateway(config, options, builtinConnectors);
+}
+
+export { requireAuth } from './lib/guard/require-auth.js';
+export type { RequireAuthOptions } from './lib/guard/require-auth.js';
+export { FedgateError, ConfigError, errorCodes } from './lib/errors.js';
+export type { ErrorCode, ConfigProblem } from './lib/errors.js';
+export type { Auth } from './lib/auth.js';
+export type { Gateway, FedgateOptions, GatewayHealth } from './lib/gateway.js';
+export type { ConfigInput } from './lib/config/schema.js';
+export type { Logger } from './lib/logger.js';
+export type { Connector, ConnectorType, ConnectorContext, UpstreamIdentity } from './lib/connector.js';
+export { sanitizeReturnTo } from './lib/flow/return-to.js';
+export { builtinConnectors } from './connectors/registry.js';

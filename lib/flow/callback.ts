@@ -1,0 +1,79 @@
+import { randomToken, takeTransaction } from './transactions.js';
+import { FedgateError, toFedgateError } from '../errors.js';
+import type { GatewayContext } from '../context.js';
+import { mapClaims } from '../claims/map.js';
+import { escapeHtml, noStore, queryOf, redirect, sendError, type Req, type Res } from '../http/respond.js';
+import type { SessionAuth } from '../session/state.js';
+import { establishSession } from '../session/lifecycle.js';
+
+/** Parameters a callback may carry at most once each (RFC 9207 `iss` included). */
+const singleParams = ['state', 'code', 'error', 'error_description', 'error_uri', 'iss', 'session_state'];
+const maxParamLength = 4096;
+
+/**
+ * GET {basePath}/callback/:connector. The transaction chooses the connector; a callback on
+ * another connector's path is refused before any token request (mix-up defence).
+ */
+export async function handleCallback(ctx: GatewayContext, req: Req, res: Res, pathConnector: string): Promise<void> {
+  noStore(res);
+  res.setHeader('Referrer-Policy', 'no-referrer');
+  let connectorId: string | undefined;
+  try {
+    const q = queryOf(req);
+    for (const name of singleParams) {
+      const values = q.getAll(name);
+      if (values.length > 1 || values.some((v) => v.length > maxParamLength)) {
+        throw new FedgateError('CALLBACK_PARAMS_INVALID', 'The sign-in response is malformed.', { detail: `parameter ${name} repeated or too long` });
+      }
+    }
+    const state = q.get('state');
+    if (!state) throw new FedgateError('CALLBACK_PARAMS_INVALID', 'The sign-in response is missing its state.', { detail: 'state missing' });
+    const tx = await takeTransaction(ctx.transactions, req, state);
+    connectorId = tx.connector;
+    if (tx.connector !== pathConnector) {
+      throw new FedgateError('CALLBACK_CONNECTOR_MISMATCH', 'The sign-in response arrived for another provider than the one the sign-in started with.');
+    }
+    const connector = ctx.connectors.get(tx.connector);
+    const mapping = ctx.mappings.get(tx.connector);
+    if (!connector || !mapping) throw new FedgateError('CONNECTOR_UNKNOWN', 'No such sign-in provider.');
+
+    const callbackUrl = new URL(ctx.redirectUri(connector.id));
+    callbackUrl.search = q.toString();
+    const identity = await connector.completeLogin({ callbackUrl, state, data: tx.data });
+
+    const mapped = mapClaims(mapping, identity.claims);
+    const upstreamSub = mapped.sub === undefined ? identity.subject : String(mapped.sub);
+    const sub = `${connector.id}|${upstreamSub}`;
+    const claims: Record<string, unknown> = { ...mapped, sub };
+    const now = ctx.now();
+    const authTime = typeof identity.claims.auth_time === 'number' ? identity.claims.auth_time : Math.floor(now / 1000);
+    const auth: SessionAuth = {
+      v: 1,
+      sid: randomToken(),
+      sub,
+      connector: connector.id,
+      claims,
+      scope: ctx.tokens.scopesFor(claims),
+      authTime,
+      createdAt: now,
+      lastSeen: now,
+      rev: 0,
+      upstream: {
+        sub: identity.subject,
+        ...(identity.sid ? { sid: identity.sid } : {}),
+        ...(identity.tokens.idToken ? { idToken: identity.tokens.idToken } : {}),
+        ...(identity.tokens.accessToken ? { accessToken: identity.tokens.accessToken } : {}),
+        ...(identity.tokens.refreshToken ? { refreshToken: identity.tokens.refreshToken } : {}),
+        ...(identity.tokens.expiresAt ? { expiresAt: identity.tokens.expiresAt } : {}),
+      },
+    };
+    await establishSession(ctx, req, res, auth, identity.claims);
+    ctx.logger.info({ event: 'login.succeeded', connector: connector.id }, 'Login succeeded');
+    redirect(res, tx.returnTo);
+  } catch (err) {
+    const e = toFedgateError(err);
+    ctx.logger.warn({ event: 'login.failed', connector: connectorId ?? pathConnector, code: e.code, detail: e.detail }, 'Login failed');
+    const retry = `<p><a class="button" href="${escapeHtml(`${ctx.config.basePath}/login`)}">Try again</a></p>`;
+    sendError(req, res, e, retry);
+  }
+}

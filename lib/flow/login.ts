@@ -1,0 +1,86 @@
+import { FedgateError } from '../errors.js';
+import type { Connector } from '../connector.js';
+import type { GatewayContext } from '../context.js';
+import { escapeHtml, noStore, page, queryOf, redirect, sendError, sendHtml, sendJson, single, wantsHtml, type Req, type Res } from '../http/respond.js';
+import { sanitizeReturnTo } from './return-to.js';
+import { randomToken, saveTransaction } from './transactions.js';
+
+const maxLoginHint = 256;
+
+/**
+ * GET {basePath}/login[/:connector]. Only `returnTo` and `login_hint` are read from the client;
+ * every protocol parameter (`redirect_uri`, `scope`, `state`, `nonce`, PKCE) is the gateway's own.
+ */
+export async function handleLogin(ctx: GatewayContext, req: Req, res: Res, connectorId: string | undefined): Promise<void> {
+  try {
+    const q = queryOf(req);
+    const returnTo = sanitizeReturnTo(single(q, 'returnTo'));
+    const loginHint = readLoginHint(single(q, 'login_hint'));
+    let connector: Connector | undefined;
+    if (connectorId !== undefined) {
+      connector = ctx.connectors.get(connectorId);
+      if (!connector) throw new FedgateError('CONNECTOR_UNKNOWN', 'No such sign-in provider.');
+    } else {
+      connector = chooseConnector(ctx, loginHint);
+    }
+    if (!connector) {
+      renderChooser(ctx, req, res, returnTo);
+      return;
+    }
+    const state = randomToken();
+    const begin = await connector.beginLogin({
+      state,
+      redirectUri: ctx.redirectUri(connector.id),
+      ...(loginHint !== undefined ? { loginHint } : {}),
+    });
+    await saveTransaction(ctx.transactions, req, res, { connector: connector.id, data: begin.data, returnTo }, state);
+    noStore(res);
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    redirect(res, begin.url.href);
+  } catch (err) {
+    const e = err instanceof FedgateError ? err : new FedgateError('SESSION_STORE_UNAVAILABLE', 'The sign-in could not be started; please try again shortly.', { cause: err });
+    ctx.logger.warn({ event: 'login.failed', connector: connectorId, code: e.code, detail: e.detail }, 'Login could not start');
+    sendError(req, res, e);
+  }
+}
+
+function readLoginHint(value: string | undefined | null): string | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || value.length > maxLoginHint || /[\u0000-\u001F\u007F]/.test(value)) {
+    throw new FedgateError('LOGIN_HINT_INVALID', 'The login hint is not valid.');
+  }
+  return value || undefined;
+}
+
+/** One connector: it. A login_hint whose e-mail domain a connector claims: that one. Else none. */
+function chooseConnector(ctx: GatewayContext, loginHint: string | undefined): Connector | undefined {
+  const all = [...ctx.connectors.values()];
+  if (all.length === 1) return all[0];
+  const domain = loginHint?.includes('@') ? loginHint.slice(loginHint.lastIndexOf('@') + 1).toLowerCase() : undefined;
+  if (domain) return all.find((c) => c.domains.includes(domain));
+  return undefined;
+}
+
+function renderChooser(ctx: GatewayContext, req: Req, res: Res, returnTo: string): void {
+  const base = ctx.config.basePath;
+  const connectors = [...ctx.connectors.values()].map((c) => ({
+    id: c.id,
+    name: c.name,
+    loginUrl: `${base}/login/${encodeURIComponent(c.id)}?returnTo=${encodeURIComponent(returnTo)}`,
+  }));
+  noStore(res);
+  if (!wantsHtml(req)) {
+    sendJson(res, 400, { error: 'connector_required', code: 'CONNECTOR_REQUIRED', message: 'Choose a connector: GET ' + `${base}/login/:connector`, connectors: connectors.map((c) => c.id) });
+    return;
+  }
+  const formAction = `${base}/login`;
+  if (ctx.renderChooser) {
+    sendHtml(res, 200, ctx.renderChooser({ connectors, returnTo, formAction }));
+    return;
+  }
+  const links = connectors.map((c) => `<li><a class="button" href="${escapeHtml(c.loginUrl)}">Sign in with ${escapeHtml(c.name)}</a></li>`).join('');
+  sendHtml(res, 200, page('Sign in', `<h1>Sign in</h1><nav aria-label="Sign-in providers"><ul style="list-style:none;padding:0">${links}</ul></nav>`
+    + `<form method="get" action="${escapeHtml(formAction)}"><label for="login_hint">Or continue with your work e-mail</label>`
+    + `<input id="login_hint" name="login_hint" type="email" autocomplete="email" required maxlength="${maxLoginHint}">`
+    + `<input type="hidden" name="returnTo" value="${escapeHtml(returnTo)}"><button type="submit">Continue</button></form>`));
+}

@@ -1,0 +1,65 @@
+import type { GatewayContext } from '../context.js';
+import { FedgateError, toFedgateError } from '../errors.js';
+import { escapeHtml, noStore, page, queryOf, readForm, redirect, sendError, sendHtml, setCookie, single, type Req, type Res } from '../http/respond.js';
+import { readSessionAuth } from '../session/state.js';
+import { destroySession, type SessionHandle } from '../session/lifecycle.js';
+import { sanitizeReturnTo } from './return-to.js';
+
+/**
+ * GET|POST {basePath}/logout. A cross-site request cannot log a user out: POST needs a
+ * same-origin `Origin` (when sent) and a cross-site GET gets a confirmation form instead.
+ * The session is destroyed in Redis and the cookie cleared, then the browser goes to `returnTo`
+ * or, when the connector asks for it, to the upstream's logout.
+ */
+export async function handleLogout(ctx: GatewayContext, req: Req, res: Res): Promise<void> {
+  noStore(res);
+  res.setHeader('Referrer-Policy', 'no-referrer');
+  try {
+    const q = queryOf(req);
+    let returnToRaw = single(q, 'returnTo');
+    if (req.method === 'POST') {
+      const origin = req.headers.origin;
+      if ((origin !== undefined && origin !== ctx.config.baseUrl) || req.headers['sec-fetch-site'] === 'cross-site') {
+        throw new FedgateError('LOGOUT_CROSS_SITE', 'Sign-out must be requested from this site.');
+      }
+      const form = await readForm(req).catch(() => new URLSearchParams());
+      returnToRaw ??= single(form, 'returnTo');
+    } else if (req.headers['sec-fetch-site'] === 'cross-site' || req.headers['sec-fetch-site'] === 'same-site') {
+      const action = `${ctx.config.basePath}/logout`;
+      sendHtml(res, 200, page('Sign out', `<h1>Sign out?</h1><form method="post" action="${escapeHtml(action)}">`
+        + `<input type="hidden" name="returnTo" value="${escapeHtml(sanitizeReturnTo(returnToRaw))}"><button type="submit">Sign out</button></form>`));
+      return;
+    }
+    const returnTo = sanitizeReturnTo(returnToRaw);
+    const sess = req.session as SessionHandle | undefined;
+    const auth = readSessionAuth(sess?.fedgate);
+    if (sess) await destroySession(ctx, req);
+    clearSessionCookie(ctx, res);
+    if (auth) ctx.logger.info({ event: 'logout', connector: auth.connector }, 'Logged out');
+    const connector = auth ? ctx.connectors.get(auth.connector) : undefined;
+    if (auth && connector?.upstreamLogout && connector.buildLogoutUrl) {
+      const postLogoutRedirectUri = (connector as { postLogoutRedirectUri?: string }).postLogoutRedirectUri ?? `${ctx.config.baseUrl}/`;
+      try {
+        const url = await connector.buildLogoutUrl({
+          ...(auth.upstream.idToken ? { idToken: auth.upstream.idToken } : {}),
+          postLogoutRedirectUri,
+        });
+        if (url) {
+          redirect(res, url.href);
+          return;
+        }
+      } catch (err) {
+        // The local session is gone already; an unreachable upstream only skips its logout.
+        const e = toFedgateError(err);
+        ctx.logger.warn({ event: 'logout.upstream_failed', connector: auth.connector, code: e.code }, 'Upstream logout skipped');
+      }
+    }
+    redirect(res, returnTo);
+  } catch (err) {
+    sendError(req, res, toFedgateError(err));
+  }
+}
+
+function clearSessionCookie(ctx: GatewayContext, res: Res): void {
+  setCookie(res, ctx.config.session.cookieName, '', { path: '/', secure: ctx.config.secure, maxAge: 0 });
+}

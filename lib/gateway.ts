@@ -1,0 +1,192 @@
+import type { Redis, Cluster } from 'ioredis';
+import type session from 'express-session';
+import { anonymous } from './auth.js';
+import type { Connector, ConnectorRegistry } from './connector.js';
+import type { ChooserRenderer, GatewayContext } from './context.js';
+import { loadConfig, type ResolvedConfig } from './config/load.js';
+import type { ConfigInput } from './config/schema.js';
+import { compileMapping, type CompiledMapping } from './claims/map.js';
+import { FedgateError, toFedgateError } from './errors.js';
+import { createDefaultLogger, type Logger } from './logger.js';
+import { createMemoryKv, createRedisKv, type KvStore } from './redis/kv.js';
+import { createRedisClient, attachErrorLogging, type RedisClient } from './redis/client.js';
+import { FedgateMemoryStore, FedgateRedisStore } from './session/store.js';
+import { createSessionMiddleware, sessionLoader } from './session/lifecycle.js';
+import { createTokenService } from './tokens/service.js';
+import { resolveAuth } from './guard/resolve.js';
+import { gatewayInfo, requireAuth, type RequireAuthOptions } from './guard/require-auth.js';
+import { sendError, type Next, type Req, type Res } from './http/respond.js';
+import { createRouter } from './router.js';
+
+/** What JSON cannot carry. */
+export interface FedgateOptions {
+  /** An existing ioredis client or cluster; fedgate does not close it. */
+  redis?: Redis | Cluster;
+  /** A pino-compatible logger. Default: warnings and errors to stderr as JSON lines. */
+  logger?: Logger;
+  /** Injected fetch for upstream calls. */
+  fetch?: typeof fetch;
+  /** Injected clock, epoch ms. */
+  now?: () => number;
+  /** Variables for `${env:NAME}`. Default: process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Default: process.env.NODE_ENV. */
+  nodeEnv?: string;
+  /** Custom connector chooser page. */
+  renderChooser?: ChooserRenderer;
+  /** Extra connector types (type → factory), next to the built-in ones. */
+  connectorTypes?: ConnectorRegistry;
+}
+
+/** Readiness of the gateway's dependencies; reveals nothing secret. */
+export interface GatewayHealth {
+  ok: boolean;
+  redis: 'ready' | 'down' | 'memory';
+  keys: 'loaded' | 'failed';
+  connectors: ReturnType<Connector['status']>[];
+}
+
+/** The Express middleware returned by `fedgate()`, with its lifecycle methods. */
+export interface Gateway {
+  (req: Req, res: Res, next: Next): void;
+  /** Fails fast: keys, Redis and every connector's discovery. */
+  ready(): Promise<void>;
+  /** Closes what the gateway opened (its Redis connections). */
+  close(): Promise<void>;
+  /** Readiness report. */
+  health(): Promise<GatewayHealth>;
+  requireAuth(options?: RequireAuthOptions): ReturnType<typeof requireAuth>;
+  readonly config: ResolvedConfig;
+}
+
+/** Builds the gateway. Synchronous: invalid config throws ConfigError; nothing connects yet but Redis. */
+export function createGateway(input: string | ConfigInput, options: FedgateOptions, registry: ConnectorRegistry): Gateway {
+  const logger = options.logger ?? createDefaultLogger();
+  const now = options.now ?? Date.now;
+  const nodeEnv = options.nodeEnv ?? process.env.NODE_ENV;
+  const allTypes = new Map([...registry, ...(options.connectorTypes ?? [])]);
+  const config = loadConfig(input, { registry: allTypes, env: options.env ?? process.env, ...(nodeEnv !== undefined ? { nodeEnv } : {}) });
+
+  let redis: RedisClient | undefined;
+  let ownsRedis = false;
+  let store: session.Store;
+  let kv: KvStore;
+  const timeouts = { idleTimeout: config.session.idleTimeout, absoluteTimeout: config.session.absoluteTimeout, transactionTtl: config.session.transactionTtl };
+  if (config.session.memoryStore && !options.redis) {
+    logger.warn({ event: 'insecure.memory_store' }, 'INSECURE: sessions are kept in process memory (session.insecureMemoryStore). Development only: they vanish on restart and are not shared between instances.');
+    store = new FedgateMemoryStore();
+    kv = createMemoryKv(now);
+  } else {
+    if (options.redis) {
+      redis = options.redis;
+      attachErrorLogging(redis, logger);
+    } else {
+      redis = createRedisClient(config.session.redis!, logger);
+      ownsRedis = true;
+    }
+    store = new FedgateRedisStore(redis, `${config.session.prefix}sess:`, timeouts, now);
+    kv = createRedisKv(redis, config.session.prefix);
+  }
+  if (config.allowInsecureRequests) logger.warn({ event: 'insecure.requests' }, 'INSECURE: allowInsecureRequests is on (http upstreams allowed). Development only.');
+
+  const connectorCtx = {
+    fetch: options.fetch ?? globalThis.fetch,
+    logger,
+    now,
+    allowInsecureRequests: config.allowInsecureRequests,
+    httpTimeout: config.httpTimeout,
+    baseUrl: config.baseUrl,
+  };
+  const connectors = new Map<string, Connector>();
+  const mappings = new Map<string, CompiledMapping>();
+  for (const c of config.connectors) {
+    const type = allTypes.get(c.type);
+    if (!type) throw new FedgateError('CONFIG_INVALID', `Unknown connector type "${c.type}"`);
+    const connector = type.create(c, connectorCtx);
+    connectors.set(connector.id, connector);
+    mappings.set(connector.id, compileMapping(connector.claims));
+  }
+
+  const tokens = createTokenService(config, { logger, now, ...(nodeEnv !== undefined ? { nodeEnv } : {}) });
+  const sessionMw = createSessionMiddleware(config, store);
+  const ctx: GatewayContext = {
+    config,
+    connectors,
+    mappings,
+    kv,
+    logger,
+    now,
+    tokens,
+    transactions: {
+      kv,
+      ttl: config.session.transactionTtl,
+      cookieName: config.secure ? '__Host-fedgate-tx' : 'fedgate.tx',
+      // __Host- cookies must have Path=/.
+      cookiePath: config.secure ? '/' : config.basePath,
+      secure: config.secure,
+      now,
+    },
+    ...(options.renderChooser ? { renderChooser: options.renderChooser } : {}),
+    loadSession: sessionLoader(sessionMw as unknown as (req: Req, res: Res, next: Next) => void),
+    redirectUri: (id) => `${config.baseUrl}${config.basePath}/callback/${encodeURIComponent(id)}`,
+  };
+  const route = createRouter(ctx);
+  const info = { basePath: config.basePath };
+  let closed = false;
+
+  const gateway = function fedgateMiddleware(req: Req, res: Res, next: Next): void {
+    (req as unknown as Record<symbol, unknown>)[gatewayInfo] = info;
+    if (closed) {
+      (req as { auth?: unknown }).auth = anonymous({ code: 'GATEWAY_CLOSED', status: 503 });
+      next();
+      return;
+    }
+    resolveAuth(ctx, req, res)
+      .then((auth) => {
+        (req as { auth?: unknown }).auth = auth;
+        return route(req, res);
+      })
+      .then((handled) => {
+        if (!handled) next();
+      })
+      .catch((err: unknown) => {
+        const e = toFedgateError(err);
+        logger.error({ event: 'gateway.error', code: e.code, detail: e.detail, err: e.cause instanceof Error ? e.cause.message.slice(0, 200) : undefined }, 'Gateway failure');
+        if (!res.headersSent) sendError(req, res, e.code === 'INTERNAL_ERROR' ? new FedgateError('INTERNAL_ERROR', 'Internal error') : e);
+      });
+  } as Gateway;
+
+  gateway.ready = async () => {
+    await tokens.ready();
+    if (redis) {
+      try {
+        await redis.ping();
+      } catch (err) {
+        throw new FedgateError('SESSION_STORE_UNAVAILABLE', 'Redis is not reachable.', { cause: err });
+      }
+    }
+    await Promise.all([...connectors.values()].map((c) => c.ready()));
+  };
+  gateway.close = async () => {
+    closed = true;
+    if (redis && ownsRedis) {
+      try {
+        await redis.quit();
+      } catch {
+        redis.disconnect();
+      }
+    }
+  };
+  gateway.health = async () => {
+    let redisState: GatewayHealth['redis'] = 'memory';
+    if (redis) {
+      redisState = await redis.ping().then(() => 'ready' as const, () => 'down' as const);
+    }
+    const keys = await tokens.ready().then(() => 'loaded' as const, () => 'failed' as const);
+    const list = [...connectors.values()].map((c) => c.status());
+    return { ok: redisState !== 'down' && keys === 'loaded' && list.every((c) => c.state !== 'failed'), redis: redisState, keys, connectors: list };
+  };
+  gateway.requireAuth = requireAuth;
+  Object.defineProperty(gateway, 'config', { value: config, enumerable: false });
+  return gateway;
+}

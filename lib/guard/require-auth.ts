@@ -1,0 +1,105 @@
+import type { Auth } from '../auth.js';
+import { FedgateError } from '../errors.js';
+import { sanitizeReturnTo } from '../flow/return-to.js';
+import { redirect, sendJson, wantsHtml, type Next, type Req, type Res } from '../http/respond.js';
+
+/** Options of `requireAuth`. */
+export interface RequireAuthOptions {
+  /** Local scope(s), all required, on the local access token. */
+  scope?: string | readonly string[];
+  /** Claim conditions: the claim equals the value, or (array claim) includes it. */
+  claims?: Readonly<Record<string, string | number | boolean>>;
+  /** A predicate, sync or async; false → 403, throwing → 503. */
+  check?: (auth: Auth, req: Req) => boolean | Promise<boolean>;
+}
+
+/** Set by the gateway middleware so the standalone `requireAuth` knows where login lives. */
+export const gatewayInfo = Symbol.for('fedgate.gateway');
+export interface GatewayInfo {
+  basePath: string;
+}
+
+const scopeToken = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+
+/**
+ * Guards a route. Not signed in: browser navigation → 302 to login, anything else → 401 with
+ * `WWW-Authenticate`. A failed check → 403. Any internal failure → 503 with `Retry-After`.
+ * It never calls `next()` on an error path.
+ */
+export function requireAuth(options: RequireAuthOptions = {}) {
+  const scopes = options.scope === undefined ? [] : typeof options.scope === 'string' ? [options.scope] : [...options.scope];
+  for (const s of scopes) if (typeof s !== 'string' || !scopeToken.test(s)) throw new FedgateError('CONFIG_INVALID', 'requireAuth: scope must be scope tokens');
+  const claimChecks = Object.entries(options.claims ?? {});
+  const check = options.check;
+  if (check !== undefined && typeof check !== 'function') throw new FedgateError('CONFIG_INVALID', 'requireAuth: check must be a function');
+
+  return function fedgateRequireAuth(req: Req, res: Res, next: Next): void {
+    const auth = req.auth as Auth | undefined;
+    const info = (req as unknown as Record<symbol, GatewayInfo | undefined>)[gatewayInfo];
+    if (!auth || !info) {
+      sendJson(res, 500, { error: 'gateway_not_mounted', code: 'GATEWAY_NOT_MOUNTED' });
+      return;
+    }
+    if (auth.error) {
+      if (auth.error.code === 'TOKEN_INVALID') {
+        sendJson(res, 401, { error: 'invalid_token', code: 'TOKEN_INVALID' }, { 'WWW-Authenticate': 'Bearer realm="fedgate", error="invalid_token"', 'Cache-Control': 'no-store' });
+        return;
+      }
+      unavailable(res, auth.error.code);
+      return;
+    }
+    if (!auth.isAuthenticated) {
+      if (wantsHtml(req)) {
+        const back = sanitizeReturnTo(req.originalUrl ?? req.url);
+        res.setHeader('Cache-Control', 'no-store');
+        redirect(res, `${info.basePath}/login?returnTo=${encodeURIComponent(back)}`);
+        return;
+      }
+      sendJson(res, 401, { error: 'unauthorized', code: 'UNAUTHORIZED' }, { 'WWW-Authenticate': 'Bearer realm="fedgate"', 'Cache-Control': 'no-store' });
+      return;
+    }
+    const missing = scopes.filter((s) => !auth.scope.includes(s));
+    if (missing.length) {
+      sendJson(res, 403, { error: 'insufficient_scope', code: 'INSUFFICIENT_SCOPE', scope: scopes.join(' ') }, {
+        'WWW-Authenticate': `Bearer realm="fedgate", error="insufficient_scope", scope="${scopes.join(' ')}"`,
+      });
+      return;
+    }
+    for (const [name, expected] of claimChecks) {
+      const actual = Object.hasOwn(auth.claims, name) ? auth.claims[name] : undefined;
+      const ok = Array.isArray(actual) ? actual.includes(expected) : actual === expected;
+      if (!ok) {
+        forbidden(res);
+        return;
+      }
+    }
+    if (!check) {
+      next();
+      return;
+    }
+    let result: boolean | Promise<boolean>;
+    try {
+      result = check(auth, req);
+    } catch {
+      unavailable(res, 'INTERNAL_ERROR');
+      return;
+    }
+    if (typeof result === 'boolean') {
+      if (result === true) next();
+      else forbidden(res);
+      return;
+    }
+    Promise.resolve(result).then(
+      (ok) => (ok === true ? next() : forbidden(res)),
+      () => unavailable(res, 'INTERNAL_ERROR'),
+    );
+  };
+}
+
+function forbidden(res: Res): void {
+  sendJson(res, 403, { error: 'forbidden', code: 'FORBIDDEN' });
+}
+
+function unavailable(res: Res, code: string): void {
+  sendJson(res, 503, { error: 'temporarily_unavailable', code }, { 'Retry-After': '5', 'Cache-Control': 'no-store' });
+}

@@ -1,0 +1,140 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { errorCodes, type FedgateError } from '../errors.js';
+
+/** Minimal request/response types so the core runs under Express 4 and 5 alike. */
+export type Req = IncomingMessage & { originalUrl?: string; auth?: unknown; session?: unknown; sessionID?: string };
+export type Res = ServerResponse;
+export type Next = (err?: unknown) => void;
+
+export function escapeHtml(value: string): string {
+  return value.replace(/[&<>"'`=/]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** A browser navigation: GET/HEAD that accepts HTML. */
+export function wantsHtml(req: Req): boolean {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  const accept = req.headers.accept ?? '';
+  return accept.includes('text/html');
+}
+
+/** Parses the query of the original URL; repeated keys are kept so callers can reject them. */
+export function queryOf(req: Req): URLSearchParams {
+  const raw = req.originalUrl ?? req.url ?? '/';
+  const i = raw.indexOf('?');
+  return new URLSearchParams(i === -1 ? '' : raw.slice(i + 1));
+}
+
+/** The one value of a query parameter; undefined when absent, null when repeated. */
+export function single(params: URLSearchParams, name: string): string | undefined | null {
+  const all = params.getAll(name);
+  if (all.length === 0) return undefined;
+  if (all.length > 1) return null;
+  return all[0];
+}
+
+export function noStore(res: Res): void {
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Pragma', 'no-cache');
+}
+
+export function sendJson(res: Res, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.end(JSON.stringify(body));
+}
+
+export function sendHtml(res: Res, status: number, html: string): void {
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'text/html; charset=utf-8');
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+  res.end(html);
+}
+
+export function redirect(res: Res, location: string, status = 302): void {
+  res.statusCode = status;
+  res.setHeader('Location', location);
+  res.setHeader('Content-Length', '0');
+  res.end();
+}
+
+export function page(title: string, body: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title>`
+    + '<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;line-height:1.5;color:#1a1a1a}'
+    + 'a.button,button{display:block;width:100%;margin:.5rem 0;padding:.75rem;border:1px solid #888;border-radius:.4rem;background:#f6f6f6;font:inherit;text-align:center;color:inherit;text-decoration:none;cursor:pointer}'
+    + 'input{width:100%;padding:.6rem;font:inherit;box-sizing:border-box}code{background:#f0f0f0;padding:0 .2rem}</style></head>'
+    + `<body><main>${body}</main></body></html>`;
+}
+
+/**
+ * Renders an error as an escaped HTML page (browsers) or JSON (APIs). Only the code and the
+ * safe message leave the process; `detail` and `cause` stay in the logs.
+ */
+export function sendError(req: Req, res: Res, err: FedgateError, extraHtml = ''): void {
+  noStore(res);
+  res.setHeader('Referrer-Policy', 'no-referrer');
+  if (err.status === 503) res.setHeader('Retry-After', '5');
+  if (wantsHtml(req)) {
+    sendHtml(res, err.status, page('Sign-in problem', `<h1>Sign-in problem</h1><p>${escapeHtml(err.message)}</p><p>Error code: <code>${escapeHtml(err.code)}</code></p>${extraHtml}`));
+    return;
+  }
+  sendJson(res, err.status, { error: err.code.toLowerCase(), code: err.code, message: err.message });
+}
+
+export function statusOf(code: keyof typeof errorCodes): number {
+  return errorCodes[code].status;
+}
+
+/** Reads one cookie from the request header without any decoding surprises. */
+export function readCookie(req: Req, name: string): string | undefined {
+  const header = req.headers.cookie;
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq === -1) continue;
+    if (part.slice(0, eq).trim() === name) {
+      const v = part.slice(eq + 1).trim();
+      return v.length <= 256 ? v : undefined;
+    }
+  }
+  return undefined;
+}
+
+export interface CookieOptions {
+  maxAge?: number;
+  path: string;
+  secure: boolean;
+}
+
+export function setCookie(res: Res, name: string, value: string, opts: CookieOptions): void {
+  const parts = [`${name}=${value}`, `Path=${opts.path}`, 'HttpOnly', 'SameSite=Lax'];
+  if (opts.maxAge !== undefined) parts.push(`Max-Age=${opts.maxAge}`);
+  if (opts.maxAge === 0) parts.push('Expires=Thu, 01 Jan 1970 00:00:00 GMT');
+  if (opts.secure) parts.push('Secure');
+  const prev = res.getHeader('Set-Cookie');
+  const list = Array.isArray(prev) ? prev : typeof prev === 'string' ? [prev] : [];
+  res.setHeader('Set-Cookie', [...list, parts.join('; ')]);
+}
+
+/** Reads a small urlencoded or JSON body (logout forms, back-channel logout); capped. */
+export async function readForm(req: Req, maxBytes = 16 * 1024): Promise<URLSearchParams> {
+  const existing = (req as { body?: unknown }).body;
+  if (existing && typeof existing === 'object' && !Buffer.isBuffer(existing)) {
+    const out = new URLSearchParams();
+    for (const [k, v] of Object.entries(existing)) if (typeof v === 'string') out.append(k, v);
+    return out;
+  }
+  const type = req.headers['content-type'] ?? '';
+  if (!type.startsWith('application/x-www-form-urlencoded')) return new URLSearchParams();
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of req) {
+    const buf = chunk as Buffer;
+    total += buf.length;
+    if (total > maxBytes) throw new Error('body too large');
+    chunks.push(buf);
+  }
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+}

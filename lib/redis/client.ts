@@ -1,0 +1,49 @@
+import { Redis, Cluster, type RedisOptions } from 'ioredis';
+import type { RedisConfig } from '../config/schema.js';
+import type { Logger } from '../logger.js';
+
+export type RedisClient = Redis | Cluster;
+
+/**
+ * Creates the ioredis client with fail-fast settings: bounded connect and command timeouts and
+ * no offline queue, so a dead or paused Redis yields errors within seconds instead of hanging
+ * requests; reconnection is automatic with a capped backoff.
+ */
+export function createRedisClient(cfg: RedisConfig, logger: Logger): RedisClient {
+  const common: RedisOptions = {
+    enableOfflineQueue: false,
+    commandTimeout: cfg.commandTimeout ?? 2000,
+    connectTimeout: cfg.connectTimeout ?? 2000,
+    maxRetriesPerRequest: 1,
+    retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 4), 1000),
+    ...(cfg.username ? { username: cfg.username } : {}),
+    ...(cfg.password ? { password: cfg.password } : {}),
+    ...(cfg.tls ? { tls: {} } : {}),
+  };
+  let client: RedisClient;
+  if ('url' in cfg) {
+    client = new Redis(cfg.url, common);
+  } else if ('sentinels' in cfg) {
+    client = new Redis({ ...common, sentinels: cfg.sentinels, name: cfg.name, ...(cfg.db !== undefined ? { db: cfg.db } : {}) });
+  } else {
+    client = new Cluster(cfg.cluster, {
+      enableOfflineQueue: false,
+      redisOptions: common,
+      clusterRetryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 4), 1000),
+    });
+  }
+  attachErrorLogging(client, logger);
+  return client;
+}
+
+/** Without an 'error' listener ioredis errors would crash the process; log them, rate-limited. */
+export function attachErrorLogging(client: RedisClient, logger: Logger): void {
+  let last = 0;
+  client.on('error', (err: unknown) => {
+    const now = Date.now();
+    if (now - last < 5000) return;
+    last = now;
+    const message = err instanceof Error ? err.message : 'unknown error';
+    logger.warn({ event: 'redis.error', err: message.slice(0, 200) }, 'Redis error');
+  });
+}

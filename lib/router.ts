@@ -1,0 +1,50 @@
+import type { GatewayContext } from './context.js';
+import { handleLogin } from './flow/login.js';
+import { handleCallback } from './flow/callback.js';
+import { handleLogout } from './flow/logout.js';
+import { handleMetadata, handleUserinfo } from './flow/metadata-routes.js';
+import { sendJson, type Req, type Res } from './http/respond.js';
+
+/**
+ * Dispatches the auth routes under basePath without Express's router, so the same code runs on
+ * Express 4 and 5 (whose path syntaxes differ). Returns false for any other path.
+ */
+export function createRouter(ctx: GatewayContext) {
+  const base = ctx.config.basePath;
+  return async (req: Req, res: Res): Promise<boolean> => {
+    const raw = req.originalUrl ?? req.url ?? '/';
+    const q = raw.indexOf('?');
+    const path = q === -1 ? raw : raw.slice(0, q);
+    if (path !== base && !path.startsWith(`${base}/`)) return false;
+    const rest = path.slice(base.length);
+    const method = req.method ?? 'GET';
+    const get = method === 'GET' || method === 'HEAD';
+    const segments = rest.split('/').filter(Boolean);
+    const param = (i: number) => {
+      try {
+        return decodeURIComponent(segments[i] ?? '');
+      } catch {
+        return '';
+      }
+    };
+
+    if (rest === '/login' && get) return run(handleLogin(ctx, req, res, undefined));
+    if (segments[0] === 'login' && segments.length === 2 && get) return run(handleLogin(ctx, req, res, param(1)));
+    if (segments[0] === 'callback' && segments.length === 2 && get) return run(handleCallback(ctx, req, res, param(1)));
+    if (rest === '/logout' && (get || method === 'POST')) return run(handleLogout(ctx, req, res));
+    if (rest === '/userinfo' && get) return run(Promise.resolve(handleUserinfo(ctx, req, res)));
+    if (rest === '/jwks.json' && get) return run(handleMetadata(ctx, req, res, 'jwks'));
+    if (rest === '/.well-known/openid-configuration' && get) return run(handleMetadata(ctx, req, res, 'discovery'));
+    if (['/login', '/logout', '/userinfo', '/jwks.json', '/.well-known/openid-configuration'].includes(rest) || segments[0] === 'callback' || segments[0] === 'login') {
+      res.setHeader('Allow', rest === '/logout' ? 'GET, HEAD, POST' : 'GET, HEAD');
+      sendJson(res, 405, { error: 'method_not_allowed' });
+      return true;
+    }
+    return false;
+  };
+}
+
+async function run(p: Promise<void>): Promise<boolean> {
+  await p;
+  return true;
+}

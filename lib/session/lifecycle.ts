@@ -1,0 +1,85 @@
+import session from 'express-session';
+import { randomBytes } from 'node:crypto';
+import { FedgateError } from '../errors.js';
+import type { GatewayContext } from '../context.js';
+import type { ResolvedConfig } from '../config/load.js';
+import type { Next, Req, Res } from '../http/respond.js';
+import { markFresh } from './store.js';
+import type { SessionAuth } from './state.js';
+
+/** The parts of express-session's request session fedgate touches. */
+export interface SessionHandle {
+  fedgate?: unknown;
+  regenerate(cb: (err?: unknown) => void): void;
+  save(cb: (err?: unknown) => void): void;
+  destroy(cb: (err?: unknown) => void): void;
+}
+
+const storeDown = (cause: unknown) =>
+  new FedgateError('SESSION_STORE_UNAVAILABLE', 'The session store is unavailable; please try again shortly.', { cause, detail: cause instanceof Error ? cause.message.slice(0, 200) : undefined });
+
+/** Builds the express-session middleware: HttpOnly, SameSite=Lax, Secure on https, opaque id. */
+export function createSessionMiddleware(config: ResolvedConfig, store: session.Store) {
+  const s = config.session;
+  return session({
+    name: s.cookieName,
+    secret: [...s.secrets],
+    store,
+    resave: false,
+    saveUninitialized: false,
+    rolling: false,
+    unset: 'destroy',
+    // Behind a TLS-terminating proxy, X-Forwarded-Proto tells express-session the hop was https.
+    ...(config.secure ? { proxy: true } : {}),
+    genid: () => randomBytes(32).toString('base64url'),
+    cookie: { httpOnly: true, secure: config.secure, sameSite: 'lax', path: '/', maxAge: s.absoluteTimeout * 1000 },
+  });
+}
+
+/** Runs express-session as a promise; a store failure rejects with SESSION_STORE_UNAVAILABLE. */
+export function sessionLoader(middleware: (req: Req, res: Res, next: Next) => void) {
+  return (req: Req, res: Res) =>
+    new Promise<void>((resolve, reject) => {
+      middleware(req, res, (err?: unknown) => (err ? reject(storeDown(err)) : resolve()));
+    });
+}
+
+function handleOf(req: Req): SessionHandle {
+  const sess = req.session as SessionHandle | undefined;
+  if (!sess) throw new FedgateError('INTERNAL_ERROR', 'Session middleware did not run.');
+  return sess;
+}
+
+const call = (fn: (cb: (err?: unknown) => void) => void) =>
+  new Promise<void>((resolve, reject) => fn((err) => (err ? reject(storeDown(err)) : resolve())));
+
+/**
+ * Starts the signed-in session. The session id is always regenerated (fixation defence) and
+ * nothing of a previous session survives; the new session is saved before the redirect.
+ */
+export async function establishSession(ctx: GatewayContext, req: Req, _res: Res, auth: SessionAuth, _upstreamClaims: Record<string, unknown>): Promise<void> {
+  const previous = readAuthOf(req);
+  if (previous) ctx.tokens.forget(previous.sid);
+  await call((cb) => handleOf(req).regenerate(cb));
+  const fresh = handleOf(req);
+  fresh.fedgate = auth;
+  markFresh(fresh);
+  await call((cb) => fresh.save(cb));
+  if (ctx.config.tokens.sessionBound) await ctx.kv.set(`sid:${auth.sid}`, '1', ctx.config.session.absoluteTimeout);
+}
+
+/** Ends the session: the Redis key is deleted (so no in-flight request can re-save it). */
+export async function destroySession(ctx: GatewayContext, req: Req): Promise<void> {
+  const auth = readAuthOf(req);
+  if (auth) {
+    ctx.tokens.forget(auth.sid);
+    if (ctx.config.tokens.sessionBound) await ctx.kv.del(`sid:${auth.sid}`);
+  }
+  const sess = req.session as SessionHandle | undefined;
+  if (sess) await call((cb) => sess.destroy(cb));
+}
+
+function readAuthOf(req: Req): SessionAuth | undefined {
+  const sess = req.session as SessionHandle | undefined;
+  return sess?.fedgate as SessionAuth | undefined;
+}

@@ -6,6 +6,7 @@ import type { CompiledMapping } from './claims/map.js';
 import type { TransactionSettings } from './flow/transactions.js';
 import type { TokenService } from './tokens/service.js';
 import type { Req, Res } from './http/respond.js';
+import type session from 'express-session';
 
 /** Renders the connector chooser; apps may supply their own. Must escape what it prints. */
 export type ChooserRenderer = (input: { connectors: ReadonlyArray<{ id: string; name: string; loginUrl: string }>; returnTo: string; formAction: string }) => string;
@@ -21,8 +22,12 @@ export interface GatewayContext {
   readonly tokens: TokenService;
   readonly transactions: TransactionSettings;
   readonly renderChooser?: ChooserRenderer;
+  /** The session store (Redis, or memory in development). */
+  readonly store: session.Store;
   /** Runs express-session for this request (loads `req.session`). */
   readonly loadSession: (req: Req, res: Res) => Promise<void>;
+  /** Called with express-session ids destroyed out of band (revocation, back-channel logout). */
+  onSessionsDestroyed?: (sessionIds: readonly string[]) => void;
   /** The callback URL of a connector, from configuration only. */
   redirectUri(connectorId: string): string;
 }

@@ -28,7 +28,11 @@ export const errorCodes = {
   INSUFFICIENT_SCOPE: { status: 403, doc: 'The local access token lacks a scope that `requireAuth({ scope })` asks for.' },
   FORBIDDEN: { status: 403, doc: 'A `claims` or `check` condition of `requireAuth` failed.' },
   LOGOUT_CROSS_SITE: { status: 403, doc: 'A logout request came from another site (`Origin` / `Sec-Fetch-Site`); GET shows a confirmation form instead.' },
+  REFRESH_REJECTED: { status: 401, doc: 'The upstream refused to refresh the session (`invalid_grant`) or returned another identity; the session has ended.' },
+  LOGOUT_TOKEN_INVALID: { status: 400, doc: 'A back-channel `logout_token` failed validation (signature, `iss`, `aud`, `iat`, `events`, `nonce`, replayed `jti`); nothing was changed.' },
   KEYS_UNAVAILABLE: { status: 503, doc: 'No signing key is loaded, so local tokens cannot be minted.' },
+  CLI_USAGE: { status: 400, doc: 'The `fedgate` CLI was called with an unknown command or flag, a missing argument or a bad flag value (exit code 2).' },
+  CLI_INPUT_INVALID: { status: 400, doc: 'A file given to the `fedgate` CLI is missing, unreadable, not JSON or of the wrong shape, or an output file exists without `--force` (exit code 1).' },
   INTERNAL_ERROR: { status: 500, doc: 'An unexpected internal failure; details are logged, never sent to the client.' },
 } as const satisfies Record<string, { status: number; doc: string }>;
 

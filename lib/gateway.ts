@@ -17,6 +17,7 @@ import { resolveAuth } from './guard/resolve.js';
 import { gatewayInfo, requireAuth, type RequireAuthOptions } from './guard/require-auth.js';
 import { sendError, type Next, type Req, type Res } from './http/respond.js';
 import { createRouter } from './router.js';
+import { destroyIndexed, indexKeys } from './session/session-index.js';
 
 /** What JSON cannot carry. */
 export interface FedgateOptions {
@@ -56,6 +57,8 @@ export interface Gateway {
   /** Readiness report. */
   health(): Promise<GatewayHealth>;
   requireAuth(options?: RequireAuthOptions): ReturnType<typeof requireAuth>;
+  /** Ends every session of a local subject, on every instance; resolves to how many were found. */
+  revokeSessions(target: { sub: string }): Promise<number>;
   readonly config: ResolvedConfig;
 }
 
@@ -117,6 +120,7 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
     logger,
     now,
     tokens,
+    store,
     transactions: {
       kv,
       ttl: config.session.transactionTtl,
@@ -187,6 +191,12 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
     return { ok: redisState !== 'down' && keys === 'loaded' && list.every((c) => c.state !== 'failed'), redis: redisState, keys, connectors: list };
   };
   gateway.requireAuth = requireAuth;
+  gateway.revokeSessions = async ({ sub }) => {
+    if (typeof sub !== 'string' || !sub) throw new FedgateError('CONFIG_INVALID', 'revokeSessions: sub is required');
+    const count = await destroyIndexed(ctx, indexKeys.localSub(sub));
+    logger.info({ event: 'session.revoked', sessions: count }, 'Sessions revoked');
+    return count;
+  };
   Object.defineProperty(gateway, 'config', { value: config, enumerable: false });
   return gateway;
 }

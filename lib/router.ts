@@ -2,6 +2,7 @@ import type { GatewayContext } from './context.js';
 import { handleLogin } from './flow/login.js';
 import { handleCallback } from './flow/callback.js';
 import { handleLogout } from './flow/logout.js';
+import { handleBackchannelLogout } from './flow/backchannel.js';
 import { handleMetadata, handleUserinfo } from './flow/metadata-routes.js';
 import { sendJson, type Req, type Res } from './http/respond.js';
 
@@ -32,11 +33,12 @@ export function createRouter(ctx: GatewayContext) {
     if (segments[0] === 'login' && segments.length === 2 && get) return run(handleLogin(ctx, req, res, param(1)));
     if (segments[0] === 'callback' && segments.length === 2 && get) return run(handleCallback(ctx, req, res, param(1)));
     if (rest === '/logout' && (get || method === 'POST')) return run(handleLogout(ctx, req, res));
+    if (segments[0] === 'backchannel-logout' && segments.length === 2 && method === 'POST') return run(handleBackchannelLogout(ctx, req, res, param(1)));
     if (rest === '/userinfo' && get) return run(Promise.resolve(handleUserinfo(ctx, req, res)));
     if (rest === '/jwks.json' && get) return run(handleMetadata(ctx, req, res, 'jwks'));
     if (rest === '/.well-known/openid-configuration' && get) return run(handleMetadata(ctx, req, res, 'discovery'));
-    if (['/login', '/logout', '/userinfo', '/jwks.json', '/.well-known/openid-configuration'].includes(rest) || segments[0] === 'callback' || segments[0] === 'login') {
-      res.setHeader('Allow', rest === '/logout' ? 'GET, HEAD, POST' : 'GET, HEAD');
+    if (['/login', '/logout', '/userinfo', '/jwks.json', '/.well-known/openid-configuration'].includes(rest) || segments[0] === 'callback' || segments[0] === 'login' || segments[0] === 'backchannel-logout') {
+      res.setHeader('Allow', rest === '/logout' ? 'GET, HEAD, POST' : segments[0] === 'backchannel-logout' ? 'POST' : 'GET, HEAD');
       sendJson(res, 405, { error: 'method_not_allowed' });
       return true;
     }

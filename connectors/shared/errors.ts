@@ -30,18 +30,22 @@ export function translateUpstreamError(err: unknown, stage: 'discovery' | 'token
   if (err instanceof FedgateError) return err;
   const e = err instanceof Error ? err : new Error(String(err));
   const code = (e as { code?: unknown }).code;
-  const detail = `${stage}: ${typeof code === 'string' ? `${code} ` : ''}${e.message}`.slice(0, 300);
+  // openid-client wraps oauth4webapi's specific error in a generic one ("invalid response
+  // encountered"); the specific message lives on `cause`, so match against both.
+  const text = e.cause instanceof Error && e.cause !== e ? `${e.message}: ${e.cause.message}` : e.message;
+  const detail = `${stage}: ${typeof code === 'string' ? `${code} ` : ''}${text}`.slice(0, 300);
   const make = (c: ErrorCode, message: string) => new FedgateError(c, message, { detail, cause: err });
   if (e instanceof ResponseTooLargeError || e.cause instanceof ResponseTooLargeError) return make('UPSTREAM_RESPONSE_INVALID', 'The identity provider sent a response that is too large.');
   if (isNetworkError(e)) return make('UPSTREAM_UNAVAILABLE', 'The identity provider is not reachable right now.');
   if (stage === 'discovery') return make('UPSTREAM_UNAVAILABLE', 'The identity provider\'s configuration could not be loaded.');
   if (code === 'OAUTH_RESPONSE_BODY_ERROR') {
     const oauthError = (e as { error?: unknown }).error;
+    if (stage === 'refresh' && oauthError === 'invalid_grant') return make('REFRESH_REJECTED', 'The identity provider ended the session.');
     return make('UPSTREAM_RESPONSE_INVALID', `The identity provider refused the request${typeof oauthError === 'string' ? ` (${sanitizeParam(oauthError, 64)})` : ''}.`);
   }
-  if (/"iss" \(issuer\) response parameter/i.test(e.message)) return make('CALLBACK_PARAMS_INVALID', 'The sign-in response names another issuer.');
-  if (stage === 'userinfo' && /sub/i.test(e.message)) return make('USERINFO_SUBJECT_MISMATCH', 'The identity provider\'s userinfo does not match the signed-in user.');
-  if ((typeof code === 'string' && idTokenCodes.has(code)) || /id_token|ID Token|JWS|JWT|nonce|signature|"alg"/i.test(e.message)) {
+  if (/"iss" \(issuer\) response parameter/i.test(text)) return make('CALLBACK_PARAMS_INVALID', 'The sign-in response names another issuer.');
+  if (stage === 'userinfo' && /sub/i.test(text)) return make('USERINFO_SUBJECT_MISMATCH', 'The identity provider\'s userinfo does not match the signed-in user.');
+  if ((typeof code === 'string' && idTokenCodes.has(code)) || /id_token|ID Token|JWS|JWT|nonce|signature|"alg"/i.test(text)) {
     return make('ID_TOKEN_INVALID', 'The identity provider\'s ID token was rejected.');
   }
   return make('UPSTREAM_RESPONSE_INVALID', 'The identity provider sent an invalid response.');

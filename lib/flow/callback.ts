@@ -6,6 +6,10 @@ import { escapeHtml, noStore, queryOf, redirect, sendError, type Req, type Res }
 import type { SessionAuth } from '../session/state.js';
 import { establishSession } from '../session/lifecycle.js';
 
+function isAudience(v: unknown): v is string | string[] {
+  return typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string'));
+}
+
 /** Parameters a callback may carry at most once each (RFC 9207 `iss` included). */
 const singleParams = ['state', 'code', 'error', 'error_description', 'error_uri', 'iss', 'session_state'];
 const maxParamLength = 4096;
@@ -65,6 +69,9 @@ export async function handleCallback(ctx: GatewayContext, req: Req, res: Res, pa
         ...(identity.tokens.accessToken ? { accessToken: identity.tokens.accessToken } : {}),
         ...(identity.tokens.refreshToken ? { refreshToken: identity.tokens.refreshToken } : {}),
         ...(identity.tokens.expiresAt ? { expiresAt: identity.tokens.expiresAt } : {}),
+        obtainedAt: Math.floor(now / 1000),
+        ...(typeof identity.claims.iss === 'string' ? { iss: identity.claims.iss } : {}),
+        ...(isAudience(identity.claims.aud) ? { aud: identity.claims.aud } : {}),
       },
     };
     await establishSession(ctx, req, res, auth, identity.claims);

@@ -3,7 +3,8 @@ import type { GatewayContext } from '../context.js';
 import { FedgateError, toFedgateError } from '../errors.js';
 import type { Req, Res } from '../http/respond.js';
 import { readSessionAuth, sessionExpiry, touchGranularityMs, type SessionAuth } from '../session/state.js';
-import type { SessionHandle } from '../session/lifecycle.js';
+import { destroySession, type SessionHandle } from '../session/lifecycle.js';
+import { refreshIfNeeded } from '../session/refresh.js';
 
 const bearerPattern = /^Bearer[ ]+([^\s]+)[ ]*$/i;
 
@@ -72,7 +73,21 @@ async function resolveSession(ctx: GatewayContext, req: Req): Promise<Auth> {
     return anonymous();
   }
   if (now - auth.lastSeen >= touchGranularityMs(t)) auth.lastSeen = now;
-  return authFromSession(ctx, auth);
+  let current = auth;
+  try {
+    const outcome = await refreshIfNeeded(ctx, req, auth);
+    if (outcome.kind === 'ended') {
+      ctx.logger.info({ event: 'refresh.failed', connector: auth.connector, reason: outcome.reason }, 'Session ended by a failed refresh');
+      await destroySession(ctx, req).catch(() => undefined);
+      return anonymous();
+    }
+    current = outcome.auth;
+  } catch (err) {
+    const e = toFedgateError(err);
+    ctx.logger.warn({ event: 'refresh.failed', connector: auth.connector, code: e.code, detail: e.detail }, 'Upstream refresh failed');
+    return anonymous({ code: e.code === 'INTERNAL_ERROR' ? 'UPSTREAM_UNAVAILABLE' : e.code, status: 503 });
+  }
+  return authFromSession(ctx, current);
 }
 
 async function authFromSession(ctx: GatewayContext, auth: SessionAuth): Promise<Auth> {

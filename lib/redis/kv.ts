@@ -14,7 +14,18 @@ export interface KvStore {
   /** SET NX EX: true when the key was absent and is now set. */
   setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean>;
   del(key: string): Promise<void>;
+  /** Adds to a set and (re)sets the set's TTL. */
+  addToSet(key: string, member: string, ttlSeconds: number): Promise<void>;
+  removeFromSet(key: string, member: string): Promise<void>;
+  members(key: string): Promise<string[]>;
+  /** Deletes `key` only while it still holds `value` (lock release). */
+  delIfEquals(key: string, value: string): Promise<boolean>;
+  /** Extends the TTL of `key` only while it still holds `value` (lock lease renewal). */
+  expireIfEquals(key: string, value: string, ttlMs: number): Promise<boolean>;
 }
+
+const delIfEqualsScript = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+const expireIfEqualsScript = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
 
 /** Any Redis failure becomes SESSION_STORE_UNAVAILABLE (503 + Retry-After), never a crash. */
 async function guard<T>(op: () => Promise<T>): Promise<T> {
@@ -42,6 +53,22 @@ export function createRedisKv(client: RedisClient, prefix: string): KvStore {
     async del(key) {
       await client.del(prefix + key);
     },
+    async addToSet(key, member, ttl) {
+      await client.sadd(prefix + key, member);
+      await client.expire(prefix + key, ttl);
+    },
+    async removeFromSet(key, member) {
+      await client.srem(prefix + key, member);
+    },
+    async members(key) {
+      return client.smembers(prefix + key);
+    },
+    async delIfEquals(key, value) {
+      return (await client.eval(delIfEqualsScript, 1, prefix + key, value)) === 1;
+    },
+    async expireIfEquals(key, value, ttlMs) {
+      return (await client.eval(expireIfEqualsScript, 1, prefix + key, value, String(ttlMs))) === 1;
+    },
   };
   return {
     set: (k, v, t) => guard(() => kv.set(k, v, t)),
@@ -49,11 +76,25 @@ export function createRedisKv(client: RedisClient, prefix: string): KvStore {
     get: (k) => guard(() => kv.get(k)),
     setIfAbsent: (k, v, t) => guard(() => kv.setIfAbsent(k, v, t)),
     del: (k) => guard(() => kv.del(k)),
+    addToSet: (k, m, t) => guard(() => kv.addToSet(k, m, t)),
+    removeFromSet: (k, m) => guard(() => kv.removeFromSet(k, m)),
+    members: (k) => guard(() => kv.members(k)),
+    delIfEquals: (k, v) => guard(() => kv.delIfEquals(k, v)),
+    expireIfEquals: (k, v, t) => guard(() => kv.expireIfEquals(k, v, t)),
   };
 }
 
 export function createMemoryKv(now: () => number = Date.now): KvStore {
   const data = new Map<string, { value: string; expires: number }>();
+  const sets = new Map<string, { members: Set<string>; expires: number }>();
+  const liveSet = (key: string) => {
+    const e = sets.get(key);
+    if (e && e.expires <= now()) {
+      sets.delete(key);
+      return undefined;
+    }
+    return e;
+  };
   const live = (key: string) => {
     const e = data.get(key);
     if (!e) return undefined;
@@ -82,6 +123,30 @@ export function createMemoryKv(now: () => number = Date.now): KvStore {
     },
     async del(key) {
       data.delete(key);
+      sets.delete(key);
+    },
+    async addToSet(key, member, ttl) {
+      const e = liveSet(key) ?? { members: new Set<string>(), expires: 0 };
+      e.members.add(member);
+      e.expires = now() + ttl * 1000;
+      sets.set(key, e);
+    },
+    async removeFromSet(key, member) {
+      liveSet(key)?.members.delete(member);
+    },
+    async members(key) {
+      return [...(liveSet(key)?.members ?? [])];
+    },
+    async delIfEquals(key, value) {
+      if (live(key)?.value !== value) return false;
+      data.delete(key);
+      return true;
+    },
+    async expireIfEquals(key, value, ttlMs) {
+      const e = live(key);
+      if (e?.value !== value) return false;
+      e.expires = now() + ttlMs;
+      return true;
     },
   };
 }

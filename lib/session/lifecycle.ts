@@ -6,6 +6,7 @@ import type { ResolvedConfig } from '../config/load.js';
 import type { Next, Req, Res } from '../http/respond.js';
 import { markFresh } from './store.js';
 import type { SessionAuth } from './state.js';
+import { indexSession, unindexSession } from './session-index.js';
 
 /** The parts of express-session's request session fedgate touches. */
 export interface SessionHandle {
@@ -65,18 +66,22 @@ export async function establishSession(ctx: GatewayContext, req: Req, _res: Res,
   fresh.fedgate = auth;
   markFresh(fresh);
   await call((cb) => fresh.save(cb));
+  if (req.sessionID) await indexSession(ctx, req.sessionID, auth);
   if (ctx.config.tokens.sessionBound) await ctx.kv.set(`sid:${auth.sid}`, '1', ctx.config.session.absoluteTimeout);
 }
 
 /** Ends the session: the Redis key is deleted (so no in-flight request can re-save it). */
 export async function destroySession(ctx: GatewayContext, req: Req): Promise<void> {
   const auth = readAuthOf(req);
+  const sessionId = req.sessionID;
+  const sess = req.session as SessionHandle | undefined;
+  if (sess) await call((cb) => sess.destroy(cb));
   if (auth) {
     ctx.tokens.forget(auth.sid);
     if (ctx.config.tokens.sessionBound) await ctx.kv.del(`sid:${auth.sid}`);
+    if (sessionId) await unindexSession(ctx, sessionId, auth);
+    if (sessionId) ctx.onSessionsDestroyed?.([sessionId]);
   }
-  const sess = req.session as SessionHandle | undefined;
-  if (sess) await call((cb) => sess.destroy(cb));
 }
 
 function readAuthOf(req: Req): SessionAuth | undefined {

@@ -29,6 +29,11 @@ export interface SessionAuth {
     refreshToken?: string;
     /** Epoch seconds. */
     expiresAt?: number;
+    /** Epoch seconds when these tokens were obtained (sizes the refresh margin). */
+    obtainedAt?: number;
+    /** `iss` and `aud` of the original ID token, compared on refresh. */
+    iss?: string;
+    aud?: string | string[];
   };
 }
 

@@ -34,6 +34,28 @@ const tolerantSerializer = {
 
 type Timeouts = SessionTimeouts & { transactionTtl: number };
 
+/**
+ * One atomic write (single key, so Cluster-safe): a destroyed session is never resurrected and a
+ * newer revision (written by an upstream refresh on any instance) is never overwritten by a
+ * request that loaded an older one. `cjson` is built into Redis.
+ */
+const guardedSetScript = `
+local cur = redis.call('GET', KEYS[1])
+if not cur then
+  if ARGV[3] == '1' then return redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end
+  return 0
+end
+local ok, obj = pcall(cjson.decode, cur)
+if ok and type(obj) == 'table' and type(obj.fedgate) == 'table' then
+  local stored = tonumber(obj.fedgate.rev)
+  if stored and stored > tonumber(ARGV[4]) then return 0 end
+end
+return redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])`;
+
+function revOf(sess: session.SessionData): number {
+  return readSessionAuth((sess as { fedgate?: unknown }).fedgate)?.rev ?? -1;
+}
+
 export class FedgateRedisStore extends RedisStore {
   readonly #redis: RedisClient;
   readonly #timeouts: Timeouts;
@@ -56,14 +78,9 @@ export class FedgateRedisStore extends RedisStore {
   override async set(sid: string, sess: session.SessionData, cb?: (err?: unknown) => void): Promise<void> {
     try {
       const ttl = sessionTtlSeconds(readSessionAuth((sess as { fedgate?: unknown }).fedgate), this.#timeouts, this.#now());
-      const key = this.prefix + sid;
-      const value = tolerantSerializer.stringify(sess);
-      if (freshSessions.has(sess)) {
-        await this.#redis.set(key, value, 'EX', ttl);
-        freshSessions.delete(sess);
-      } else {
-        await this.#redis.set(key, value, 'EX', ttl, 'XX');
-      }
+      const fresh = freshSessions.has(sess);
+      await this.#redis.eval(guardedSetScript, 1, this.prefix + sid, tolerantSerializer.stringify(sess), String(ttl), fresh ? '1' : '0', String(revOf(sess)));
+      if (fresh) freshSessions.delete(sess);
       cb?.();
     } catch (err) {
       cb?.(err);
@@ -75,7 +92,12 @@ export class FedgateRedisStore extends RedisStore {
 export class FedgateMemoryStore extends session.MemoryStore {
   override set(sid: string, sess: session.SessionData, cb?: (err?: unknown) => void): void {
     const sessions = (this as unknown as { sessions: Record<string, string> }).sessions;
-    if (!freshSessions.has(sess) && !(sid in sessions)) {
+    const current = sessions[sid];
+    if (!freshSessions.has(sess) && current === undefined) {
+      cb?.();
+      return;
+    }
+    if (current !== undefined && revOf(tolerantSerializer.parse(current) ?? ({} as session.SessionData)) > revOf(sess)) {
       cb?.();
       return;
     }

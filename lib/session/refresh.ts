@@ -1,0 +1,117 @@
+import { mapClaims } from '../claims/map.js';
+import type { GatewayContext } from '../context.js';
+import { FedgateError, toFedgateError } from '../errors.js';
+import { randomToken } from '../flow/transactions.js';
+import type { Req } from '../http/respond.js';
+import type { SessionHandle } from './lifecycle.js';
+import { readSessionAuth, type SessionAuth } from './state.js';
+
+const lockLeaseMs = 15_000;
+const waitForWinnerMs = 5_000;
+
+/** Refresh when this close to the upstream expiry: a quarter of the lifetime, at most 30 s. */
+function needsRefresh(auth: SessionAuth, nowS: number): boolean {
+  const { expiresAt, obtainedAt, refreshToken } = auth.upstream;
+  if (!refreshToken || expiresAt === undefined) return false;
+  const lifetime = obtainedAt !== undefined ? expiresAt - obtainedAt : 120;
+  const margin = Math.min(30, Math.max(1, Math.floor(lifetime / 4)));
+  return nowS >= expiresAt - margin;
+}
+
+export type RefreshOutcome = { kind: 'unchanged' | 'refreshed'; auth: SessionAuth } | { kind: 'ended'; reason: string };
+
+/**
+ * Refreshes the upstream tokens when they near expiry — single-flight across requests and
+ * instances through a Redis lock whose lease is renewed while the refresh runs. Losers wait for
+ * the winner and adopt its result, so rotating refresh tokens never log a user out because two
+ * requests raced. `invalid_grant` or a changed identity ends the session; an unreachable upstream
+ * throws (503) and leaves the session as it is.
+ */
+export async function refreshIfNeeded(ctx: GatewayContext, req: Req, auth: SessionAuth): Promise<RefreshOutcome> {
+  const connector = ctx.connectors.get(auth.connector);
+  const enabled = (connector as { refreshEnabled?: boolean } | undefined)?.refreshEnabled ?? true;
+  if (!connector?.refresh || !enabled || !needsRefresh(auth, Math.floor(ctx.now() / 1000))) return { kind: 'unchanged', auth };
+  const sess = req.session as SessionHandle;
+  const lockKey = `lock:refresh:${auth.sid}`;
+  const token = randomToken();
+  if (await ctx.kv.setIfAbsent(lockKey, token, Math.ceil(lockLeaseMs / 1000))) {
+    const renew = setInterval(() => {
+      ctx.kv.expireIfEquals(lockKey, token, lockLeaseMs).catch(() => undefined);
+    }, lockLeaseMs / 3);
+    renew.unref();
+    try {
+      // Double-checked: another instance may have refreshed just before we took the lock.
+      const latest = await reload(ctx, req);
+      if (!latest) return { kind: 'ended', reason: 'session gone' };
+      if (latest.rev > auth.rev) return adopt(sess, latest);
+      let identity;
+      try {
+        identity = await connector.refresh({
+          refreshToken: latest.upstream.refreshToken!,
+          original: { subject: latest.upstream.sub, claims: { iss: latest.upstream.iss, aud: latest.upstream.aud }, tokens: {} },
+        });
+      } catch (err) {
+        const e = toFedgateError(err);
+        if (e.code === 'REFRESH_REJECTED' || e.code === 'ID_TOKEN_INVALID') return { kind: 'ended', reason: e.code };
+        throw e;
+      }
+      const mapping = ctx.mappings.get(auth.connector)!;
+      const mapped = mapClaims(mapping, identity.claims);
+      const sub = `${auth.connector}|${mapped.sub === undefined ? identity.subject : String(mapped.sub)}`;
+      if (sub !== latest.sub) return { kind: 'ended', reason: 'subject changed' };
+      const claims = { ...mapped, sub };
+      const nowS = Math.floor(ctx.now() / 1000);
+      const next: SessionAuth = {
+        ...latest,
+        lastSeen: Math.max(latest.lastSeen, auth.lastSeen),
+        claims,
+        scope: ctx.tokens.scopesFor(claims),
+        rev: latest.rev + 1,
+        upstream: {
+          ...latest.upstream,
+          ...(identity.tokens.idToken ? { idToken: identity.tokens.idToken } : {}),
+          ...(identity.tokens.accessToken ? { accessToken: identity.tokens.accessToken } : {}),
+          ...(identity.tokens.refreshToken ? { refreshToken: identity.tokens.refreshToken } : {}),
+          ...(identity.tokens.expiresAt ? { expiresAt: identity.tokens.expiresAt } : { expiresAt: undefined }),
+          obtainedAt: nowS,
+        },
+      };
+      sess.fedgate = next;
+      await new Promise<void>((resolve, reject) => sess.save((err) => (err ? reject(err) : resolve())));
+      ctx.logger.info({ event: 'refresh.succeeded', connector: auth.connector }, 'Upstream tokens refreshed');
+      return { kind: 'refreshed', auth: next };
+    } finally {
+      clearInterval(renew);
+      await ctx.kv.delIfEquals(lockKey, token).catch(() => undefined);
+    }
+  }
+  // Another request holds the lock: wait for it and adopt its result.
+  const deadline = ctx.now() + waitForWinnerMs;
+  while (ctx.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    const latest = await reload(ctx, req);
+    if (!latest) return { kind: 'ended', reason: 'session ended by a concurrent refresh' };
+    if (latest.rev > auth.rev) return adopt(sess, latest);
+    if (!(await ctx.kv.get(lockKey))) break;
+  }
+  const latest = await reload(ctx, req);
+  if (!latest) return { kind: 'ended', reason: 'session ended by a concurrent refresh' };
+  if (latest.rev > auth.rev) return adopt(sess, latest);
+  throw new FedgateError('UPSTREAM_UNAVAILABLE', 'The session could not be refreshed right now.', { detail: 'refresh lock not released in time' });
+}
+
+function adopt(sess: SessionHandle, latest: SessionAuth): RefreshOutcome {
+  sess.fedgate = latest;
+  return { kind: 'refreshed', auth: latest };
+}
+
+async function reload(ctx: GatewayContext, req: Req): Promise<SessionAuth | undefined> {
+  const id = req.sessionID;
+  if (!id) return undefined;
+  const data = await new Promise<unknown>((resolve, reject) => {
+    ctx.store.get(id, (err: unknown, value?: unknown) => (err ? reject(err) : resolve(value)));
+  }).catch((err: unknown) => {
+    throw new FedgateError('SESSION_STORE_UNAVAILABLE', 'The session store is unavailable; please try again shortly.', { cause: err });
+  });
+  return readSessionAuth((data as { fedgate?: unknown } | undefined)?.fedgate);
+}

@@ -26,6 +26,8 @@ export type { Auth } from './lib/auth.js';
 export type { Gateway, FedgateOptions, GatewayHealth } from './lib/gateway.js';
 export type { ConfigInput } from './lib/config/schema.js';
 export type { Logger } from './lib/logger.js';
+export type { GatewayEvent, GatewayEvents, GatewayEventType } from './lib/events.js';
+export type { MetricsOption } from './lib/metrics.js';
 export type { Connector, ConnectorType, ConnectorContext, UpstreamIdentity } from './lib/connector.js';
 export { sanitizeReturnTo } from './lib/flow/return-to.js';
 export { builtinConnectors } from './connectors/registry.js';

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { ClaimMapping } from './claims/schema.js';
 import type { Logger } from './logger.js';
-import type { ConfigProblem } from './errors.js';
+import { FedgateError, type ConfigProblem } from './errors.js';
 
 /**
  * The connector contract, in the spirit of Dex: the gateway owns `state`, storage and routing;
@@ -52,6 +52,30 @@ export interface BeginLoginInput {
   loginHint?: string;
   /** Extra per-login authorization parameters chosen by the gateway (never by the client). */
   extraParams?: Record<string, string>;
+  /**
+   * Set when the gateway begins this login because the previous one of the same connector ended
+   * with a {@link LoginRestartRequest}: its `restart` value (e.g. `"password-reset"`).
+   */
+  restart?: string;
+}
+
+/**
+ * Thrown by `completeLogin` when the upstream asks for the sign-in to start over in another flow
+ * (Azure AD B2C `AADB2C90118`: "forgot password" clicked, restart with the password-reset policy).
+ * The gateway then begins a new login for the same connector with the same `returnTo`, passing
+ * `restart` in {@link BeginLoginInput}; no session is created. A connector must not request a
+ * restart from a login that was itself a restart. Should the restart fail, the error page shows
+ * this error (`UPSTREAM_AUTHORIZATION_ERROR`).
+ */
+export class LoginRestartRequest extends FedgateError {
+  /** What the next `beginLogin` receives as `restart`; meaningful to the connector only. */
+  readonly restart: string;
+
+  constructor(restart: string, message: string) {
+    super('UPSTREAM_AUTHORIZATION_ERROR', message, { detail: `restart requested: ${restart}` });
+    this.name = 'LoginRestartRequest';
+    this.restart = restart;
+  }
 }
 
 export interface BeginLoginResult {
@@ -131,6 +155,8 @@ export interface ConnectorContext {
   allowInsecureRequests: boolean;
   /** Per-request upstream timeout, seconds. */
   httpTimeout: number;
+  /** Called when the connector's discovery state changes (ready ↔ failed); feeds audit events. */
+  onStatusChange?: (status: ConnectorStatus) => void;
   /** The gateway's base URL, e.g. for building post-logout redirect URIs. */
   baseUrl: string;
 }

@@ -7,9 +7,15 @@ import type { TransactionSettings } from './flow/transactions.js';
 import type { TokenService } from './tokens/service.js';
 import type { Req, Res } from './http/respond.js';
 import type session from 'express-session';
+import type { Emit } from './events.js';
+import type { Metrics } from './metrics.js';
 
-/** Renders the connector chooser; apps may supply their own. Must escape what it prints. */
-export type ChooserRenderer = (input: { connectors: ReadonlyArray<{ id: string; name: string; loginUrl: string }>; returnTo: string; formAction: string }) => string;
+/**
+ * Renders the connector chooser; apps may supply their own. Must escape what it prints.
+ * `loginHint` is set when an e-mail was entered whose domain no connector claims (home-realm
+ * discovery found nothing): show it again with a notice.
+ */
+export type ChooserRenderer = (input: { connectors: ReadonlyArray<{ id: string; name: string; loginUrl: string }>; returnTo: string; formAction: string; loginHint?: string }) => string;
 
 /** Everything the route handlers share; built once by the gateway. */
 export interface GatewayContext {
@@ -18,6 +24,9 @@ export interface GatewayContext {
   readonly mappings: ReadonlyMap<string, CompiledMapping>;
   readonly kv: KvStore;
   readonly logger: Logger;
+  /** Audit events: log + onEvent + EventEmitter + metrics. */
+  readonly emit: Emit;
+  readonly metrics?: Metrics;
   readonly now: () => number;
   readonly tokens: TokenService;
   readonly transactions: TransactionSettings;

@@ -31,6 +31,8 @@ export const errorCodes = {
   REFRESH_REJECTED: { status: 401, doc: 'The upstream refused to refresh the session (`invalid_grant`) or returned another identity; the session has ended.' },
   LOGOUT_TOKEN_INVALID: { status: 400, doc: 'A back-channel `logout_token` failed validation (signature, `iss`, `aud`, `iat`, `events`, `nonce`, replayed `jti`); nothing was changed.' },
   KEYS_UNAVAILABLE: { status: 503, doc: 'No signing key is loaded, so local tokens cannot be minted.' },
+  INTERACTION_INVALID: { status: 400, doc: 'Broker mode: the sign-in or consent step of a client application is unknown, expired, already finished or belongs to another browser; start again from the application.' },
+  FORM_TOKEN_INVALID: { status: 403, doc: 'Broker mode: a consent or consents-page form was posted without its one-time token, with a wrong one, or from another site.' },
   CLI_USAGE: { status: 400, doc: 'The `fedgate` CLI was called with an unknown command or flag, a missing argument or a bad flag value (exit code 2).' },
   CLI_INPUT_INVALID: { status: 400, doc: 'A file given to the `fedgate` CLI is missing, unreadable, not JSON or of the wrong shape, or an output file exists without `--force` (exit code 1).' },
   INTERNAL_ERROR: { status: 500, doc: 'An unexpected internal failure; details are logged, never sent to the client.' },

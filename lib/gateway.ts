@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { Redis, Cluster } from 'ioredis';
 import type session from 'express-session';
 import { anonymous } from './auth.js';
@@ -18,6 +19,9 @@ import { gatewayInfo, requireAuth, type RequireAuthOptions } from './guard/requi
 import { sendError, type Next, type Req, type Res } from './http/respond.js';
 import { createRouter } from './router.js';
 import { destroyIndexed, indexKeys } from './session/session-index.js';
+import { createEmitter, type GatewayEvent, type GatewayEventType, type GatewayEvents } from './events.js';
+import { createMetrics, instrumentFetch, type GuardOutcome, type MetricsOption } from './metrics.js';
+import { sendJson } from './http/respond.js';
 
 /** What JSON cannot carry. */
 export interface FedgateOptions {
@@ -35,6 +39,10 @@ export interface FedgateOptions {
   nodeEnv?: string;
   /** Custom connector chooser page. */
   renderChooser?: ChooserRenderer;
+  /** Receives every audit event (also available as `gateway.on(type, listener)`). */
+  onEvent?: (event: GatewayEvent) => void;
+  /** Prometheus metrics through the optional peer dependency prom-client; serve them with `gateway.metrics`. */
+  metrics?: MetricsOption;
   /** Extra connector types (type → factory), next to the built-in ones. */
   connectorTypes?: ConnectorRegistry;
 }
@@ -57,6 +65,15 @@ export interface Gateway {
   /** Readiness report. */
   health(): Promise<GatewayHealth>;
   requireAuth(options?: RequireAuthOptions): ReturnType<typeof requireAuth>;
+  /** Subscribes to an audit event type. */
+  on<K extends GatewayEventType>(type: K, listener: (event: { type: K; time: string; requestId?: string } & GatewayEvents[K]) => void): Gateway;
+  off<K extends GatewayEventType>(type: K, listener: (event: { type: K; time: string; requestId?: string } & GatewayEvents[K]) => void): Gateway;
+  /** Mountable handler: Prometheus exposition (404 when metrics are off). */
+  metrics: (req: Req, res: Res) => void;
+  /** Mountable handler: liveness, always 200 while the process serves. */
+  liveness: (req: Req, res: Res) => void;
+  /** Mountable handler: readiness (Redis, keys, connectors) as JSON, 200 or 503; nothing secret. */
+  readiness: (req: Req, res: Res) => void;
   /** Ends every session of a local subject, on every instance; resolves to how many were found. */
   revokeSessions(target: { sub: string }): Promise<number>;
   readonly config: ResolvedConfig;
@@ -70,6 +87,7 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
   const allTypes = new Map([...registry, ...(options.connectorTypes ?? [])]);
   const config = loadConfig(input, { registry: allTypes, env: options.env ?? process.env, ...(nodeEnv !== undefined ? { nodeEnv } : {}) });
 
+  const metrics = createMetrics(options.metrics);
   let redis: RedisClient | undefined;
   let ownsRedis = false;
   let store: session.Store;
@@ -88,13 +106,26 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
       ownsRedis = true;
     }
     store = new FedgateRedisStore(redis, `${config.session.prefix}sess:`, timeouts, now);
-    kv = createRedisKv(redis, config.session.prefix);
+    kv = createRedisKv(redis, config.session.prefix, metrics?.redis);
   }
+  const emitter = new EventEmitter();
+  // An 'error'-typed listener is never needed: events carry no 'error' type, so emit never throws.
+  const emit = createEmitter(logger, [
+    ...(options.onEvent ? [options.onEvent] : []),
+    (event) => {
+      emitter.emit(event.type, event);
+    },
+    ...(metrics ? [metrics.onEvent] : []),
+  ]);
   if (config.allowInsecureRequests) logger.warn({ event: 'insecure.requests' }, 'INSECURE: allowInsecureRequests is on (http upstreams allowed). Development only.');
 
   const connectorCtx = {
     fetch: options.fetch ?? globalThis.fetch,
     logger,
+    onStatusChange: (status: ReturnType<Connector['status']>) => {
+      if (status.state === 'failed') emit('connector.unavailable', { connector: status.id, code: status.error ?? 'UPSTREAM_UNAVAILABLE' });
+      else if (status.state === 'ready') emit('connector.recovered', { connector: status.id });
+    },
     now,
     allowInsecureRequests: config.allowInsecureRequests,
     httpTimeout: config.httpTimeout,
@@ -105,7 +136,7 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
   for (const c of config.connectors) {
     const type = allTypes.get(c.type);
     if (!type) throw new FedgateError('CONFIG_INVALID', `Unknown connector type "${c.type}"`);
-    const connector = type.create(c, connectorCtx);
+    const connector = type.create(c, { ...connectorCtx, fetch: instrumentFetch(connectorCtx.fetch, c.id, metrics) });
     connectors.set(connector.id, connector);
     mappings.set(connector.id, compileMapping(connector.claims));
   }
@@ -118,6 +149,8 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
     mappings,
     kv,
     logger,
+    emit,
+    ...(metrics ? { metrics } : {}),
     now,
     tokens,
     store,
@@ -131,11 +164,14 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
       now,
     },
     ...(options.renderChooser ? { renderChooser: options.renderChooser } : {}),
-    loadSession: sessionLoader(sessionMw as unknown as (req: Req, res: Res, next: Next) => void),
+    loadSession: sessionLoader(sessionMw as unknown as (req: Req, res: Res, next: Next) => void, metrics?.redis),
     redirectUri: (id) => `${config.baseUrl}${config.basePath}/callback/${encodeURIComponent(id)}`,
   };
   const route = createRouter(ctx);
-  const info = { basePath: config.basePath };
+  const info = {
+    basePath: config.basePath,
+    ...(metrics ? { observe: (outcome: GuardOutcome) => metrics.guard(outcome) } : {}),
+  };
   let closed = false;
 
   const gateway = function fedgateMiddleware(req: Req, res: Res, next: Next): void {
@@ -187,6 +223,8 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
       redisState = await redis.ping().then(() => 'ready' as const, () => 'down' as const);
     }
     const keys = await tokens.ready().then(() => 'loaded' as const, () => 'failed' as const);
+    // Readiness probes discovery (lazy otherwise); a failed connector retries only after its backoff.
+    await Promise.allSettled([...connectors.values()].map((c) => c.ready()));
     const list = [...connectors.values()].map((c) => c.status());
     return { ok: redisState !== 'down' && keys === 'loaded' && list.every((c) => c.state !== 'failed'), redis: redisState, keys, connectors: list };
   };
@@ -194,8 +232,30 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
   gateway.revokeSessions = async ({ sub }) => {
     if (typeof sub !== 'string' || !sub) throw new FedgateError('CONFIG_INVALID', 'revokeSessions: sub is required');
     const count = await destroyIndexed(ctx, indexKeys.localSub(sub));
-    logger.info({ event: 'session.revoked', sessions: count }, 'Sessions revoked');
+    emit('session.revoked', { sub, sessions: count });
     return count;
+  };
+  gateway.on = (type, listener) => {
+    emitter.on(type, listener as (e: unknown) => void);
+    return gateway;
+  };
+  gateway.off = (type, listener) => {
+    emitter.off(type, listener as (e: unknown) => void);
+    return gateway;
+  };
+  gateway.metrics = (req, res) => {
+    if (!metrics) {
+      sendJson(res, 404, { error: 'not_found' });
+      return;
+    }
+    metrics.handler(req, res);
+  };
+  gateway.liveness = (_req, res) => sendJson(res, 200, { status: 'ok' }, { 'Cache-Control': 'no-store' });
+  gateway.readiness = (_req, res) => {
+    gateway.health().then(
+      (h) => sendJson(res, h.ok ? 200 : 503, h, { 'Cache-Control': 'no-store', ...(h.ok ? {} : { 'Retry-After': '5' }) }),
+      () => sendJson(res, 503, { ok: false }, { 'Cache-Control': 'no-store', 'Retry-After': '5' }),
+    );
   };
   Object.defineProperty(gateway, 'config', { value: config, enumerable: false });
   return gateway;

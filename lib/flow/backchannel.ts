@@ -3,6 +3,7 @@ import type { GatewayContext } from '../context.js';
 import { FedgateError, toFedgateError } from '../errors.js';
 import { noStore, readForm, sendJson, type Req, type Res } from '../http/respond.js';
 import { destroyIndexed, indexKeys } from '../session/session-index.js';
+import { requestIdOf } from '../events.js';
 
 /** Remember seen `jti`s this long (the token's accepted age is 5 minutes plus skew). */
 const jtiMemorySeconds = 900;
@@ -34,12 +35,12 @@ export async function handleBackchannelLogout(ctx: GatewayContext, req: Req, res
     const destroyed = claims.sid
       ? await destroyIndexed(ctx, indexKeys.upstreamSid(connectorId, claims.sid))
       : await destroyIndexed(ctx, indexKeys.upstreamSub(connectorId, claims.sub!));
-    ctx.logger.info({ event: 'backchannel.logout', connector: connectorId, sessions: destroyed }, 'Back-channel logout');
+    ctx.emit('backchannel.logout', { connector: connectorId, sessions: destroyed }, req);
     res.statusCode = 200;
     res.end();
   } catch (err) {
     const e = toFedgateError(err);
-    ctx.logger.warn({ event: 'backchannel.rejected', connector: connectorId, code: e.code, detail: e.detail }, 'Back-channel logout rejected');
+    ctx.logger.warn({ event: 'backchannel.rejected', requestId: requestIdOf(req), connector: connectorId, code: e.code, detail: e.detail }, 'Back-channel logout rejected');
     // OIDC Back-Channel Logout §2.8: 400 for an invalid request; 5xx lets the OP retry later.
     const status = e.status >= 500 ? 503 : e.code === 'CONNECTOR_UNKNOWN' ? 404 : 400;
     sendJson(res, status, { error: status === 400 ? 'invalid_request' : 'temporarily_unavailable', code: e.code }, status === 503 ? { 'Retry-After': '5' } : {});

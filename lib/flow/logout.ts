@@ -35,8 +35,8 @@ export async function handleLogout(ctx: GatewayContext, req: Req, res: Res): Pro
     const auth = readSessionAuth(sess?.fedgate);
     if (sess) await destroySession(ctx, req);
     clearSessionCookie(ctx, res);
-    if (auth) ctx.logger.info({ event: 'logout', connector: auth.connector }, 'Logged out');
     const connector = auth ? ctx.connectors.get(auth.connector) : undefined;
+    if (auth) ctx.emit('logout', { connector: auth.connector, sub: auth.sub, upstream: Boolean(connector?.upstreamLogout) }, req);
     if (auth && connector?.upstreamLogout && connector.buildLogoutUrl) {
       const postLogoutRedirectUri = (connector as { postLogoutRedirectUri?: string }).postLogoutRedirectUri ?? `${ctx.config.baseUrl}/`;
       try {

@@ -17,6 +17,8 @@ export interface RequireAuthOptions {
 export const gatewayInfo = Symbol.for('fedgate.gateway');
 export interface GatewayInfo {
   basePath: string;
+  /** Metrics hook, when metrics are on. */
+  observe?: (outcome: 'allowed' | 'unauthenticated' | 'forbidden' | 'unavailable') => void;
 }
 
 const scopeToken = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
@@ -40,7 +42,9 @@ export function requireAuth(options: RequireAuthOptions = {}) {
       sendJson(res, 500, { error: 'gateway_not_mounted', code: 'GATEWAY_NOT_MOUNTED' });
       return;
     }
+    const observe = info.observe;
     if (auth.error) {
+      observe?.(auth.error.code === 'TOKEN_INVALID' ? 'unauthenticated' : 'unavailable');
       if (auth.error.code === 'TOKEN_INVALID') {
         sendJson(res, 401, { error: 'invalid_token', code: 'TOKEN_INVALID' }, { 'WWW-Authenticate': 'Bearer realm="fedgate", error="invalid_token"', 'Cache-Control': 'no-store' });
         return;
@@ -49,6 +53,7 @@ export function requireAuth(options: RequireAuthOptions = {}) {
       return;
     }
     if (!auth.isAuthenticated) {
+      observe?.('unauthenticated');
       if (wantsHtml(req)) {
         const back = sanitizeReturnTo(req.originalUrl ?? req.url);
         res.setHeader('Cache-Control', 'no-store');
@@ -60,6 +65,7 @@ export function requireAuth(options: RequireAuthOptions = {}) {
     }
     const missing = scopes.filter((s) => !auth.scope.includes(s));
     if (missing.length) {
+      observe?.('forbidden');
       sendJson(res, 403, { error: 'insufficient_scope', code: 'INSUFFICIENT_SCOPE', scope: scopes.join(' ') }, {
         'WWW-Authenticate': `Bearer realm="fedgate", error="insufficient_scope", scope="${scopes.join(' ')}"`,
       });
@@ -69,30 +75,40 @@ export function requireAuth(options: RequireAuthOptions = {}) {
       const actual = Object.hasOwn(auth.claims, name) ? auth.claims[name] : undefined;
       const ok = Array.isArray(actual) ? actual.includes(expected) : actual === expected;
       if (!ok) {
+        observe?.('forbidden');
         forbidden(res);
         return;
       }
     }
-    if (!check) {
+    const allow = () => {
+      observe?.('allowed');
       next();
+    };
+    const deny = () => {
+      observe?.('forbidden');
+      forbidden(res);
+    };
+    const fail = () => {
+      observe?.('unavailable');
+      unavailable(res, 'INTERNAL_ERROR');
+    };
+    if (!check) {
+      allow();
       return;
     }
     let result: boolean | Promise<boolean>;
     try {
       result = check(auth, req);
     } catch {
-      unavailable(res, 'INTERNAL_ERROR');
+      fail();
       return;
     }
     if (typeof result === 'boolean') {
-      if (result === true) next();
-      else forbidden(res);
+      if (result === true) allow();
+      else deny();
       return;
     }
-    Promise.resolve(result).then(
-      (ok) => (ok === true ? next() : forbidden(res)),
-      () => unavailable(res, 'INTERNAL_ERROR'),
-    );
+    Promise.resolve(result).then((ok) => (ok === true ? allow() : deny()), fail);
   };
 }
 

@@ -5,6 +5,7 @@ import type { Req, Res } from '../http/respond.js';
 import { readSessionAuth, sessionExpiry, touchGranularityMs, type SessionAuth } from '../session/state.js';
 import { destroySession, type SessionHandle } from '../session/lifecycle.js';
 import { refreshIfNeeded } from '../session/refresh.js';
+import { requestIdOf } from '../events.js';
 
 const bearerPattern = /^Bearer[ ]+([^\s]+)[ ]*$/i;
 
@@ -23,7 +24,7 @@ export async function resolveAuth(ctx: GatewayContext, req: Req, res: Res): Prom
     await ctx.loadSession(req, res);
   } catch (err) {
     const e = toFedgateError(err);
-    ctx.logger.warn({ event: 'session.load_failed', code: e.code, detail: e.detail }, 'Session could not be loaded');
+    ctx.logger.warn({ event: 'session.load_failed', requestId: requestIdOf(req), code: e.code, detail: e.detail }, 'Session could not be loaded');
     return anonymous({ code: 'SESSION_STORE_UNAVAILABLE', status: 503 });
   }
   return resolveSession(ctx, req);
@@ -67,7 +68,7 @@ async function resolveSession(ctx: GatewayContext, req: Req): Promise<Auth> {
   const expired = sessionExpiry(auth, t, now);
   if (expired) {
     ctx.tokens.forget(auth.sid);
-    ctx.logger.info({ event: 'session.expired', reason: expired, connector: auth.connector }, 'Session expired');
+    ctx.emit('session.expired', { connector: auth.connector, sub: auth.sub, reason: expired }, req);
     delete sess.fedgate;
     await new Promise<void>((resolve) => sess.destroy(() => resolve()));
     return anonymous();
@@ -77,14 +78,14 @@ async function resolveSession(ctx: GatewayContext, req: Req): Promise<Auth> {
   try {
     const outcome = await refreshIfNeeded(ctx, req, auth);
     if (outcome.kind === 'ended') {
-      ctx.logger.info({ event: 'refresh.failed', connector: auth.connector, reason: outcome.reason }, 'Session ended by a failed refresh');
+      ctx.emit('refresh.failed', { connector: auth.connector, sub: auth.sub, code: outcome.reason, ended: true }, req);
       await destroySession(ctx, req).catch(() => undefined);
       return anonymous();
     }
     current = outcome.auth;
   } catch (err) {
     const e = toFedgateError(err);
-    ctx.logger.warn({ event: 'refresh.failed', connector: auth.connector, code: e.code, detail: e.detail }, 'Upstream refresh failed');
+    ctx.emit('refresh.failed', { connector: auth.connector, sub: auth.sub, code: e.code, ended: false }, req);
     return anonymous({ code: e.code === 'INTERNAL_ERROR' ? 'UPSTREAM_UNAVAILABLE' : e.code, status: 503 });
   }
   return authFromSession(ctx, current);

@@ -28,15 +28,21 @@ const delIfEqualsScript = "if redis.call('GET', KEYS[1]) == ARGV[1] then return 
 const expireIfEqualsScript = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
 
 /** Any Redis failure becomes SESSION_STORE_UNAVAILABLE (503 + Retry-After), never a crash. */
-async function guard<T>(op: () => Promise<T>): Promise<T> {
+export type RedisObserver = (op: string, seconds: number, ok: boolean) => void;
+
+async function guard<T>(op: () => Promise<T>, name = 'kv', observe?: RedisObserver): Promise<T> {
+  const started = observe ? performance.now() : 0;
   try {
-    return await op();
+    const result = await op();
+    observe?.(name, (performance.now() - started) / 1000, true);
+    return result;
   } catch (err) {
+    observe?.(name, (performance.now() - started) / 1000, false);
     throw new FedgateError('SESSION_STORE_UNAVAILABLE', 'The session store is unavailable; please try again shortly.', { cause: err, detail: err instanceof Error ? err.message.slice(0, 200) : undefined });
   }
 }
 
-export function createRedisKv(client: RedisClient, prefix: string): KvStore {
+export function createRedisKv(client: RedisClient, prefix: string, observe?: RedisObserver): KvStore {
   const kv: KvStore = {
     async set(key, value, ttl) {
       await client.set(prefix + key, value, 'EX', ttl);
@@ -71,16 +77,16 @@ export function createRedisKv(client: RedisClient, prefix: string): KvStore {
     },
   };
   return {
-    set: (k, v, t) => guard(() => kv.set(k, v, t)),
-    take: (k) => guard(() => kv.take(k)),
-    get: (k) => guard(() => kv.get(k)),
-    setIfAbsent: (k, v, t) => guard(() => kv.setIfAbsent(k, v, t)),
-    del: (k) => guard(() => kv.del(k)),
-    addToSet: (k, m, t) => guard(() => kv.addToSet(k, m, t)),
-    removeFromSet: (k, m) => guard(() => kv.removeFromSet(k, m)),
-    members: (k) => guard(() => kv.members(k)),
-    delIfEquals: (k, v) => guard(() => kv.delIfEquals(k, v)),
-    expireIfEquals: (k, v, t) => guard(() => kv.expireIfEquals(k, v, t)),
+    set: (k, v, t) => guard(() => kv.set(k, v, t), 'set', observe),
+    take: (k) => guard(() => kv.take(k), 'getdel', observe),
+    get: (k) => guard(() => kv.get(k), 'get', observe),
+    setIfAbsent: (k, v, t) => guard(() => kv.setIfAbsent(k, v, t), 'setnx', observe),
+    del: (k) => guard(() => kv.del(k), 'del', observe),
+    addToSet: (k, m, t) => guard(() => kv.addToSet(k, m, t), 'sadd', observe),
+    removeFromSet: (k, m) => guard(() => kv.removeFromSet(k, m), 'srem', observe),
+    members: (k) => guard(() => kv.members(k), 'smembers', observe),
+    delIfEquals: (k, v) => guard(() => kv.delIfEquals(k, v), 'unlock', observe),
+    expireIfEquals: (k, v, t) => guard(() => kv.expireIfEquals(k, v, t), 'renew', observe),
   };
 }
 

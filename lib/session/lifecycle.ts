@@ -38,10 +38,15 @@ export function createSessionMiddleware(config: ResolvedConfig, store: session.S
 }
 
 /** Runs express-session as a promise; a store failure rejects with SESSION_STORE_UNAVAILABLE. */
-export function sessionLoader(middleware: (req: Req, res: Res, next: Next) => void) {
+export function sessionLoader(middleware: (req: Req, res: Res, next: Next) => void, observe?: (op: string, seconds: number, ok: boolean) => void) {
   return (req: Req, res: Res) =>
     new Promise<void>((resolve, reject) => {
-      middleware(req, res, (err?: unknown) => (err ? reject(storeDown(err)) : resolve()));
+      const started = observe ? performance.now() : 0;
+      middleware(req, res, (err?: unknown) => {
+        observe?.('session_load', (performance.now() - started) / 1000, !err);
+        if (err) reject(storeDown(err));
+        else resolve();
+      });
     });
 }
 

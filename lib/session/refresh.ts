@@ -78,7 +78,7 @@ export async function refreshIfNeeded(ctx: GatewayContext, req: Req, auth: Sessi
       };
       sess.fedgate = next;
       await new Promise<void>((resolve, reject) => sess.save((err) => (err ? reject(err) : resolve())));
-      ctx.logger.info({ event: 'refresh.succeeded', connector: auth.connector }, 'Upstream tokens refreshed');
+      ctx.emit('refresh.succeeded', { connector: auth.connector, sub: auth.sub }, req);
       return { kind: 'refreshed', auth: next };
     } finally {
       clearInterval(renew);

@@ -1,0 +1,124 @@
+import { createRequire } from 'node:module';
+import type { Registry, Counter, Histogram, Gauge } from 'prom-client';
+import { FedgateError } from './errors.js';
+import type { GatewayEvent } from './events.js';
+import type { Req, Res } from './http/respond.js';
+
+/** `options.metrics`: `true` uses prom-client's default registry. */
+export type MetricsOption = boolean | { registry?: Registry; prefix?: string };
+
+export type GuardOutcome = 'allowed' | 'unauthenticated' | 'forbidden' | 'unavailable';
+
+/** Prometheus instruments; absent (undefined) when metrics are off, so they cost nothing. */
+export interface Metrics {
+  onEvent(event: GatewayEvent): void;
+  guard(outcome: GuardOutcome): void;
+  upstream(connector: string, endpoint: string, seconds: number, ok: boolean): void;
+  redis(op: string, seconds: number, ok: boolean): void;
+  /** Express/connect handler serving the exposition format. */
+  handler(req: Req, res: Res): void;
+}
+
+/**
+ * prom-client is an optional peer dependency, loaded only when metrics are asked for.
+ * Loaded synchronously (it is CommonJS) because `fedgate()` is synchronous.
+ */
+export function createMetrics(option: MetricsOption | undefined): Metrics | undefined {
+  if (!option) return undefined;
+  let prom: typeof import('prom-client');
+  try {
+    prom = createRequire(import.meta.url)('prom-client') as typeof import('prom-client');
+  } catch {
+    throw new FedgateError('CONFIG_INVALID', 'options.metrics needs the optional peer dependency "prom-client" (npm i prom-client)');
+  }
+  const registry = (typeof option === 'object' && option.registry) || prom.register;
+  const p = (typeof option === 'object' && option.prefix) || 'fedgate_';
+  const reg = <T>(make: () => T, name: string): T => (registry.getSingleMetric(name) as T | undefined) ?? make();
+  const logins: Counter<'connector' | 'outcome' | 'code'> = reg(() => new prom.Counter({ name: `${p}logins_total`, help: 'Completed logins by connector and outcome (failures carry the error code).', labelNames: ['connector', 'outcome', 'code'], registers: [registry] }), `${p}logins_total`);
+  const events: Counter<'type'> = reg(() => new prom.Counter({ name: `${p}events_total`, help: 'Audit events by type.', labelNames: ['type'], registers: [registry] }), `${p}events_total`);
+  const guard: Counter<'outcome'> = reg(() => new prom.Counter({ name: `${p}require_auth_total`, help: 'requireAuth outcomes: allowed, unauthenticated (401/302), forbidden (403), unavailable (503).', labelNames: ['outcome'], registers: [registry] }), `${p}require_auth_total`);
+  const upstream: Histogram<'connector' | 'endpoint' | 'ok'> = reg(() => new prom.Histogram({ name: `${p}upstream_request_duration_seconds`, help: 'Upstream HTTP request latency by connector and endpoint.', labelNames: ['connector', 'endpoint', 'ok'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] }), `${p}upstream_request_duration_seconds`);
+  const redis: Histogram<'op' | 'ok'> = reg(() => new prom.Histogram({ name: `${p}redis_command_duration_seconds`, help: 'Redis command latency by operation (errors have ok="false").', labelNames: ['op', 'ok'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 2.5], registers: [registry] }), `${p}redis_command_duration_seconds`);
+  const refresh: Counter<'outcome'> = reg(() => new prom.Counter({ name: `${p}refresh_total`, help: 'Upstream refresh outcomes.', labelNames: ['outcome'], registers: [registry] }), `${p}refresh_total`);
+  const active: Gauge = reg(() => new prom.Gauge({ name: `${p}active_sessions_estimate`, help: 'Sessions started minus sessions ended, as seen by this instance (an estimate).', registers: [registry] }), `${p}active_sessions_estimate`);
+
+  return {
+    onEvent(event) {
+      events.inc({ type: event.type });
+      switch (event.type) {
+        case 'login.succeeded':
+          logins.inc({ connector: event.connector, outcome: 'succeeded', code: '' });
+          active.inc();
+          break;
+        case 'login.failed':
+          logins.inc({ connector: event.connector ?? '', outcome: 'failed', code: event.code });
+          break;
+        case 'logout':
+        case 'session.expired':
+          active.dec();
+          break;
+        case 'session.revoked':
+          active.dec(event.sessions);
+          break;
+        case 'backchannel.logout':
+          active.dec(event.sessions);
+          break;
+        case 'refresh.succeeded':
+          refresh.inc({ outcome: 'succeeded' });
+          break;
+        case 'refresh.failed':
+          refresh.inc({ outcome: event.ended ? 'session_ended' : 'failed' });
+          break;
+        default:
+          break;
+      }
+    },
+    guard: (outcome) => guard.inc({ outcome }),
+    upstream: (connector, endpoint, seconds, ok) => upstream.observe({ connector, endpoint, ok: String(ok) }, seconds),
+    redis: (op, seconds, ok) => redis.observe({ op, ok: String(ok) }, seconds),
+    handler(_req, res) {
+      registry.metrics().then((body) => {
+        res.statusCode = 200;
+        res.setHeader('Content-Type', registry.contentType);
+        res.setHeader('Cache-Control', 'no-store');
+        res.end(body);
+      }, () => {
+        res.statusCode = 500;
+        res.end();
+      });
+    },
+  };
+}
+
+/** Names the upstream endpoint of a URL for the latency label, without any query values. */
+export function classifyEndpoint(url: string): string {
+  const path = (() => {
+    try {
+      return new URL(url).pathname.toLowerCase();
+    } catch {
+      return '';
+    }
+  })();
+  if (path.includes('.well-known')) return 'discovery';
+  if (/userinfo/.test(path)) return 'userinfo';
+  if (/token/.test(path)) return 'token';
+  if (/jwks|keys|certs/.test(path)) return 'jwks';
+  return 'other';
+}
+
+/** Wraps fetch to time each upstream request of one connector. */
+export function instrumentFetch(base: typeof fetch, connector: string, metrics: Metrics | undefined): typeof fetch {
+  if (!metrics) return base;
+  return (async (input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) => {
+    const started = performance.now();
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    try {
+      const res = await base(input, init);
+      metrics.upstream(connector, classifyEndpoint(url), (performance.now() - started) / 1000, res.ok);
+      return res;
+    } catch (err) {
+      metrics.upstream(connector, classifyEndpoint(url), (performance.now() - started) / 1000, false);
+      throw err;
+    }
+  }) as typeof fetch;
+}

@@ -1,0 +1,55 @@
+import type { ConnectorType } from '../../lib/connector.js';
+import type { ClaimMapping } from '../../lib/claims/schema.js';
+import { genericClaims, OidcConnector, validateOidcBase, type OidcPreset } from '../oidc/index.js';
+import { originOf, withParams } from '../shared/vendor-url.js';
+import { cognitoSchema, type CognitoConfig } from './schema.js';
+
+/** `https://cognito-idp.{region}.amazonaws.com/{userPoolId}`; discovery and JWKS live there [cognito-notes][ls-12914]. */
+export function cognitoIssuer(cfg: Pick<CognitoConfig, 'region' | 'userPoolId' | 'issuer'>): string {
+  return cfg.issuer ?? `https://cognito-idp.${cfg.region}.amazonaws.com/${cfg.userPoolId}`;
+}
+
+/**
+ * Default mapping. Groups and the user name carry the `cognito:` prefix in the ID token; userInfo
+ * says `username` instead [cognito-idtoken]. `email_verified` is a boolean in the ID token but the
+ * string "true"/"false" in userInfo, hence the boolean coercion [zitadel-139][pomerium-792].
+ * `cognito:roles` holds IAM role ARNs, not application roles, so nothing maps to `roles`.
+ */
+export const cognitoClaims: ClaimMapping = {
+  ...genericClaims,
+  username: { from: ['cognito:username', 'username'], type: 'string' },
+  groups: { from: 'cognito:groups', type: 'string[]' },
+  roles: null,
+};
+
+/** Builds the Cognito preset of the generic OIDC connector. */
+export function cognitoPreset(cfg: CognitoConfig): OidcPreset {
+  const hosted = originOf(cfg.domain);
+  return {
+    issuer: cognitoIssuer(cfg),
+    scopes: ['openid', 'email', 'profile'],
+    claims: cognitoClaims,
+    logoutUrl(_meta, input) {
+      // Cognito's /logout is not RP-initiated logout even though discovery advertises it: it
+      // ignores post_logout_redirect_uri/id_token_hint and fails without client_id; `logout_uri`
+      // must be a registered sign-out URL [foxids-961][appauth-697][streamlit-14601].
+      return withParams(`${hosted}/logout`, { client_id: input.clientId, logout_uri: input.postLogoutRedirectUri });
+    },
+  };
+}
+
+/** The `cognito` connector type: issuer on cognito-idp, endpoints and logout on the hosted domain. */
+export const cognitoConnector: ConnectorType<typeof cognitoSchema> = {
+  type: 'cognito',
+  schema: cognitoSchema,
+  validate: (cfg, at, ctx) => {
+    const problems = validateOidcBase(cfg, at, cognitoIssuer(cfg), ctx.allowInsecureRequests);
+    // The pool id starts with its region; a mismatch would only surface as a discovery 404.
+    if (!cfg.userPoolId.startsWith(`${cfg.region}_`)) problems.push({ path: `${at}.userPoolId`, message: `must belong to region "${cfg.region}"` });
+    if (originOf(cfg.domain).startsWith('http:') && !ctx.allowInsecureRequests) {
+      problems.push({ path: `${at}.domain`, message: 'must be https (http needs allowInsecureRequests, development only)' });
+    }
+    return problems;
+  },
+  create: (cfg, ctx) => new OidcConnector(cfg, ctx, cognitoPreset(cfg)),
+};

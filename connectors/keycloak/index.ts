@@ -1,0 +1,52 @@
+import type { ConnectorType } from '../../lib/connector.js';
+import type { ClaimMapping } from '../../lib/claims/schema.js';
+import { genericClaims, OidcConnector, validateOidcBase, type OidcPreset } from '../oidc/index.js';
+import { trimSlash, withParams } from '../shared/vendor-url.js';
+import { addKeycloakRoles, keycloakRolesClaim } from './roles.js';
+import { keycloakSchema, type KeycloakConfig } from './schema.js';
+
+export { keycloakRolesClaim } from './roles.js';
+
+/**
+ * `{url}/realms/{realm}`; servers up to Keycloak 16 (and some later deployments) keep an `/auth`
+ * prefix, which belongs in `url` [kc-lagoon-fixture].
+ */
+export function keycloakIssuer(cfg: Pick<KeycloakConfig, 'url' | 'realm' | 'issuer'>): string {
+  return cfg.issuer ?? `${trimSlash(cfg.url)}/realms/${encodeURIComponent(cfg.realm)}`;
+}
+
+/** Default mapping; roles come from the union the preset computes (see {@link keycloakRolesClaim}). */
+export const keycloakClaims: ClaimMapping = {
+  ...genericClaims,
+  roles: { from: keycloakRolesClaim, type: 'string[]' },
+};
+
+/** Builds the Keycloak preset of the generic OIDC connector. */
+export function keycloakPreset(cfg: KeycloakConfig): OidcPreset {
+  const issuer = keycloakIssuer(cfg);
+  return {
+    issuer,
+    scopes: ['openid', 'profile', 'email'],
+    claims: keycloakClaims,
+    transformIdentity: (identity, tokens) => addKeycloakRoles(identity, tokens, cfg.clientId, cfg.rolesFromAccessToken ?? true),
+    logoutUrl(meta, input) {
+      // Since Keycloak 18, post_logout_redirect_uri needs id_token_hint or (19+) client_id, or a
+      // confirmation page appears instead of the redirect; the old redirect_uri is gone
+      // [kc-gist-logout][kc-nodejs-425][kc-19-0-2].
+      const endpoint = meta.end_session_endpoint ?? `${trimSlash(meta.issuer)}/protocol/openid-connect/logout`;
+      return withParams(endpoint, {
+        id_token_hint: input.idToken,
+        client_id: input.clientId,
+        post_logout_redirect_uri: input.postLogoutRedirectUri,
+      });
+    },
+  };
+}
+
+/** The `keycloak` connector type: realm issuer, realm and client roles, logout with `id_token_hint` and `client_id`. */
+export const keycloakConnector: ConnectorType<typeof keycloakSchema> = {
+  type: 'keycloak',
+  schema: keycloakSchema,
+  validate: (cfg, at, ctx) => validateOidcBase(cfg, at, keycloakIssuer(cfg), ctx.allowInsecureRequests),
+  create: (cfg, ctx) => new OidcConnector(cfg, ctx, keycloakPreset(cfg)),
+};

@@ -1,0 +1,31 @@
+import { readFileSync } from 'node:fs';
+import { builtinConnectors } from '../../connectors/registry.js';
+import { loadConfig } from '../../lib/config/load.js';
+import { SESSION_SECRET, testKeys } from '../fixtures/stack.js';
+
+/** The vendor types whose docs/connectors.md examples this file checks. */
+const types = ['auth0', 'okta', 'cognito', 'keycloak', 'entrust'];
+
+/** The first ```json block under `## {type}` in docs/connectors.md. */
+function exampleFor(type: string): Record<string, unknown> {
+  const doc = readFileSync(new URL('../../docs/connectors.md', import.meta.url), 'utf8');
+  const start = doc.indexOf(`\n## ${type}\n`);
+  if (start < 0) throw new Error(`docs/connectors.md has no "## ${type}" section`);
+  const block = /```json\n([\s\S]*?)\n```/.exec(doc.slice(start));
+  if (!block?.[1]) throw new Error(`no JSON example under "## ${type}"`);
+  return JSON.parse(block[1]) as Record<string, unknown>;
+}
+
+describe('docs/connectors.md examples', () => {
+  test.each(types)('the %s example is a valid connector config as written', async (type) => {
+    const connector = exampleFor(type);
+    const env = Object.fromEntries([...JSON.stringify(connector).matchAll(/\$\{env:([A-Z0-9_]+)\}/g)].map((m) => [m[1], 'from-env-0123456789']));
+    const config = loadConfig({
+      baseUrl: 'https://app.example.com',
+      session: { secret: SESSION_SECRET, redis: { url: 'redis://127.0.0.1:6379' } },
+      tokens: { keys: await testKeys() },
+      connectors: [connector],
+    }, { registry: builtinConnectors, env });
+    expect(config.connectors[0]).toMatchObject({ id: type, type, logout: 'upstream' });
+  });
+});

@@ -9,6 +9,7 @@ import type { Req, Res } from './http/respond.js';
 import type session from 'express-session';
 import type { Emit } from './events.js';
 import type { Metrics } from './metrics.js';
+import type { SessionCache } from './session/cache.js';
 
 /**
  * Renders the connector chooser; apps may supply their own. Must escape what it prints.
@@ -33,6 +34,8 @@ export interface GatewayContext {
   readonly renderChooser?: ChooserRenderer;
   /** The session store (Redis, or memory in development). */
   readonly store: session.Store;
+  /** In-process cache of verified session state (absent when `session.cacheTtl` is 0). */
+  readonly sessionCache?: SessionCache;
   /** Runs express-session for this request (loads `req.session`). */
   readonly loadSession: (req: Req, res: Res) => Promise<void>;
   /** Called with express-session ids destroyed out of band (revocation, back-channel logout). */

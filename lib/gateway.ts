@@ -18,7 +18,9 @@ import { resolveAuth } from './guard/resolve.js';
 import { gatewayInfo, requireAuth, type RequireAuthOptions } from './guard/require-auth.js';
 import { sendError, type Next, type Req, type Res } from './http/respond.js';
 import { createRouter } from './router.js';
+import { createBroker } from './broker/index.js';
 import { destroyIndexed, indexKeys } from './session/session-index.js';
+import { createSessionCache } from './session/cache.js';
 import { createEmitter, type GatewayEvent, type GatewayEventType, type GatewayEvents } from './events.js';
 import { createMetrics, instrumentFetch, type GuardOutcome, type MetricsOption } from './metrics.js';
 import { sendJson } from './http/respond.js';
@@ -141,6 +143,9 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
     mappings.set(connector.id, compileMapping(connector.claims));
   }
 
+  const sessionCache = config.session.cacheTtl > 0
+    ? createSessionCache({ ttlMs: config.session.cacheTtl * 1000, ...(redis ? { redis } : {}), channel: `${config.session.prefix}invalidate`, logger })
+    : undefined;
   const tokens = createTokenService(config, { logger, now, ...(nodeEnv !== undefined ? { nodeEnv } : {}) });
   const sessionMw = createSessionMiddleware(config, store);
   const ctx: GatewayContext = {
@@ -154,6 +159,7 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
     now,
     tokens,
     store,
+    ...(sessionCache ? { sessionCache } : {}),
     transactions: {
       kv,
       ttl: config.session.transactionTtl,
@@ -167,6 +173,10 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
     loadSession: sessionLoader(sessionMw as unknown as (req: Req, res: Res, next: Next) => void, metrics?.redis),
     redirectUri: (id) => `${config.baseUrl}${config.basePath}/callback/${encodeURIComponent(id)}`,
   };
+  // Broker mode (op.enabled): fedgate as an OpenID Provider for client apps; undefined when off.
+  const broker = createBroker(ctx, redis);
+  // Sessions destroyed out of band (revocation, back-channel logout, logout) leave every instance's cache.
+  ctx.onSessionsDestroyed = (ids) => sessionCache?.invalidate(ids);
   const route = createRouter(ctx);
   const info = {
     basePath: config.basePath,
@@ -206,9 +216,12 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
       }
     }
     await Promise.all([...connectors.values()].map((c) => c.ready()));
+    await broker?.ready();
   };
   gateway.close = async () => {
     closed = true;
+    await sessionCache?.close();
+    await broker?.close();
     if (redis && ownsRedis) {
       try {
         await redis.quit();

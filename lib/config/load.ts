@@ -7,6 +7,7 @@ import { validateMapping } from '../claims/validate.js';
 import { validatePrivateJwks } from '../tokens/keys.js';
 import { substituteEnv } from './env.js';
 import { formatPath } from './paths.js';
+import { validateOpConfig, type OpConfig } from '../broker/config.js';
 import { buildConfigSchema, type ParsedConfig, type PrivateJwks, type RedisConfig, type ScopeRule } from './schema.js';
 
 /** The validated, defaulted and frozen configuration the gateway runs on. */
@@ -27,6 +28,7 @@ export interface ResolvedConfig {
     readonly idleTimeout: number;
     readonly absoluteTimeout: number;
     readonly transactionTtl: number;
+    readonly cacheTtl: number;
     readonly prefix: string;
   };
   readonly tokens: {
@@ -40,6 +42,8 @@ export interface ResolvedConfig {
     readonly sessionBound: boolean;
   };
   readonly connectors: readonly ParsedConfig['connectors'][number][];
+  /** Broker mode (`op` block), as validated; defaults are applied by lib/broker. */
+  readonly op?: OpConfig;
 }
 
 export interface LoadConfigOptions {
@@ -137,6 +141,11 @@ function crossChecks(c: ParsedConfig, options: LoadConfigOptions): ConfigProblem
     problems.push({ path: 'tokens.keys', message: 'required (or tokens.insecureEphemeralKeys for development)' });
   }
   if (tokens?.keys && typeof tokens.keys === 'object') problems.push(...validatePrivateJwks(tokens.keys, 'tokens.keys'));
+  if (c.op) {
+    const origin = new URL(c.baseUrl).origin;
+    const base = c.basePath ?? '/auth';
+    problems.push(...validateOpConfig(c.op, { baseUrl: origin, basePath: base, issuer: stripSlash(tokens?.issuer ?? `${origin}${base}`), allowInsecureRequests: c.allowInsecureRequests ?? false, localScopes: Object.keys(tokens?.scopes ?? {}), audience: tokens?.audience ?? origin }));
+  }
 
   const seen = new Set<string>();
   c.connectors.forEach((conn, i) => {
@@ -175,6 +184,7 @@ function resolve(c: ParsedConfig, baseDir: string): ResolvedConfig {
       idleTimeout: c.session.idleTimeout ?? 1800,
       absoluteTimeout: c.session.absoluteTimeout ?? 43200,
       transactionTtl: c.session.transactionTtl ?? 600,
+      cacheTtl: c.session.cacheTtl ?? 1,
       prefix: c.session.redis?.prefix ?? 'fedgate:',
     },
     tokens: {
@@ -188,6 +198,7 @@ function resolve(c: ParsedConfig, baseDir: string): ResolvedConfig {
       sessionBound: c.tokens?.sessionBound ?? false,
     },
     connectors: c.connectors,
+    ...(c.op ? { op: c.op } : {}),
   };
 }
 

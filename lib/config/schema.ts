@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ConnectorRegistry } from '../connector.js';
 import type { ConnectorBaseConfig } from './connector-base.js';
+import { opConfigSchema } from '../broker/config.js';
 
 const positiveSeconds = z.number().int().positive().max(31_536_000);
 
@@ -53,6 +54,7 @@ export function buildConfigSchema(registry: ConnectorRegistry) {
       cookieName: z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be a cookie token').optional().describe('Default "__Host-fedgate" on https, "fedgate.sid" on http.'),
       idleTimeout: positiveSeconds.optional().describe('Seconds of inactivity after which a session ends. Default 1800.'),
       absoluteTimeout: positiveSeconds.optional().describe('Maximum session lifetime in seconds, whatever the activity. Default 43200.'),
+      cacheTtl: z.number().min(0).max(60).optional().describe('Seconds an instance may serve a verified session from memory; 0 turns the cache off. Changes made on other instances (logout, revocation, refresh) apply at once through Redis pub/sub, and at most after this delay if a message is lost. Default 1.'),
       transactionTtl: positiveSeconds.optional().describe('Lifetime of a pending login (state, nonce, PKCE), seconds. Default 600.'),
     }),
     tokens: z.strictObject({
@@ -66,6 +68,8 @@ export function buildConfigSchema(registry: ConnectorRegistry) {
         .describe('Local scopes granted by rules over the mapped claims.'),
       sessionBound: z.boolean().optional().describe('Reject bearer access tokens whose session has ended. Default false (short TTL only).'),
     }).optional(),
+    // Broker mode (lib/broker): fedgate as an OpenID Provider for other client apps.
+    op: opConfigSchema.optional(),
     // Each connector type validates its own keys; the core only relies on the common ones.
     connectors: z.array(connectorSchema as z.ZodType<ConnectorBaseConfig & Record<string, unknown>>).min(1, 'at least one connector is required').max(64),
   });

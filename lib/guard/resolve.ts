@@ -4,7 +4,8 @@ import { FedgateError, toFedgateError } from '../errors.js';
 import type { Req, Res } from '../http/respond.js';
 import { readSessionAuth, sessionExpiry, touchGranularityMs, type SessionAuth } from '../session/state.js';
 import { destroySession, type SessionHandle } from '../session/lifecycle.js';
-import { refreshIfNeeded } from '../session/refresh.js';
+import { needsRefresh, refreshIfNeeded } from '../session/refresh.js';
+import { sessionIdFromCookie } from '../session/cache.js';
 import { requestIdOf } from '../events.js';
 
 const bearerPattern = /^Bearer[ ]+([^\s]+)[ ]*$/i;
@@ -19,6 +20,13 @@ export async function resolveAuth(ctx: GatewayContext, req: Req, res: Res): Prom
   if (header !== undefined) {
     const m = bearerPattern.exec(header);
     if (m) return resolveBearer(ctx, m[1]!);
+  }
+  const cache = ctx.sessionCache;
+  if (cache && cache.usable() && !isGatewayPath(ctx, req)) {
+    const id = sessionIdFromCookie(req, ctx.config.session.cookieName, ctx.config.session.secrets);
+    const now = ctx.now();
+    const hit = id === undefined ? undefined : cache.get(id, now);
+    if (hit && canServeFromCache(ctx, hit.auth, now)) return hit.reqAuth;
   }
   try {
     await ctx.loadSession(req, res);
@@ -55,6 +63,7 @@ async function resolveBearer(ctx: GatewayContext, token: string): Promise<Auth> 
 }
 
 async function resolveSession(ctx: GatewayContext, req: Req): Promise<Auth> {
+  const cache = ctx.sessionCache;
   const sess = req.session as SessionHandle | undefined;
   if (!sess || sess.fedgate === undefined) return anonymous();
   const auth = readSessionAuth(sess.fedgate);
@@ -70,7 +79,9 @@ async function resolveSession(ctx: GatewayContext, req: Req): Promise<Auth> {
     ctx.tokens.forget(auth.sid);
     ctx.emit('session.expired', { connector: auth.connector, sub: auth.sub, reason: expired }, req);
     delete sess.fedgate;
+    const expiredId = req.sessionID;
     await new Promise<void>((resolve) => sess.destroy(() => resolve()));
+    if (expiredId) ctx.sessionCache?.invalidate([expiredId]);
     return anonymous();
   }
   if (now - auth.lastSeen >= touchGranularityMs(t)) auth.lastSeen = now;
@@ -88,28 +99,61 @@ async function resolveSession(ctx: GatewayContext, req: Req): Promise<Auth> {
     ctx.emit('refresh.failed', { connector: auth.connector, sub: auth.sub, code: e.code, ended: false }, req);
     return anonymous({ code: e.code === 'INTERNAL_ERROR' ? 'UPSTREAM_UNAVAILABLE' : e.code, status: 503 });
   }
-  return authFromSession(ctx, current);
+  const resolved = await authFromSession(ctx, current);
+  if (cache && resolved.isAuthenticated && req.sessionID) {
+    const tokensUntil = (resolved as { tokensExpireAt?: number }).tokensExpireAt ?? now;
+    cache.set(req.sessionID, { auth: current, reqAuth: deepFreeze(resolved) }, now, tokensUntil);
+  }
+  return resolved;
+}
+
+/** A cached session is served only while nothing about it needs the full path. */
+function canServeFromCache(ctx: GatewayContext, auth: SessionAuth, now: number): boolean {
+  const t = ctx.config.session;
+  return !sessionExpiry(auth, t, now) && now - auth.lastSeen < touchGranularityMs(t) && !needsRefresh(auth, Math.floor(now / 1000));
+}
+
+function isGatewayPath(ctx: GatewayContext, req: Req): boolean {
+  const url = req.originalUrl ?? req.url ?? '';
+  const base = ctx.config.basePath;
+  return url.startsWith(base) && (url.length === base.length || url[base.length] === '/' || url[base.length] === '?');
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
 }
 
 async function authFromSession(ctx: GatewayContext, auth: SessionAuth): Promise<Auth> {
   try {
     const local = await ctx.tokens.tokensFor(auth);
-    const connector = ctx.connectors.get(auth.connector);
-    const expose = connector && (connector as { exposeUpstreamTokens?: boolean }).exposeUpstreamTokens;
-    return {
-      isAuthenticated: true,
-      sub: auth.sub,
-      claims: auth.claims,
-      connector: auth.connector,
-      idToken: local.idToken,
-      accessToken: local.accessToken,
-      scope: auth.scope,
-      via: 'session',
-      ...(expose ? { upstream: { idToken: auth.upstream.idToken, accessToken: auth.upstream.accessToken, expiresAt: auth.upstream.expiresAt } } : {}),
-    } as Auth;
+    const result = buildSessionAuth(ctx, auth, local);
+    // Cache entries must not outlive the local tokens they carry (re-minted 30 s before expiry).
+    Object.defineProperty(result, 'tokensExpireAt', { value: (local.expiresAt - 30) * 1000, enumerable: false });
+    return result;
   } catch (err) {
     const e = toFedgateError(err);
     ctx.logger.error({ event: 'tokens.mint_failed', code: e.code, detail: e.detail }, 'Local tokens could not be minted');
     return anonymous({ code: e.code === 'INTERNAL_ERROR' ? 'KEYS_UNAVAILABLE' : e.code, status: 503 });
   }
+}
+
+function buildSessionAuth(ctx: GatewayContext, auth: SessionAuth, local: { idToken: string; accessToken: string }): Auth {
+  const connector = ctx.connectors.get(auth.connector);
+  const expose = connector && (connector as { exposeUpstreamTokens?: boolean }).exposeUpstreamTokens;
+  return {
+    isAuthenticated: true,
+    sub: auth.sub,
+    // A copy: the cached req.auth is frozen, the session's own claims are not.
+    claims: { ...auth.claims },
+    connector: auth.connector,
+    idToken: local.idToken,
+    accessToken: local.accessToken,
+    scope: [...auth.scope],
+    via: 'session',
+    ...(expose ? { upstream: { idToken: auth.upstream.idToken, accessToken: auth.upstream.accessToken, expiresAt: auth.upstream.expiresAt } } : {}),
+  } as Auth;
 }

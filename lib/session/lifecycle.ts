@@ -66,7 +66,10 @@ const call = (fn: (cb: (err?: unknown) => void) => void) =>
 export async function establishSession(ctx: GatewayContext, req: Req, _res: Res, auth: SessionAuth, _upstreamClaims: Record<string, unknown>): Promise<void> {
   const previous = readAuthOf(req);
   if (previous) ctx.tokens.forget(previous.sid);
+  const previousId = req.sessionID;
   await call((cb) => handleOf(req).regenerate(cb));
+  // The old id is gone from Redis; it must leave every instance's cache too (fixation).
+  if (previousId) ctx.sessionCache?.invalidate([previousId]);
   const fresh = handleOf(req);
   fresh.fedgate = auth;
   markFresh(fresh);

@@ -10,7 +10,7 @@ const lockLeaseMs = 15_000;
 const waitForWinnerMs = 5_000;
 
 /** Refresh when this close to the upstream expiry: a quarter of the lifetime, at most 30 s. */
-function needsRefresh(auth: SessionAuth, nowS: number): boolean {
+export function needsRefresh(auth: SessionAuth, nowS: number): boolean {
   const { expiresAt, obtainedAt, refreshToken } = auth.upstream;
   if (!refreshToken || expiresAt === undefined) return false;
   const lifetime = obtainedAt !== undefined ? expiresAt - obtainedAt : 120;
@@ -78,6 +78,8 @@ export async function refreshIfNeeded(ctx: GatewayContext, req: Req, auth: Sessi
       };
       sess.fedgate = next;
       await new Promise<void>((resolve, reject) => sess.save((err) => (err ? reject(err) : resolve())));
+      // Other instances drop their cached copy of this session (claims and tokens changed).
+      if (req.sessionID) ctx.sessionCache?.invalidate([req.sessionID]);
       ctx.emit('refresh.succeeded', { connector: auth.connector, sub: auth.sub }, req);
       return { kind: 'refreshed', auth: next };
     } finally {

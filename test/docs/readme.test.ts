@@ -1,0 +1,28 @@
+import { readFileSync } from 'node:fs';
+import { errorCodes } from '../../lib/errors.js';
+import { connectorBaseShape } from '../../lib/config/connector-base.js';
+import { buildConfigSchema } from '../../lib/config/schema.js';
+import { builtinConnectors } from '../../connectors/registry.js';
+
+const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+
+test('the README documents every error code with its status', () => {
+  const missing = Object.entries(errorCodes).filter(([code, { status }]) => !readme.includes(`| \`${code}\` | ${status} |`));
+  expect(missing.map(([c]) => c)).toEqual([]);
+});
+
+test('the README documents every top-level, session, tokens and common connector key', () => {
+  const shape = buildConfigSchema(builtinConnectors).shape;
+  const keys: string[] = [];
+  for (const k of Object.keys(shape)) if (!['$schema', 'connectors', 'session', 'tokens'].includes(k)) keys.push(k);
+  const section = (name: 'session' | 'tokens') => {
+    const inner = shape[name] as unknown as { unwrap?: () => { shape: Record<string, unknown> }; shape?: Record<string, unknown> };
+    const obj = inner.shape ?? inner.unwrap?.().shape ?? {};
+    return Object.keys(obj).map((k) => `${name}.${k}`);
+  };
+  keys.push(...section('session'), ...section('tokens'));
+  const missing = keys.filter((k) => !readme.includes(`\`${k}\``));
+  expect(missing).toEqual([]);
+  const connectorMissing = Object.keys(connectorBaseShape).filter((k) => !readme.includes(`| \`${k}\``) && !readme.includes(`\`${k}\`, \``));
+  expect(connectorMissing).toEqual([]);
+});

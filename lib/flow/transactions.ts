@@ -41,10 +41,7 @@ export function randomToken(): string {
 export async function saveTransaction(s: TransactionSettings, req: Req, res: Res, tx: Omit<LoginTransaction, 'binding' | 'createdAt'>, state: string): Promise<void> {
   let binding = readCookie(req, s.cookieName);
   if (!binding || !/^[A-Za-z0-9_-]{43}$/.test(binding)) binding = randomToken();
-  const bindingHash = hash(binding);
-  const counted = await s.kv.setIfAbsent(`txn:${bindingHash}:${state}`, '1', s.ttl);
-  void counted;
-  const pending = await countPending(s, bindingHash);
+  const pending = await countPending(s, hash(binding));
   if (pending > maxPendingPerBrowser) {
     // Rotate the binding: the older pending logins of this browser become unusable.
     binding = randomToken();

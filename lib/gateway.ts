@@ -10,7 +10,7 @@ import { compileMapping, type CompiledMapping } from './claims/map.js';
 import { FedgateError, toFedgateError } from './errors.js';
 import { createDefaultLogger, type Logger } from './logger.js';
 import { createMemoryKv, createRedisKv, type KvStore } from './redis/kv.js';
-import { createRedisClient, attachErrorLogging, type RedisClient } from './redis/client.js';
+import { createRedisClient, attachErrorLogging, waitUntilReady, type RedisClient } from './redis/client.js';
 import { FedgateMemoryStore, FedgateRedisStore } from './session/store.js';
 import { createSessionMiddleware, sessionLoader } from './session/lifecycle.js';
 import { createTokenService } from './tokens/service.js';
@@ -210,6 +210,7 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
     await tokens.ready();
     if (redis) {
       try {
+        await waitUntilReady(redis, (config.session.redis?.connectTimeout ?? 2000) * 2);
         await redis.ping();
       } catch (err) {
         throw new FedgateError('SESSION_STORE_UNAVAILABLE', 'Redis is not reachable.', { cause: err });

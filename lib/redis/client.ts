@@ -11,7 +11,8 @@ export type RedisClient = Redis | Cluster;
  */
 export function createRedisClient(cfg: RedisConfig, logger: Logger): RedisClient {
   const common: RedisOptions = {
-    enableOfflineQueue: false,
+    // Queue only until the first connection (see failFastAfterFirstConnect), then fail fast.
+    enableOfflineQueue: true,
     commandTimeout: cfg.commandTimeout ?? 2000,
     connectTimeout: cfg.connectTimeout ?? 2000,
     maxRetriesPerRequest: 1,
@@ -27,13 +28,43 @@ export function createRedisClient(cfg: RedisConfig, logger: Logger): RedisClient
     client = new Redis({ ...common, sentinels: cfg.sentinels, name: cfg.name, ...(cfg.db !== undefined ? { db: cfg.db } : {}) });
   } else {
     client = new Cluster(cfg.cluster, {
-      enableOfflineQueue: false,
-      redisOptions: common,
+      enableOfflineQueue: true,
+      // Node connections fail fast from the start; the cluster-level queue covers the first connect.
+      redisOptions: { ...common, enableOfflineQueue: false },
       clusterRetryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 4), 1000),
     });
   }
   attachErrorLogging(client, logger);
+  failFastAfterFirstConnect(client);
   return client;
+}
+
+/**
+ * Commands issued while the very first connection is being made (app start) wait for it, bounded
+ * by connectTimeout; once connected, the offline queue is switched off so that a Redis that goes
+ * away makes commands fail at once (503) instead of piling up.
+ */
+function failFastAfterFirstConnect(client: RedisClient): void {
+  client.once('ready', () => {
+    client.options.enableOfflineQueue = false;
+  });
+}
+
+/** Resolves when the client is connected, or rejects after `timeoutMs`. */
+export function waitUntilReady(client: RedisClient, timeoutMs: number): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.off('ready', onReady);
+      reject(new Error('Redis did not become ready in time'));
+    }, timeoutMs);
+    timer.unref();
+    function onReady() {
+      clearTimeout(timer);
+      resolve();
+    }
+    client.once('ready', onReady);
+  });
 }
 
 /** Without an 'error' listener ioredis errors would crash the process; log them, rate-limited. */

@@ -29,8 +29,8 @@ export function createRedisClient(cfg: RedisConfig, logger: Logger): RedisClient
   } else {
     client = new Cluster(cfg.cluster, {
       enableOfflineQueue: true,
-      // Node connections fail fast from the start; the cluster-level queue covers the first connect.
-      redisOptions: { ...common, enableOfflineQueue: false },
+      // ioredis manages the node connections' queues itself; the cluster-level switch governs routing.
+      redisOptions: (({ enableOfflineQueue: _q, retryStrategy: _r, ...rest }) => rest)(common),
       clusterRetryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 4), 1000),
     });
   }

@@ -1,7 +1,9 @@
 import * as oidc from 'openid-client';
+import * as jose from 'jose';
+import { createRemoteJWKSet, customFetch as joseCustomFetch, jwtVerify } from 'jose';
 import type {
   BeginLoginInput, BeginLoginResult, CompleteLoginInput, Connector, ConnectorContext, ConnectorStatus,
-  LogoutInput, RefreshInput, UpstreamIdentity, UpstreamTokens,
+  LogoutInput, LogoutTokenClaims, RefreshInput, UpstreamIdentity, UpstreamTokens,
 } from '../../lib/connector.js';
 import { FedgateError } from '../../lib/errors.js';
 import { mergeMappings } from '../../lib/claims/map.js';
@@ -9,12 +11,17 @@ import type { ClaimMapping } from '../../lib/claims/schema.js';
 import { limitedFetch } from '../shared/limited-fetch.js';
 import { translateUpstreamError, UpstreamAuthorizationError } from '../shared/errors.js';
 import type { OidcPreset } from './preset.js';
+import { verifyLogoutToken } from './logout-token.js';
+import { grantWithOwnIdToken, takeCallbackIssuer, type GrantSetup, type IdTokenValidator } from './own-validation.js';
 import type { OidcConfig } from './schema.js';
 
 /** Connector config fields the generic implementation reads (vendor schemas add their own). */
 export type OidcConnectorConfig = Omit<OidcConfig, 'type' | 'issuer'> & { type: string; issuer?: string };
 
 const maxBackoffMs = 60_000;
+
+/** Algorithms accepted on an upstream JWT access token a preset asks to verify (never HS*, never none). */
+const accessTokenAlgs = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
 /** Claims an upstream may never inject into the identity (aggregated/distributed claims are ignored). */
 const droppedUpstreamClaims = new Set(['_claim_names', '_claim_sources']);
@@ -31,11 +38,19 @@ export class OidcConnector implements Connector {
   readonly domains: readonly string[];
   readonly claims: ClaimMapping;
   readonly upstreamLogout: boolean;
+  /** Whether the gateway may refresh upstream tokens (config `refresh`, default on). */
+  readonly refreshEnabled: boolean;
+  /** Whether `req.auth.upstream` carries the upstream tokens (config `exposeUpstreamTokens`). */
+  readonly exposeUpstreamTokens: boolean;
 
   readonly #cfg: OidcConnectorConfig;
   readonly #ctx: ConnectorContext;
   readonly #preset: OidcPreset;
   #discovery: Promise<oidc.Configuration> | undefined;
+  #jwks: jose.JWTVerifyGetKey | undefined;
+  #accessTokenJwks: ReturnType<typeof createRemoteJWKSet> | undefined;
+  /** Set after discovery when the preset validates ID tokens itself (`idTokenValidator`). */
+  #own: { validator: IdTokenValidator; setup: GrantSetup } | undefined;
   #failures = 0;
   #retryAt = 0;
   #status: ConnectorStatus;
@@ -50,6 +65,8 @@ export class OidcConnector implements Connector {
     this.domains = (cfg.domains ?? []).map((d) => d.toLowerCase());
     this.claims = mergeMappings(preset.claims, cfg.claims);
     this.upstreamLogout = cfg.logout === 'upstream';
+    this.refreshEnabled = cfg.refresh ?? true;
+    this.exposeUpstreamTokens = cfg.exposeUpstreamTokens ?? false;
     this.#status = { id: cfg.id, type: cfg.type, state: 'pending' };
   }
 
@@ -85,6 +102,7 @@ export class OidcConnector implements Connector {
     const config = await this.#config();
     const { codeVerifier, nonce } = input.data;
     if (!codeVerifier || !nonce) throw new FedgateError('CALLBACK_STATE_INVALID', 'The sign-in session is incomplete; please start again.');
+    if (this.#own) return this.#completeOwn(config, this.#own, input, codeVerifier, nonce);
     let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
     try {
       tokens = await oidc.authorizationCodeGrant(config, input.callbackUrl, {
@@ -105,12 +123,20 @@ export class OidcConnector implements Connector {
   async refresh(input: RefreshInput): Promise<UpstreamIdentity> {
     const config = await this.#config();
     let tokens: Awaited<ReturnType<typeof oidc.refreshTokenGrant>>;
+    let own: { idToken: string; claims: Record<string, unknown> } | undefined;
     try {
-      tokens = await oidc.refreshTokenGrant(config, input.refreshToken);
+      if (this.#own) {
+        const { validator, setup } = this.#own;
+        const r = await grantWithOwnIdToken(setup, (c) => oidc.refreshTokenGrant(c, input.refreshToken));
+        tokens = r.result;
+        if (r.idToken) own = { idToken: r.idToken, claims: await validator.validate(r.idToken, {}) };
+      } else {
+        tokens = await oidc.refreshTokenGrant(config, input.refreshToken);
+      }
     } catch (err) {
       throw translateUpstreamError(err, 'refresh');
     }
-    const claims = tokens.claims();
+    const claims = own?.claims ?? tokens.claims();
     if (claims) {
       // OIDC Core 12.2: a refreshed ID token must keep iss, sub and aud; openid-client does not compare them.
       const orig = input.original.claims;
@@ -119,7 +145,7 @@ export class OidcConnector implements Connector {
         throw new FedgateError('ID_TOKEN_INVALID', 'The refreshed ID token belongs to another identity.');
       }
     }
-    const identity = await this.#identityFrom(config, tokens, input.original);
+    const identity = await this.#identityFrom(config, tokens, input.original, own);
     if (!identity.tokens.refreshToken) identity.tokens.refreshToken = input.refreshToken;
     return identity;
   }
@@ -134,17 +160,69 @@ export class OidcConnector implements Connector {
     return oidc.buildEndSessionUrl(config, params);
   }
 
+  async verifyLogoutToken(logoutToken: string): Promise<LogoutTokenClaims> {
+    const config = await this.#config();
+    const jwksUri = config.serverMetadata().jwks_uri;
+    if (!jwksUri) throw new FedgateError('LOGOUT_TOKEN_INVALID', 'The logout token is invalid.', { detail: 'upstream has no jwks_uri' });
+    this.#jwks ??= jose.createRemoteJWKSet(new URL(jwksUri), {
+      timeoutDuration: this.#ctx.httpTimeout * 1000,
+      [jose.customFetch]: limitedFetch(this.#ctx.fetch),
+    });
+    return verifyLogoutToken(logoutToken, {
+      jwks: this.#jwks,
+      issuer: this.#preset.issuer,
+      clientId: this.#cfg.clientId,
+      algorithm: this.#cfg.idTokenSigningAlg ?? 'RS256',
+      now: this.#ctx.now(),
+    });
+  }
+
   /** The post-logout URI registered at the upstream. */
   get postLogoutRedirectUri(): string {
     return this.#cfg.postLogoutRedirectUri ?? `${this.#ctx.baseUrl}/`;
+  }
+
+  /**
+   * Code exchange when the preset validates the ID token itself (an issuer template): the callback
+   * `iss` is checked before the token request, the ID token after it (see own-validation.ts).
+   */
+  async #completeOwn(
+    config: oidc.Configuration,
+    own: { validator: IdTokenValidator; setup: GrantSetup },
+    input: CompleteLoginInput,
+    codeVerifier: string,
+    nonce: string,
+  ): Promise<UpstreamIdentity> {
+    const { url, iss } = takeCallbackIssuer(input.callbackUrl, own.validator);
+    let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
+    let idToken: string | undefined;
+    try {
+      ({ result: tokens, idToken } = await grantWithOwnIdToken(own.setup, (c) => oidc.authorizationCodeGrant(c, url, {
+        pkceCodeVerifier: codeVerifier,
+        expectedState: input.state,
+        idTokenExpected: false,
+      })));
+    } catch (err) {
+      if (err instanceof oidc.AuthorizationResponseError) {
+        throw new UpstreamAuthorizationError(this.name, err.error, err.error_description);
+      }
+      throw translateUpstreamError(err, 'token');
+    }
+    if (!idToken) throw new FedgateError('ID_TOKEN_INVALID', 'The identity provider returned no ID token.');
+    const claims = await own.validator.validate(idToken, { nonce });
+    if (iss !== undefined && claims.iss !== iss) {
+      throw new FedgateError('CALLBACK_PARAMS_INVALID', 'The sign-in response names another issuer.', { detail: 'callback iss differs from the ID token iss' });
+    }
+    return this.#identityFrom(config, tokens, undefined, { idToken, claims });
   }
 
   async #identityFrom(
     config: oidc.Configuration,
     tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers,
     previous?: UpstreamIdentity,
+    own?: { idToken: string; claims: Record<string, unknown> },
   ): Promise<UpstreamIdentity> {
-    const idClaims = tokens.claims();
+    const idClaims: Record<string, unknown> | undefined = own?.claims ?? tokens.claims();
     if (!idClaims && !previous) throw new FedgateError('ID_TOKEN_INVALID', 'The identity provider returned no ID token.');
     let claims: Record<string, unknown> = { ...(idClaims ?? previous?.claims ?? {}) };
     const subject = String(claims.sub);
@@ -160,15 +238,49 @@ export class OidcConnector implements Connector {
     for (const k of droppedUpstreamClaims) delete claims[k];
     const expiresIn = tokens.expiresIn();
     const upstreamTokens: UpstreamTokens = { accessToken: tokens.access_token };
-    const idToken = tokens.id_token ?? previous?.tokens.idToken;
+    const idToken = own?.idToken ?? tokens.id_token ?? previous?.tokens.idToken;
     if (idToken) upstreamTokens.idToken = idToken;
     if (tokens.refresh_token) upstreamTokens.refreshToken = tokens.refresh_token;
     if (expiresIn !== undefined) upstreamTokens.expiresAt = Math.floor(this.#ctx.now() / 1000) + expiresIn;
     if (tokens.scope) upstreamTokens.scope = tokens.scope;
     let identity: UpstreamIdentity = { subject, claims, tokens: upstreamTokens };
     if (typeof claims.sid === 'string') identity.sid = claims.sid;
-    if (this.#preset.transformIdentity) identity = await this.#preset.transformIdentity(identity, { accessToken: tokens.access_token });
+    if (this.#preset.transformIdentity) {
+      const accessToken = tokens.access_token;
+      identity = await this.#preset.transformIdentity(identity, {
+        accessToken,
+        ...(idClaims ? { idTokenClaims: { ...idClaims } } : {}),
+        verifyAccessToken: () => this.#verifyAccessToken(config, accessToken),
+      });
+    }
     return identity;
+  }
+
+  /** Verifies an upstream JWT access token against the discovered JWKS, for presets that read it (Keycloak roles). */
+  async #verifyAccessToken(config: oidc.Configuration, accessToken: string | undefined): Promise<Record<string, unknown>> {
+    const meta = config.serverMetadata();
+    const invalid = (detail: string, cause?: unknown) => new FedgateError('UPSTREAM_RESPONSE_INVALID',
+      `${this.name} sent an access token that could not be verified.`, { detail, ...(cause !== undefined ? { cause } : {}) });
+    if (!accessToken) throw invalid('no access token');
+    if (!meta.jwks_uri) throw invalid('no jwks_uri in discovery');
+    const jwksUri = new URL(meta.jwks_uri);
+    if (jwksUri.protocol !== 'https:' && !this.#ctx.allowInsecureRequests) throw invalid('jwks_uri is not https');
+    this.#accessTokenJwks ??= createRemoteJWKSet(jwksUri, {
+      timeoutDuration: this.#ctx.httpTimeout * 1000,
+      [joseCustomFetch]: limitedFetch(this.#ctx.fetch),
+    });
+    try {
+      const { payload } = await jwtVerify(accessToken, this.#accessTokenJwks, {
+        issuer: meta.issuer,
+        algorithms: accessTokenAlgs,
+        currentDate: new Date(this.#ctx.now()),
+        clockTolerance: 30,
+      });
+      return { ...payload };
+    } catch (err) {
+      // jose messages name claims and algorithms, never token contents.
+      throw invalid(`access token: ${err instanceof Error ? err.message : String(err)}`.slice(0, 300), err);
+    }
   }
 
   /** Lazy, cached discovery; after a failure, retried with exponential backoff (never crashes). */
@@ -181,7 +293,9 @@ export class OidcConnector implements Connector {
     const attempt = this.#discover().then(
       (config) => {
         this.#failures = 0;
+        const wasFailed = this.#status.state === 'failed';
         this.#status = { id: this.id, type: this.type, state: 'ready', checkedAt: this.#ctx.now() };
+        if (wasFailed) this.#ctx.onStatusChange?.(this.status());
         return config;
       },
       (err: unknown) => {
@@ -189,7 +303,9 @@ export class OidcConnector implements Connector {
         this.#retryAt = this.#ctx.now() + Math.min(maxBackoffMs, 500 * 2 ** (this.#failures - 1));
         this.#discovery = undefined;
         const error = translateUpstreamError(err, 'discovery');
+        const wasFailed = this.#status.state === 'failed';
         this.#status = { id: this.id, type: this.type, state: 'failed', error: error.code, checkedAt: this.#ctx.now() };
+        if (!wasFailed) this.#ctx.onStatusChange?.(this.status());
         this.#ctx.logger.warn({ event: 'connector.discovery_failed', connector: this.id, code: error.code, detail: error.detail }, 'Upstream discovery failed');
         throw error;
       },
@@ -205,6 +321,7 @@ export class OidcConnector implements Connector {
       : auth === 'client_secret_post' ? oidc.ClientSecretPost(cfg.clientSecret)
         : oidc.ClientSecretBasic(cfg.clientSecret);
     const metadata: Partial<oidc.ClientMetadata> = {
+      ...(this.#preset.clientMetadata ?? {}),
       id_token_signed_response_alg: cfg.idTokenSigningAlg ?? 'RS256',
       ...(cfg.clientSecret ? { client_secret: cfg.clientSecret } : {}),
     };
@@ -223,6 +340,9 @@ export class OidcConnector implements Connector {
     }
     config.timeout = timeout;
     config[oidc.customFetch] = fetchImpl;
+    const meta = config.serverMetadata();
+    const validator = this.#preset.idTokenValidator?.(meta);
+    this.#own = validator ? { validator, setup: { meta, clientId: cfg.clientId, metadata, clientAuth, execute, timeout, fetch: fetchImpl } } : undefined;
     return config;
   }
 
@@ -237,7 +357,8 @@ export class OidcConnector implements Connector {
     const res = await fetchImpl(url.href, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(this.#ctx.httpTimeout * 1000) });
     if (res.status !== 200) throw new FedgateError('UPSTREAM_UNAVAILABLE', `${this.name} discovery answered ${res.status}.`);
     const meta: unknown = await res.json();
-    if (!meta || typeof meta !== 'object' || (meta as { issuer?: unknown }).issuer !== this.#preset.issuer) {
+    const issuer = meta && typeof meta === 'object' ? (meta as { issuer?: unknown }).issuer : undefined;
+    if (typeof issuer !== 'string' || (issuer !== this.#preset.issuer && !this.#preset.acceptsDiscoveredIssuer?.(issuer))) {
       throw new FedgateError('UPSTREAM_RESPONSE_INVALID', `${this.name} discovery names another issuer than configured.`);
     }
     const config = new oidc.Configuration(meta as oidc.ServerMetadata, this.#cfg.clientId, metadata, clientAuth);

@@ -42,4 +42,4 @@ export const oidcConnector: ConnectorType<typeof oidcSchema> = {
 };
 
 export { OidcConnector } from './connector.js';
-export type { OidcPreset } from './preset.js';
+export type { OidcPreset, PresetTokens } from './preset.js';

@@ -45,16 +45,20 @@ export function translateUpstreamError(err: unknown, stage: 'discovery' | 'token
   }
   if (/"iss" \(issuer\) response parameter/i.test(text)) return make('CALLBACK_PARAMS_INVALID', 'The sign-in response names another issuer.');
   if (stage === 'userinfo' && /sub/i.test(text)) return make('USERINFO_SUBJECT_MISMATCH', 'The identity provider\'s userinfo does not match the signed-in user.');
+  // A signed userinfo (Entrust) fails on JWT/signature wording: it is not the ID token that was rejected.
+  if (stage === 'userinfo') return make('UPSTREAM_RESPONSE_INVALID', 'The identity provider\'s userinfo response was rejected.');
   if ((typeof code === 'string' && idTokenCodes.has(code)) || /id_token|ID Token|JWS|JWT|nonce|signature|"alg"/i.test(text)) {
     return make('ID_TOKEN_INVALID', 'The identity provider\'s ID token was rejected.');
   }
   return make('UPSTREAM_RESPONSE_INVALID', 'The identity provider sent an invalid response.');
 }
 
-function isNetworkError(e: Error): boolean {
+function isNetworkError(e: Error, depth = 0): boolean {
   if (e.name === 'AbortError' || e.name === 'TimeoutError') return true;
-  if (e instanceof TypeError && /fetch failed|network/i.test(e.message)) return true;
+  // By name, not instanceof: fetch's TypeError may come from another realm (jest's vm contexts),
+  // and openid-client then wraps it in a ClientError whose cause is that foreign error.
+  if (e.name === 'TypeError' && /fetch failed|network/i.test(e.message)) return true;
   const cause = e.cause;
-  if (cause instanceof Error && cause !== e) return isNetworkError(cause);
+  if (depth < 5 && cause !== null && typeof cause === 'object' && cause !== e && typeof (cause as Error).message === 'string') return isNetworkError(cause as Error, depth + 1);
   return false;
 }

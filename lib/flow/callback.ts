@@ -1,10 +1,13 @@
 import { randomToken, takeTransaction } from './transactions.js';
 import { FedgateError, toFedgateError } from '../errors.js';
 import type { GatewayContext } from '../context.js';
+import { requestIdOf } from '../events.js';
 import { mapClaims } from '../claims/map.js';
 import { escapeHtml, noStore, queryOf, redirect, sendError, type Req, type Res } from '../http/respond.js';
 import type { SessionAuth } from '../session/state.js';
 import { establishSession } from '../session/lifecycle.js';
+import { LoginRestartRequest, type Connector } from '../connector.js';
+import { startLogin } from './login.js';
 
 function isAudience(v: unknown): v is string | string[] {
   return typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string'));
@@ -22,6 +25,8 @@ export async function handleCallback(ctx: GatewayContext, req: Req, res: Res, pa
   noStore(res);
   res.setHeader('Referrer-Policy', 'no-referrer');
   let connectorId: string | undefined;
+  /** Set once the transaction is known: where a connector-requested restart begins again. */
+  let restartable: { connector: Connector; returnTo: string } | undefined;
   try {
     const q = queryOf(req);
     for (const name of singleParams) {
@@ -43,6 +48,7 @@ export async function handleCallback(ctx: GatewayContext, req: Req, res: Res, pa
 
     const callbackUrl = new URL(ctx.redirectUri(connector.id));
     callbackUrl.search = q.toString();
+    restartable = { connector, returnTo: tx.returnTo };
     const identity = await connector.completeLogin({ callbackUrl, state, data: tx.data });
 
     const mapped = mapClaims(mapping, identity.claims);
@@ -75,11 +81,23 @@ export async function handleCallback(ctx: GatewayContext, req: Req, res: Res, pa
       },
     };
     await establishSession(ctx, req, res, auth, identity.claims);
-    ctx.logger.info({ event: 'login.succeeded', connector: connector.id }, 'Login succeeded');
+    ctx.emit('login.succeeded', { connector: connector.id, sub }, req);
     redirect(res, tx.returnTo);
-  } catch (err) {
+  } catch (caught) {
+    let err = caught;
+    if (err instanceof LoginRestartRequest && restartable) {
+      // The connector asked for a new login in another flow (B2C password reset): same connector, same returnTo.
+      try {
+        ctx.logger.info({ event: 'login.restarted', connector: restartable.connector.id, restart: err.restart }, 'Login restarted at the connector\'s request');
+        await startLogin(ctx, req, res, restartable.connector, { returnTo: restartable.returnTo, restart: err.restart });
+        return;
+      } catch (restartErr) {
+        err = restartErr;
+      }
+    }
     const e = toFedgateError(err);
-    ctx.logger.warn({ event: 'login.failed', connector: connectorId ?? pathConnector, code: e.code, detail: e.detail }, 'Login failed');
+    ctx.emit('login.failed', { connector: connectorId ?? pathConnector, code: e.code }, req);
+    if (e.detail) ctx.logger.debug({ event: 'login.failed.detail', requestId: requestIdOf(req), code: e.code, detail: e.detail }, 'Login failure detail');
     const retry = `<p><a class="button" href="${escapeHtml(`${ctx.config.basePath}/login`)}">Try again</a></p>`;
     sendError(req, res, e, retry);
   }

@@ -1,6 +1,7 @@
 import { FedgateError } from '../errors.js';
 import type { Connector } from '../connector.js';
 import type { GatewayContext } from '../context.js';
+import { requestIdOf } from '../events.js';
 import { escapeHtml, noStore, page, queryOf, redirect, sendError, sendHtml, sendJson, single, wantsHtml, type Req, type Res } from '../http/respond.js';
 import { sanitizeReturnTo } from './return-to.js';
 import { randomToken, saveTransaction } from './transactions.js';
@@ -24,24 +25,36 @@ export async function handleLogin(ctx: GatewayContext, req: Req, res: Res, conne
       connector = chooseConnector(ctx, loginHint);
     }
     if (!connector) {
-      renderChooser(ctx, req, res, returnTo);
+      renderChooser(ctx, req, res, returnTo, loginHint);
       return;
     }
-    const state = randomToken();
-    const begin = await connector.beginLogin({
-      state,
-      redirectUri: ctx.redirectUri(connector.id),
-      ...(loginHint !== undefined ? { loginHint } : {}),
-    });
-    await saveTransaction(ctx.transactions, req, res, { connector: connector.id, data: begin.data, returnTo }, state);
-    noStore(res);
-    res.setHeader('Referrer-Policy', 'no-referrer');
-    redirect(res, begin.url.href);
+    await startLogin(ctx, req, res, connector, { returnTo, ...(loginHint !== undefined ? { loginHint } : {}) });
   } catch (err) {
     const e = err instanceof FedgateError ? err : new FedgateError('SESSION_STORE_UNAVAILABLE', 'The sign-in could not be started; please try again shortly.', { cause: err });
-    ctx.logger.warn({ event: 'login.failed', connector: connectorId, code: e.code, detail: e.detail }, 'Login could not start');
+    ctx.emit('login.failed', { ...(connectorId !== undefined ? { connector: connectorId } : {}), code: e.code }, req);
+    if (e.detail) ctx.logger.debug({ event: 'login.failed.detail', requestId: requestIdOf(req), code: e.code, detail: e.detail }, 'Login failure detail');
     sendError(req, res, e);
   }
+}
+
+/**
+ * Begins an upstream login with `connector`: a new `state`, the connector's authorization URL, the
+ * transaction stored and bound to this browser, then the redirect. Also used by the callback when a
+ * connector asks for a restart (`LoginRestartRequest`).
+ */
+export async function startLogin(ctx: GatewayContext, req: Req, res: Res, connector: Connector, opts: { returnTo: string; loginHint?: string; restart?: string }): Promise<void> {
+  const state = randomToken();
+  const begin = await connector.beginLogin({
+    state,
+    redirectUri: ctx.redirectUri(connector.id),
+    ...(opts.loginHint !== undefined ? { loginHint: opts.loginHint } : {}),
+    ...(opts.restart !== undefined ? { restart: opts.restart } : {}),
+  });
+  await saveTransaction(ctx.transactions, req, res, { connector: connector.id, data: begin.data, returnTo: opts.returnTo }, state);
+  noStore(res);
+  res.setHeader('Referrer-Policy', 'no-referrer');
+  ctx.emit('login.started', { connector: connector.id }, req);
+  redirect(res, begin.url.href);
 }
 
 function readLoginHint(value: string | undefined | null): string | undefined {
@@ -61,7 +74,7 @@ function chooseConnector(ctx: GatewayContext, loginHint: string | undefined): Co
   return undefined;
 }
 
-function renderChooser(ctx: GatewayContext, req: Req, res: Res, returnTo: string): void {
+function renderChooser(ctx: GatewayContext, req: Req, res: Res, returnTo: string, loginHint: string | undefined): void {
   const base = ctx.config.basePath;
   const connectors = [...ctx.connectors.values()].map((c) => ({
     id: c.id,
@@ -75,12 +88,15 @@ function renderChooser(ctx: GatewayContext, req: Req, res: Res, returnTo: string
   }
   const formAction = `${base}/login`;
   if (ctx.renderChooser) {
-    sendHtml(res, 200, ctx.renderChooser({ connectors, returnTo, formAction }));
+    sendHtml(res, 200, ctx.renderChooser({ connectors, returnTo, formAction, ...(loginHint !== undefined ? { loginHint } : {}) }));
     return;
   }
   const links = connectors.map((c) => `<li><a class="button" href="${escapeHtml(c.loginUrl)}">Sign in with ${escapeHtml(c.name)}</a></li>`).join('');
-  sendHtml(res, 200, page('Sign in', `<h1>Sign in</h1><nav aria-label="Sign-in providers"><ul style="list-style:none;padding:0">${links}</ul></nav>`
+  // An e-mail whose domain no connector claims: say so, and keep what the user typed.
+  const notice = loginHint !== undefined ? '<p role="alert">No sign-in provider is set up for that e-mail address. Choose one below.</p>' : '';
+  const hintValue = loginHint !== undefined ? ` value="${escapeHtml(loginHint)}"` : '';
+  sendHtml(res, 200, page('Sign in', `<h1>Sign in</h1>${notice}<nav aria-label="Sign-in providers"><ul style="list-style:none;padding:0">${links}</ul></nav>`
     + `<form method="get" action="${escapeHtml(formAction)}"><label for="login_hint">Or continue with your work e-mail</label>`
-    + `<input id="login_hint" name="login_hint" type="email" autocomplete="email" required maxlength="${maxLoginHint}">`
+    + `<input id="login_hint" name="login_hint" type="email" autocomplete="email" required maxlength="${maxLoginHint}"${hintValue}>`
     + `<input type="hidden" name="returnTo" value="${escapeHtml(returnTo)}"><button type="submit">Continue</button></form>`));
 }

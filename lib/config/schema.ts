@@ -42,7 +42,7 @@ export function buildConfigSchema(registry: ConnectorRegistry) {
 
   return z.strictObject({
     $schema: z.string().optional(),
-    baseUrl: z.url({ protocol: /^https?$/ }).refine((u) => { const p = new URL(u); return !p.search && !p.hash && (p.pathname === '/' || p.pathname === ''); }, 'must be an origin (scheme, host, port) without path, query or fragment')
+    baseUrl: z.url({ protocol: /^https?$/ }).refine((u) => { const p = URL.parse(u); return p === null || (!p.search && !p.hash && (p.pathname === '/' || p.pathname === '')); }, 'must be an origin (scheme, host, port) without path, query or fragment')
       .describe('Public origin of the app, e.g. https://app.example.com. Redirect URIs are built from it, never from Host headers.'),
     basePath: z.string().regex(/^\/[A-Za-z0-9._~\-/]*[A-Za-z0-9._~-]$/, 'must start with "/" and not end with "/"').optional().describe('Mount path of the auth routes. Default "/auth".'),
     allowInsecureRequests: z.boolean().optional().describe('Development only: allow http:// upstreams and an http baseUrl. Refused with NODE_ENV=production.'),

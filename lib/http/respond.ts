@@ -49,7 +49,9 @@ export function sendHtml(res: Res, status: number, html: string): void {
   res.statusCode = status;
   res.setHeader('Content-Type', 'text/html; charset=utf-8');
   res.setHeader('X-Content-Type-Options', 'nosniff');
-  res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+  // No form-action: browsers apply it to the redirects that follow a submission, and both forms
+  // fedgate renders (chooser e-mail, logout confirmation) end at the upstream's origin.
+  res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'");
   res.end(html);
 }
 

@@ -1,0 +1,64 @@
+import { builtinConnectors } from '../connectors/registry.js';
+import type { Connector, ConnectorContext } from '../lib/connector.js';
+import { loadConfig, type ResolvedConfig } from '../lib/config/load.js';
+import { ConfigError, FedgateError } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+import type { Io } from './io.js';
+
+/** A logger that keeps warnings for the report and drops the rest. */
+export function collectingLogger(): Logger & { warnings: string[] } {
+  const warnings: string[] = [];
+  const noop = (): void => {};
+  return { warnings, debug: noop, info: noop, warn: (_obj, msg) => warnings.push(msg ?? 'warning'), error: (_obj, msg) => warnings.push(msg ?? 'error') };
+}
+
+/** Loads a config file with the real loader and the built-in connector types. */
+export function loadConfigFile(file: string, env: Readonly<Record<string, string | undefined>>): ResolvedConfig {
+  return loadConfig(file, { registry: builtinConnectors, env, ...(process.env.NODE_ENV !== undefined ? { nodeEnv: process.env.NODE_ENV } : {}) });
+}
+
+/** Prints every problem of a ConfigError as `path: message`; rethrows anything else. */
+export function printConfigError(err: unknown, io: Io): void {
+  if (err instanceof ConfigError) {
+    for (const p of err.problems) io.out(`${p.path}: ${p.message}`);
+    return;
+  }
+  throw err;
+}
+
+/** Connector context for work that must not touch the network (`fedgate map`, offline checks). */
+export function offlineContext(config: ResolvedConfig, logger: Logger): ConnectorContext {
+  const offlineFetch: typeof fetch = () => Promise.reject(new FedgateError('UPSTREAM_UNAVAILABLE', 'offline: no network in this command'));
+  return {
+    fetch: offlineFetch,
+    logger,
+    now: Date.now,
+    allowInsecureRequests: config.allowInsecureRequests,
+    httpTimeout: config.httpTimeout,
+    baseUrl: config.baseUrl,
+  };
+}
+
+/** Builds one connector instance exactly as the gateway does (same registry, same factory). */
+export function createConnector(config: ResolvedConfig, index: number, ctx: ConnectorContext): Connector {
+  const cfg = config.connectors[index]!;
+  const type = builtinConnectors.get(cfg.type);
+  if (!type) throw new FedgateError('CONFIG_INVALID', `Unknown connector type "${cfg.type}"`);
+  return type.create(cfg, ctx);
+}
+
+/** `redis://user:pass@host:6379/0` → `host:6379`: never print credentials. */
+export function describeRedis(config: ResolvedConfig): string {
+  const r = config.session.redis;
+  if (!r) return config.session.memoryStore ? 'in-process memory (session.insecureMemoryStore: development only)' : 'none';
+  if ('url' in r) {
+    try {
+      const u = new URL(r.url);
+      return `redis ${u.protocol === 'rediss:' ? '(TLS) ' : ''}${u.hostname}:${u.port || '6379'}`;
+    } catch {
+      return 'redis (url)';
+    }
+  }
+  if ('sentinels' in r) return `redis sentinel "${r.name}" (${r.sentinels.length} sentinels)`;
+  return `redis cluster (${r.cluster.length} seed nodes)`;
+}

@@ -1,0 +1,155 @@
+import type { ResolvedConfig } from '../lib/config/load.js';
+import { toFedgateError } from '../lib/errors.js';
+import { collectingLogger, createConnector } from './config.js';
+import { isRecord } from './io.js';
+
+/** What `fedgate check --probe` found for one connector: report lines and problems. */
+export interface ProbeReport {
+  lines: string[];
+  problems: string[];
+}
+
+/** One aligned report line. */
+const row = (label: string, value: string) => `${label.padEnd(24)}${value}`;
+
+interface Recorded {
+  url: string;
+  status: number;
+  body: unknown;
+}
+
+const maxBodyBytes = 512 * 1024;
+
+/** Key type (and curve) an ID token algorithm needs in the upstream JWKS (RFC 7518 §3.1, RFC 8037). */
+function keyTypeFor(alg: string): { kty: string; crv?: string } | undefined {
+  if (/^(RS|PS)\d{3}$/.test(alg)) return { kty: 'RSA' };
+  if (alg === 'ES256') return { kty: 'EC', crv: 'P-256' };
+  if (alg === 'ES384') return { kty: 'EC', crv: 'P-384' };
+  if (alg === 'ES512') return { kty: 'EC', crv: 'P-521' };
+  if (alg === 'EdDSA' || alg === 'Ed25519') return { kty: 'OKP' };
+  return undefined;
+}
+
+/** Reads at most `maxBodyBytes` of a response and parses it as JSON; undefined when it is not JSON. */
+async function readCappedJson(res: Response): Promise<unknown> {
+  if (!res.body) return undefined;
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBodyBytes) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs the connector's own discovery (same factory, same checks as the gateway: exact issuer,
+ * vendor discovery URLs) through a fetch that records what came back, then fetches the JWKS
+ * the discovery names. Nothing is sent but GET requests to the upstream's public metadata.
+ */
+export async function probeConnector(config: ResolvedConfig, index: number, timeoutSeconds: number): Promise<ProbeReport> {
+  const lines: string[] = [];
+  const problems: string[] = [];
+  const recorded: Recorded[] = [];
+  const recordingFetch: typeof fetch = async (input, init) => {
+    const res = await fetch(input, init);
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    recorded.push({ url, status: res.status, body: await readCappedJson(res.clone()) });
+    return res;
+  };
+  const cfg = config.connectors[index]!;
+  const logger = collectingLogger();
+  const connector = createConnector(config, index, {
+    fetch: recordingFetch,
+    logger,
+    now: Date.now,
+    allowInsecureRequests: config.allowInsecureRequests,
+    httpTimeout: timeoutSeconds,
+    baseUrl: config.baseUrl,
+  });
+
+  let readyError: string | undefined;
+  try {
+    await connector.ready();
+  } catch (err) {
+    const e = toFedgateError(err);
+    readyError = `${e.code}: ${e.message}`;
+  }
+
+  const discovery = recorded.find((r) => isRecord(r.body) && typeof r.body.issuer === 'string');
+  for (const r of recorded) lines.push(`GET ${r.url} -> ${r.status}`);
+  if (!discovery) {
+    if (readyError) problems.push(`discovery failed: ${readyError}`);
+    else lines.push(`no discovery document: connector type "${cfg.type}" does not use OpenID discovery`);
+    return { lines, problems };
+  }
+  const doc = discovery.body as Record<string, unknown>;
+  const configured = cfg['issuer'];
+  if (typeof configured === 'string') {
+    if (doc.issuer === configured) lines.push(row('issuer', `${String(doc.issuer)} (exact match)`));
+    else problems.push(`issuer mismatch: discovery says "${String(doc.issuer)}", the config says "${configured}" (they must be equal, character for character)`);
+  } else {
+    lines.push(row('issuer', String(doc.issuer)));
+  }
+  if (readyError) problems.push(`discovery rejected: ${readyError}`);
+
+  for (const name of ['authorization_endpoint', 'token_endpoint', 'userinfo_endpoint', 'end_session_endpoint', 'jwks_uri']) {
+    const value = doc[name];
+    lines.push(row(name, typeof value === 'string' ? value : '(none)'));
+  }
+  for (const required of ['authorization_endpoint', 'token_endpoint', 'jwks_uri']) {
+    if (typeof doc[required] !== 'string') problems.push(`discovery has no ${required}`);
+  }
+  const expectedAlg = cfg.idTokenSigningAlg ?? 'RS256';
+  const algs = Array.isArray(doc.id_token_signing_alg_values_supported) ? doc.id_token_signing_alg_values_supported.map(String) : [];
+  lines.push(row('id_token algs', `${algs.length ? algs.join(', ') : '(not advertised)'}; expected ${expectedAlg}`));
+  if (algs.length && !algs.includes(expectedAlg)) {
+    problems.push(`the upstream does not advertise ${expectedAlg} for ID tokens; set idTokenSigningAlg to one of ${algs.join(', ')}`);
+  }
+  const pkce = Array.isArray(doc.code_challenge_methods_supported) ? doc.code_challenge_methods_supported.map(String) : [];
+  if (pkce.length && !pkce.includes('S256')) problems.push('the upstream does not advertise PKCE S256, which fedgate always sends');
+
+  if (typeof doc.jwks_uri === 'string' && !expectedAlg.startsWith('HS')) {
+    await probeJwks(doc.jwks_uri, expectedAlg, timeoutSeconds, lines, problems);
+  }
+  return { lines, problems };
+}
+
+async function probeJwks(uri: string, alg: string, timeoutSeconds: number, lines: string[], problems: string[]): Promise<void> {
+  let body: unknown;
+  try {
+    const res = await fetch(uri, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeoutSeconds * 1000) });
+    lines.push(`GET ${uri} -> ${res.status}`);
+    if (res.status !== 200) {
+      problems.push(`JWKS answered ${res.status}`);
+      return;
+    }
+    body = await readCappedJson(res);
+  } catch (err) {
+    problems.push(`JWKS could not be fetched (${err instanceof Error && err.name === 'TimeoutError' ? `timeout after ${timeoutSeconds} s` : 'network error'})`);
+    return;
+  }
+  if (!isRecord(body) || !Array.isArray(body.keys)) {
+    problems.push('JWKS is not a JSON object with a "keys" array');
+    return;
+  }
+  const keys = body.keys.filter(isRecord);
+  const described = keys.map((k) => `${typeof k.kid === 'string' ? k.kid : '(no kid)'} ${String(k.kty)}${k.crv ? `/${String(k.crv)}` : ''}${k.alg ? ` ${String(k.alg)}` : ''}${k.use ? ` ${String(k.use)}` : ''}`);
+  lines.push(row('jwks', `${keys.length} key${keys.length === 1 ? '' : 's'}${described.length ? `: ${described.join('; ')}` : ''}`));
+  const need = keyTypeFor(alg);
+  const usable = keys.some((k) => need !== undefined && k.kty === need.kty && (need.crv === undefined || k.crv === need.crv)
+    && (k.alg === undefined || k.alg === alg) && (k.use === undefined || k.use === 'sig'));
+  if (!usable) problems.push(`the JWKS has no key that can verify ${alg} ID tokens`);
+  if (keys.some((k) => 'd' in k || 'p' in k || 'k' in k)) problems.push('the JWKS publishes private or symmetric key material');
+}

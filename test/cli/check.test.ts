@@ -1,0 +1,174 @@
+import { getFreePort } from '../fixtures/ports.js';
+import { closeAllOps, getSharedKey, startOp, type TestOp } from '../fixtures/op.js';
+import { generatePrivateJwk } from '../../lib/tokens/keys.js';
+import { clientSecret, runCli, sessionSecret, tempDir } from './run.js';
+
+let tmp: Awaited<ReturnType<typeof tempDir>>;
+let op: TestOp;
+let keysFile: string;
+let kid: string;
+
+const env = { CLI_SESSION_SECRET: sessionSecret, CLI_CLIENT_SECRET: clientSecret };
+
+function config(issuer: string, patch: (c: Record<string, unknown>) => void = () => {}): Record<string, unknown> {
+  const c: Record<string, unknown> = {
+    baseUrl: 'http://localhost:3000',
+    allowInsecureRequests: true,
+    session: { secret: '${env:CLI_SESSION_SECRET}', redis: { url: 'redis://:redis-password-not-for-output@127.0.0.1:6390/0' } },
+    tokens: { keys: './jwks.json', scopes: { 'reports:read': { claim: 'roles', includes: 'analyst' } } },
+    connectors: [{ id: 'corp', type: 'oidc', name: 'Corporate SSO', issuer, clientId: 'app', clientSecret: '${env:CLI_CLIENT_SECRET}', domains: ['example.com'] }],
+  };
+  patch(c);
+  return c;
+}
+
+const noSecrets = (text: string) => {
+  for (const s of [sessionSecret, clientSecret, 'redis-password-not-for-output']) expect(text).not.toContain(s);
+};
+
+beforeAll(async () => {
+  tmp = await tempDir();
+  const jwk = await generatePrivateJwk('ES256');
+  kid = String(jwk.kid);
+  keysFile = await tmp.write('jwks.json', { keys: [jwk] });
+  op = await startOp();
+});
+afterAll(async () => {
+  await closeAllOps();
+  await tmp.cleanup();
+});
+afterEach(() => op.reset());
+
+describe('fedgate check', () => {
+  test('a valid config: summary, warnings for development switches, no secret printed', async () => {
+    const file = await tmp.write('valid.json', config(op.issuer));
+    const r = await runCli(['check', file], { env });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    const lines = r.stdout.split('\n');
+    expect(lines[0]).toBe(`${file}: valid`);
+    expect(lines).toContain('  baseUrl     http://localhost:3000 (auth routes under /auth)');
+    expect(lines).toContain('  sessions    redis 127.0.0.1:6390; idle 1800 s, absolute 43200 s');
+    expect(lines).toContain(`  tokens      issuer http://localhost:3000/auth, audience http://localhost:3000; 1 key, signing with ES256 kid ${kid}`);
+    expect(lines).toContain('  scopes      reports:read');
+    expect(lines).toContain(`  connector   corp (oidc, "Corporate SSO") ${op.issuer} domains example.com`);
+    expect(lines).toContain('warning: allowInsecureRequests is on: http upstreams allowed (development only)');
+    expect(op.requests).toHaveLength(0); // without --probe nothing goes to the network
+    noSecrets(r.stdout);
+  });
+
+  test('every problem at once, each as "path: message", exit 1', async () => {
+    const file = await tmp.write('invalid.json', config(op.issuer, (c) => {
+      c.colour = 'blue';
+      c.session = { secret: '${env:CLI_MISSING_SECRET}', redis: { url: 'http://not-redis' } };
+      c.connectors = [{ id: 'corp', type: 'oidc', issuer: op.issuer }, { id: 'b', type: 'nope', clientId: 'x' }];
+    }));
+    const r = await runCli(['check', file], { env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('');
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toBe(`${file}: invalid`);
+    expect(lines).toEqual(expect.arrayContaining([
+      'session.secret: environment variable CLI_MISSING_SECRET is not set',
+      'colour: unknown key',
+      'session.redis.url: must be a redis:// or rediss:// URL',
+      'connectors[0].clientId: required',
+    ]));
+    expect(lines.some((l) => l.startsWith('connectors[1].type: '))).toBe(true);
+    expect(lines.every((l, i) => i === 0 || /^[\w.[\]()]+: .+/.test(l))).toBe(true);
+    noSecrets(r.stdout);
+  });
+
+  test('a baseUrl that is not a URL at all is a reported problem, not a crash', async () => {
+    const file = await tmp.write('not-url.json', config(op.issuer, (c) => { c.baseUrl = 'app.example.com'; }));
+    const r = await runCli(['check', file], { env });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe(`${file}: invalid\nbaseUrl: Invalid URL\n`);
+    expect(r.stderr).toBe('');
+  });
+
+  test('tokens.keys is loaded too: a public key or a missing file is a problem', async () => {
+    const pub = { ...getSharedKey().publicJwk, kid: 'pub-1' };
+    await tmp.write('public-jwks.json', { keys: [pub] });
+    const file = await tmp.write('pubkeys.json', config(op.issuer, (c) => { c.tokens = { keys: './public-jwks.json' }; }));
+    const r = await runCli(['check', file], { env });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('tokens.keys.keys[0].d: required: this is a public key, tokens.keys needs private keys');
+    expect(r.stdout).not.toContain(String(pub.n));
+
+    const missing = await tmp.write('nokeys.json', config(op.issuer, (c) => { c.tokens = { keys: './absent.json' }; }));
+    const m = await runCli(['check', missing], { env });
+    expect(m.code).toBe(1);
+    expect(m.stdout).toContain(`tokens.keys: cannot read "${tmp.dir}/absent.json" as a JSON JWKS file`);
+  });
+
+  test('an unreadable or malformed config file', async () => {
+    const absent = await runCli(['check', `${tmp.dir}/nope.json`], { env });
+    expect(absent.code).toBe(1);
+    expect(absent.stdout).toBe(`${tmp.dir}/nope.json: invalid\n(file): nope.json cannot be read\n`);
+    const bad = await tmp.write('bad.json', '{ "baseUrl": ');
+    const b = await runCli(['check', bad], { env });
+    expect(b.code).toBe(1);
+    expect(b.stdout).toBe(`${bad}: invalid\n(file): bad.json is not valid JSON\n`);
+  });
+
+  test('command-line mistakes exit 2 with the usage', async () => {
+    const none = await runCli(['check']);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/^fedgate: missing argument <config\.json>\n\nUsage: fedgate check/);
+    const flag = await runCli(['check', 'x.json', '--probes']);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toMatch(/^fedgate: Unknown option '--probes'\n/);
+    const timeout = await runCli(['check', 'x.json', '--probe', '--timeout', 'soon']);
+    expect(timeout.code).toBe(2);
+    expect(timeout.stderr).toMatch(/^fedgate: --timeout must be a number of seconds between 0 and 120\n/);
+    const extra = await runCli(['check', 'a.json', 'b.json']);
+    expect(extra.code).toBe(2);
+    expect(extra.stderr).toMatch(/^fedgate: unexpected argument "b\.json"\n/);
+    const command = await runCli(['frobnicate']);
+    expect(command.code).toBe(2);
+    expect(command.stderr).toMatch(/^fedgate: unknown command "frobnicate"\n\nUsage: fedgate <command>/);
+    const bare = await runCli([]);
+    expect(bare.code).toBe(2);
+    expect(bare.stdout).toMatch(/^Usage: fedgate <command>/);
+    const help = await runCli(['check', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: fedgate check <config\.json> \[--probe\]/);
+  });
+});
+
+describe('fedgate check --probe', () => {
+  test('reports the discovery, the exact issuer match, endpoints, algorithms and the JWKS of a real OP', async () => {
+    const file = await tmp.write('probe.json', config(op.issuer));
+    const r = await runCli(['check', file, '--probe'], { env });
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines).toContain('probe corp (oidc):');
+    expect(lines).toContain(`  GET ${op.issuer}/.well-known/openid-configuration -> 200`);
+    expect(lines).toContain(`  issuer                  ${op.issuer} (exact match)`);
+    expect(lines).toContain(`  authorization_endpoint  ${op.issuer}/auth`);
+    expect(lines).toContain(`  jwks_uri                ${op.issuer}/jwks`);
+    expect(lines.find((l) => l.startsWith('  id_token algs'))).toMatch(/RS256.*; expected RS256$/);
+    expect(lines).toContain(`  jwks                    1 key: ${getSharedKey().kid} RSA RS256 sig`);
+    expect(op.requests.map((q) => q.path)).toEqual(['/.well-known/openid-configuration', '/jwks']);
+    noSecrets(r.stdout);
+  });
+
+  test('an issuer that differs from the configured one, and an algorithm the upstream does not offer', async () => {
+    op.discoveryOverride = (doc) => ({ ...doc, issuer: `${op.issuer}/other`, id_token_signing_alg_values_supported: ['ES256'] });
+    const file = await tmp.write('mismatch.json', config(op.issuer));
+    const r = await runCli(['check', file, '--probe'], { env });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`connectors[0] (corp): issuer mismatch: discovery says "${op.issuer}/other", the config says "${op.issuer}" (they must be equal, character for character)`);
+    expect(r.stdout).toContain('connectors[0] (corp): discovery rejected: ');
+    expect(r.stdout).toContain('connectors[0] (corp): the upstream does not advertise RS256 for ID tokens; set idTokenSigningAlg to one of ES256');
+  });
+
+  test('an unreachable upstream is a problem, not a crash', async () => {
+    const port = await getFreePort();
+    const file = await tmp.write('down.json', config(`http://127.0.0.1:${port}`));
+    const r = await runCli(['check', file, '--probe', '--timeout', '2'], { env });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/connectors\[0\] \(corp\): discovery failed: UPSTREAM_UNAVAILABLE: /);
+  });
+});

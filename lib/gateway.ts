@@ -8,7 +8,7 @@ import { loadConfig, type ResolvedConfig } from './config/load.js';
 import type { ConfigInput } from './config/schema.js';
 import { compileMapping, type CompiledMapping } from './claims/map.js';
 import { FedgateError, toFedgateError } from './errors.js';
-import { createDefaultLogger, type Logger } from './logger.js';
+import { createDefaultLogger, guardLogger, type Logger } from './logger.js';
 import { createMemoryKv, createRedisKv, type KvStore } from './redis/kv.js';
 import { createRedisClient, attachErrorLogging, waitUntilReady, type RedisClient } from './redis/client.js';
 import { FedgateMemoryStore, FedgateRedisStore } from './session/store.js';
@@ -83,7 +83,7 @@ export interface Gateway {
 
 /** Builds the gateway. Synchronous: invalid config throws ConfigError; nothing connects yet but Redis. */
 export function createGateway(input: string | ConfigInput, options: FedgateOptions, registry: ConnectorRegistry): Gateway {
-  const logger = options.logger ?? createDefaultLogger();
+  const logger = options.logger ? guardLogger(options.logger) : createDefaultLogger();
   const now = options.now ?? Date.now;
   const nodeEnv = options.nodeEnv ?? process.env.NODE_ENV;
   const allTypes = new Map([...registry, ...(options.connectorTypes ?? [])]);

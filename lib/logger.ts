@@ -6,6 +6,18 @@ export interface Logger {
   error(obj: object, msg?: string): void;
 }
 
+/** Wraps an injected logger so that a logger that throws can never break or hang a request. */
+export function guardLogger(logger: Logger): Logger {
+  const safe = (fn: (obj: object, msg?: string) => void) => (obj: object, msg?: string) => {
+    try {
+      fn.call(logger, obj, msg);
+    } catch {
+      // Logging must never change what the gateway answers.
+    }
+  };
+  return { debug: safe(logger.debug), info: safe(logger.info), warn: safe(logger.warn), error: safe(logger.error) };
+}
+
 /** Default logger: warnings and errors to stderr, one JSON line each; nothing else. */
 export function createDefaultLogger(): Logger {
   const write = (level: string) => (obj: object, msg?: string) => {

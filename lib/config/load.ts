@@ -79,7 +79,9 @@ export function loadConfig(input: string | object, options: LoadConfigOptions): 
   const substituted = substituteEnv(raw, env, problems);
   const schema = buildConfigSchema(options.registry);
   const result = schema.safeParse(substituted);
-  if (!result.success) problems.push(...result.error.issues.flatMap((i) => issueToProblems(i)));
+  // A path whose ${env:...} is missing gets that one problem, not also "too short" and the like.
+  const envPaths = new Set(problems.map((p) => p.path));
+  if (!result.success) problems.push(...result.error.issues.flatMap((i) => issueToProblems(i)).filter((p) => !envPaths.has(p.path) && ![...envPaths].some((e) => p.path.startsWith(`${e}[`))));
   if (!result.success) throw new ConfigError(dedupe(problems));
 
   const parsed = result.data;

@@ -1,7 +1,7 @@
 import type { Auth } from '../auth.js';
 import { FedgateError } from '../errors.js';
 import { sanitizeReturnTo } from '../flow/return-to.js';
-import { redirect, sendJson, wantsHtml, type Next, type Req, type Res } from '../http/respond.js';
+import { page, redirect, sendHtml, sendJson, wantsHtml, type Next, type Req, type Res } from '../http/respond.js';
 
 /** Options of `requireAuth`. */
 export interface RequireAuthOptions {
@@ -76,7 +76,7 @@ export function requireAuth(options: RequireAuthOptions = {}) {
       const ok = Array.isArray(actual) ? actual.includes(expected) : actual === expected;
       if (!ok) {
         observe?.('forbidden');
-        forbidden(res);
+        forbidden(req, res);
         return;
       }
     }
@@ -86,7 +86,7 @@ export function requireAuth(options: RequireAuthOptions = {}) {
     };
     const deny = () => {
       observe?.('forbidden');
-      forbidden(res);
+      forbidden(req, res);
     };
     const fail = () => {
       observe?.('unavailable');
@@ -112,7 +112,12 @@ export function requireAuth(options: RequireAuthOptions = {}) {
   };
 }
 
-function forbidden(res: Res): void {
+/** Browsers get a small HTML page, everything else JSON. */
+function forbidden(req: Req, res: Res): void {
+  if (wantsHtml(req)) {
+    sendHtml(res, 403, page('Access denied', '<h1>Access denied</h1><p>You are signed in, but this page needs permissions your account does not have.</p><p>Error code: <code>FORBIDDEN</code></p>'));
+    return;
+  }
   sendJson(res, 403, { error: 'forbidden', code: 'FORBIDDEN' });
 }
 

@@ -29,5 +29,6 @@ export type { Logger } from './lib/logger.js';
 export type { GatewayEvent, GatewayEvents, GatewayEventType } from './lib/events.js';
 export type { MetricsOption } from './lib/metrics.js';
 export type { Connector, ConnectorType, ConnectorContext, UpstreamIdentity } from './lib/connector.js';
+export { LoginRestartRequest } from './lib/connector.js';
 export { sanitizeReturnTo } from './lib/flow/return-to.js';
 export { builtinConnectors } from './connectors/registry.js';

@@ -173,10 +173,11 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
     loadSession: sessionLoader(sessionMw as unknown as (req: Req, res: Res, next: Next) => void, metrics?.redis),
     redirectUri: (id) => `${config.baseUrl}${config.basePath}/callback/${encodeURIComponent(id)}`,
   };
-  // Broker mode (op.enabled): fedgate as an OpenID Provider for client apps; undefined when off.
-  const broker = createBroker(ctx, redis);
   // Sessions destroyed out of band (revocation, back-channel logout, logout) leave every instance's cache.
   ctx.onSessionsDestroyed = (ids) => sessionCache?.invalidate(ids);
+  // Broker mode (op.enabled): fedgate as an OpenID Provider for client apps; undefined when off.
+  // After the line above: it chains onto ctx.onSessionsDestroyed for its logout chain.
+  const broker = createBroker(ctx, redis);
   const route = createRouter(ctx);
   const info = {
     basePath: config.basePath,

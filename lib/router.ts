@@ -5,6 +5,7 @@ import { handleLogout } from './flow/logout.js';
 import { handleBackchannelLogout } from './flow/backchannel.js';
 import { handleMetadata, handleUserinfo } from './flow/metadata-routes.js';
 import { sendJson, type Req, type Res } from './http/respond.js';
+import { dispatchBroker } from './broker/index.js';
 
 /**
  * Dispatches the auth routes under basePath without Express's router, so the same code runs on
@@ -29,6 +30,8 @@ export function createRouter(ctx: GatewayContext) {
       }
     };
 
+    // Broker mode (lib/broker) answers its own routes first; false when off or not its path.
+    if (await dispatchBroker(ctx, req, res, rest)) return true;
     if (rest === '/login' && get) return run(handleLogin(ctx, req, res, undefined));
     if (segments[0] === 'login' && segments.length === 2 && get) return run(handleLogin(ctx, req, res, param(1)));
     if (segments[0] === 'callback' && segments.length === 2 && get) return run(handleCallback(ctx, req, res, param(1)));

@@ -26,6 +26,11 @@ export interface KeySet {
   readonly verifying: ReadonlyMap<string, VerifyingKey>;
   /** The JWKS served at `/jwks.json` (RFC 7517 §5): public members, `kid`, `alg`, `use` only. */
   readonly publicJwks: { readonly keys: readonly JWK[] };
+  /**
+   * The private JWKS as loaded, signing key first (broker mode hands it to oidc-provider, which
+   * needs JWKs). Non-enumerable, so logging or serializing a key set never prints key material.
+   */
+  readonly privateJwks?: { readonly keys: readonly JWK[] };
 }
 
 export interface LoadKeySetInput {
@@ -222,9 +227,12 @@ export async function loadKeySet(input: LoadKeySetInput): Promise<KeySet> {
   if (importProblems.length > 0 || signingKey === undefined) throw new ConfigError(importProblems);
 
   const first = keys[0]!;
-  return Object.freeze({
+  const keySet = {
     signing: Object.freeze({ kid: first.kid, alg: first.alg, key: signingKey }),
     verifying,
     publicJwks: Object.freeze({ keys: Object.freeze(published) }),
-  });
+  };
+  const privateJwks = Object.freeze({ keys: Object.freeze(keys.map((k) => Object.freeze({ ...k }))) });
+  Object.defineProperty(keySet, 'privateJwks', { value: privateJwks, enumerable: false });
+  return Object.freeze(keySet);
 }

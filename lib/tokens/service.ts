@@ -7,6 +7,7 @@ import { createTokenMinter, type TokenMinter } from './mint.js';
 import { createAccessTokenVerifier, type AccessTokenVerifier, type VerifiedAccessToken } from './verify.js';
 import { computeScopes } from './scopes.js';
 import { buildDiscoveryDocument, publicJwks } from './metadata.js';
+import type { JWK } from 'jose';
 
 export interface LocalTokens {
   idToken: string;
@@ -26,6 +27,10 @@ export interface TokenService {
   discovery(): Promise<object>;
   /** Drops cached tokens of a session (logout). */
   forget(sid: string): void;
+  /** The loaded key set (broker mode verifies its clients' access tokens with it). */
+  keySet(): Promise<KeySet>;
+  /** A copy of the private JWKS, signing key first (broker mode configures oidc-provider with it). */
+  privateJwks(): Promise<{ keys: JWK[] }>;
 }
 
 /** Re-mint this long before expiry so a token handed out is never about to die. */
@@ -103,6 +108,13 @@ export function createTokenService(config: ResolvedConfig, deps: { logger: Logge
     },
     forget(sid) {
       cache.delete(sid);
+    },
+    keySet() {
+      return keys();
+    },
+    async privateJwks() {
+      const ks = await keys();
+      return { keys: (ks.privateJwks?.keys ?? []).map((k) => structuredClone(k) as JWK) };
     },
   };
 }

@@ -1,0 +1,82 @@
+import type Provider from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import { decodeJwt } from 'jose';
+import type { Req, Res } from '../http/respond.js';
+import { sessionPrincipal, type BrokerRuntime } from './runtime.js';
+import type { LogoutChain } from './logout-chain.js';
+
+const chains = new WeakMap<BrokerRuntime, LogoutChain>();
+
+/** Lets the provider factory reach the logout chain without an import cycle. */
+export function attachLogoutChain(rt: BrokerRuntime, chain: LogoutChain): void {
+  chains.set(rt, chain);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/**
+ * Koa middleware around the whole provider, plus event logging:
+ * - discovery advertises fedgate's userinfo route (the provider's own is off, see userinfo.ts);
+ * - a successful authorization links the provider session to the fedgate session (logout chain);
+ * - the token response's `scope` states what the access token carries;
+ * - a confirmed RP-initiated logout also ends the fedgate session (and the upstream one).
+ */
+export function installProviderHooks(rt: BrokerRuntime, provider: Provider): void {
+  const log = rt.ctx.logger;
+  const base = `${rt.ctx.config.baseUrl}${rt.ctx.config.basePath}`;
+
+  provider.on('server_error', (_kctx: KoaContextWithOIDC, err: Error) => {
+    log.error({ event: 'broker.server_error', err: err.message.slice(0, 200) }, 'Broker provider failure');
+  });
+  // Koa prints unhandled errors to stderr unless someone listens; the logger is the place.
+  (provider as unknown as NodeJS.EventEmitter).on('error', (err: unknown) => {
+    log.error({ event: 'broker.error', err: err instanceof Error ? err.message.slice(0, 200) : 'unknown' }, 'Broker provider error');
+  });
+  provider.on('grant.revoked', (_kctx: KoaContextWithOIDC, _grantId: string) => {
+    log.info({ event: 'broker.grant_revoked' }, 'Grant revoked (token reuse, code replay or revocation)');
+  });
+
+  provider.use(async (kctx: KoaContextWithOIDC, next: () => Promise<void>) => {
+    await next();
+    const route = kctx.oidc?.route;
+    const req = kctx.req as Req;
+    if (route === 'discovery' && isRecord(kctx.body)) {
+      kctx.body = { ...kctx.body, userinfo_endpoint: `${base}/userinfo` };
+      return;
+    }
+    if ((route === 'authorization' || route === 'resume') && kctx.status < 500) {
+      const session = kctx.oidc.session;
+      const principal = sessionPrincipal(req);
+      if (session?.accountId && principal?.sub === session.accountId && req.sessionID) {
+        await rt.records.link(req.sessionID, session.uid);
+        await chains.get(rt)?.linked(req.sessionID);
+      }
+      return;
+    }
+    if (route === 'token' && kctx.status === 200 && isRecord(kctx.body) && typeof kctx.body.access_token === 'string') {
+      try {
+        const scope = decodeJwt(kctx.body.access_token).scope;
+        if (typeof scope === 'string') kctx.body = { ...kctx.body, scope };
+      } catch {
+        // Not a JWT: leave the response as oidc-provider built it.
+      }
+      return;
+    }
+    if (route === 'end_session_confirm' && kctx.status >= 300 && kctx.status < 400) {
+      const params = kctx.oidc.params;
+      // Only a confirmed "sign me out" of this user's provider session ends the fedgate session.
+      // (oidc-provider also ends a provider session this way when another user signs in in the
+      // same browser; the fedgate session is then the new user's and stays.)
+      const accountId = kctx.oidc.session?.accountId;
+      if (!params?.logout || !accountId || sessionPrincipal(req)?.sub !== accountId) return;
+      const chain = chains.get(rt);
+      if (!chain) return;
+      const upstream = await chain.endFedgateSession(req, kctx.res as Res);
+      const { cookieName } = rt.ctx.config.session;
+      kctx.append('Set-Cookie', `${cookieName}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT${rt.ctx.config.secure ? '; Secure' : ''}`);
+      if (upstream) kctx.redirect(upstream);
+    }
+  });
+}

@@ -1,0 +1,58 @@
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import { escapeHtml, page } from '../http/respond.js';
+import type { BrokerRuntime } from './runtime.js';
+import { clientName } from './runtime.js';
+
+/**
+ * The pages oidc-provider renders itself (RP-initiated logout confirmation, post-logout, errors),
+ * in fedgate's own accessible, escaped style. No inline script, no external resources.
+ */
+
+function html(ctx: KoaContextWithOIDC, status: number, body: string, formTargets = false): void {
+  ctx.status = status;
+  ctx.type = 'html';
+  ctx.set('Cache-Control', 'no-store');
+  ctx.set('X-Content-Type-Options', 'nosniff');
+  ctx.set('Referrer-Policy', 'no-referrer');
+  // form-action is left open on the logout page: its POST redirects on to the client's
+  // post_logout_redirect_uri or the upstream's logout, which browsers check against form-action.
+  ctx.set('Content-Security-Policy', `default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'${formTargets ? '' : "; form-action 'self'"}`);
+  ctx.body = body;
+}
+
+function stateSecret(ctx: KoaContextWithOIDC): string {
+  const state = ctx.oidc.session?.state;
+  const secret = state && typeof state.secret === 'string' ? state.secret : '';
+  return secret;
+}
+
+/** `features.rpInitiatedLogout.logoutSource`: asks before ending the sign-in. */
+export function logoutSource(rt: BrokerRuntime) {
+  return async (ctx: KoaContextWithOIDC): Promise<void> => {
+    const action = ctx.oidc.urlFor('end_session_confirm');
+    const client = ctx.oidc.client ? clientName(rt, ctx.oidc.client.clientId) : undefined;
+    const from = client ? ` from ${escapeHtml(client)}` : '';
+    html(ctx, 200, page('Sign out', `<h1>Sign out?</h1><p>You asked to sign out${from}.</p>`
+      + `<form method="post" action="${escapeHtml(action)}"><input type="hidden" name="xsrf" value="${escapeHtml(stateSecret(ctx))}">`
+      + '<button type="submit" name="logout" value="yes" autofocus>Yes, sign me out</button>'
+      + `<button type="submit">No, stay signed in${client ? ` (only leave ${escapeHtml(client)})` : ''}</button></form>`), true);
+  };
+}
+
+/** `features.rpInitiatedLogout.postLogoutSuccessSource`: shown when the client gave no return URI. */
+export function postLogoutSuccessSource(rt: BrokerRuntime) {
+  return async (ctx: KoaContextWithOIDC): Promise<void> => {
+    const client = ctx.oidc.client ? clientName(rt, ctx.oidc.client.clientId) : undefined;
+    html(ctx, 200, page('Signed out', `<h1>Signed out</h1><p>You have been signed out${client ? ` of ${escapeHtml(client)}` : ''}.</p>`));
+  };
+}
+
+/** `renderError`: the error the client caused, escaped; never a stack or a token. */
+export function renderError(_rt: BrokerRuntime) {
+  return async (ctx: KoaContextWithOIDC, out: { error?: unknown; error_description?: unknown }): Promise<void> => {
+    const error = typeof out.error === 'string' ? out.error : 'server_error';
+    const description = typeof out.error_description === 'string' ? out.error_description : 'The request could not be completed.';
+    html(ctx, ctx.status >= 400 ? ctx.status : 400, page('Sign-in problem', `<h1>Sign-in problem</h1><p>${escapeHtml(description)}</p>`
+      + `<p>Error code: <code>${escapeHtml(error)}</code></p><p>Return to the application and try again.</p>`));
+  };
+}

@@ -1,0 +1,226 @@
+import type Provider from 'oidc-provider';
+import type { Account, ClientMetadata, Configuration, Grant, KoaContextWithOIDC } from 'oidc-provider';
+import type { SigningAlgorithm } from '../tokens/keys.js';
+import { createRedisAdapter } from './redis-adapter.js';
+import { accountClaims, providerClaimsConfig } from './claims-filter.js';
+import { defaultClientScopes, type OpClientConfig } from './config.js';
+import { logoutSource, postLogoutSuccessSource, renderError } from './provider-pages.js';
+import { installProviderHooks } from './provider-hooks.js';
+import { audienceOf, resourceScopesOf, sessionPrincipal, type BrokerRuntime } from './runtime.js';
+import type { Req } from '../http/respond.js';
+
+/** Routes of the provider, relative to basePath; discovery lists them as absolute URLs. */
+export const providerRoutes = {
+  authorization: '/authorize',
+  token: '/token',
+  end_session: '/end-session',
+  revocation: '/revoke',
+  pushed_authorization_request: '/par',
+  jwks: '/jwks.json',
+  userinfo: '/userinfo',
+} as const;
+
+/** Cookie names of the provider; distinct from the app's and fedgate's own. */
+const cookieNames = { session: 'fedgate_op_session', interaction: 'fedgate_op_interaction', resume: 'fedgate_op_resume' };
+
+function clientMetadata(c: OpClientConfig, alg: SigningAlgorithm): ClientMetadata {
+  const method = c.token_endpoint_auth_method ?? (c.client_secret ? 'client_secret_basic' : 'none');
+  return {
+    client_id: c.client_id,
+    ...(c.client_secret !== undefined && method !== 'none' ? { client_secret: c.client_secret } : {}),
+    ...(c.client_name !== undefined ? { client_name: c.client_name } : {}),
+    application_type: 'web',
+    redirect_uris: [...c.redirect_uris],
+    post_logout_redirect_uris: [...(c.post_logout_redirect_uris ?? [])],
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    token_endpoint_auth_method: method,
+    id_token_signed_response_alg: alg,
+    scope: [...(c.scopes ?? defaultClientScopes)].join(' '),
+    ...(c.backchannel_logout_uri !== undefined ? { backchannel_logout_uri: c.backchannel_logout_uri, backchannel_logout_session_required: true } : {}),
+  };
+}
+
+/** The account id behind a provider request, wherever oidc-provider keeps it at that point. */
+function accountIdOf(ctx: KoaContextWithOIDC): string | undefined {
+  const e = ctx.oidc.entities;
+  return e.Account?.accountId ?? e.AuthorizationCode?.accountId ?? e.RefreshToken?.accountId ?? ctx.oidc.session?.accountId;
+}
+
+/** Local claims of an account: the live fedgate session's when it is this user's, else the stored record. */
+async function claimsOf(rt: BrokerRuntime, ctx: KoaContextWithOIDC, sub: string): Promise<Readonly<Record<string, unknown>> | undefined> {
+  const live = sessionPrincipal(ctx.req as Req);
+  if (live && live.sub === sub) {
+    await rt.records.saveAccount(sub, live.claims);
+    return live.claims;
+  }
+  return rt.records.account(sub);
+}
+
+/**
+ * Builds the oidc-provider instance of broker mode: one issuer (`tokens.issuer`), the gateway's
+ * own keys, RFC 9068 JWT access tokens for each client's resource, fedgate's own interactions.
+ */
+export async function buildProvider(rt: BrokerRuntime): Promise<Provider> {
+  // Loaded on first use: apps without broker mode never load oidc-provider (nor Koa).
+  const { default: ProviderClass, errors, interactionPolicy } = await import('oidc-provider');
+  const { ctx, settings, table } = rt;
+  const config = ctx.config;
+  const [jwks, keySet] = await Promise.all([ctx.tokens.privateJwks(), ctx.tokens.keySet()]);
+  const signing = keySet.signing;
+  const algs = [...new Set([...keySet.verifying.values()].map((k) => k.alg))];
+  const localScopes = Object.keys(config.tokens.scopes);
+
+  // A session of another user (or none) means the provider's own login state is not to be trusted.
+  const policy = interactionPolicy.base();
+  policy.get('login')!.checks.add(new interactionPolicy.Check('fedgate_session', 'End-User authentication is required', 'login_required', (kctx) => {
+    const principal = sessionPrincipal(kctx.req as Req);
+    return principal === undefined || principal.sub !== kctx.oidc.session?.accountId
+      ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+  }), 0);
+
+  const resourceScopesFor = async (kctx: KoaContextWithOIDC, clientId: string): Promise<string[]> => {
+    const allowed = resourceScopesOf(rt, clientId);
+    const sub = accountIdOf(kctx);
+    if (!sub || allowed.length === 0) return allowed;
+    const claims = await claimsOf(rt, kctx, sub);
+    const held = new Set(claims ? ctx.tokens.scopesFor({ ...claims }) : []);
+    return allowed.filter((s) => held.has(s));
+  };
+
+  const configuration: Configuration = {
+    ...(rt.redis ? { adapter: createRedisAdapter(rt.redis, `${config.session.prefix}op:`) } : {}),
+    clients: settings.clients.map((c) => clientMetadata(c, signing.alg)),
+    jwks: { keys: jwks.keys },
+    claims: providerClaimsConfig(table),
+    scopes: [...new Set(['openid', 'offline_access', ...Object.keys(table), ...localScopes])],
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
+    // Claims requested by scope go into the ID token too: the client's access token is for its API.
+    conformIdTokenClaims: false,
+    allowOmittingSingleRegisteredRedirectUri: false,
+    responseTypes: ['code'],
+    subjectTypes: ['public'],
+    clientDefaults: { grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic', id_token_signed_response_alg: signing.alg },
+    cookies: {
+      keys: [...config.session.secrets],
+      names: cookieNames,
+      long: { httpOnly: true, sameSite: 'lax' },
+      short: { httpOnly: true, sameSite: 'lax' },
+    },
+    enabledJWA: {
+      idTokenSigningAlgValues: algs,
+      requestObjectSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+      clientAuthSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+    },
+    features: {
+      devInteractions: { enabled: false },
+      userinfo: { enabled: false },
+      introspection: { enabled: false },
+      registration: { enabled: false },
+      claimsParameter: { enabled: false },
+      // A client revokes only its own tokens.
+      revocation: { enabled: true, allowedPolicy: (_kctx, client, token) => token.clientId === client.clientId },
+      backchannelLogout: { enabled: true },
+      rpInitiatedLogout: { enabled: true, logoutSource: logoutSource(rt), postLogoutSuccessSource: postLogoutSuccessSource(rt) },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: (_kctx, client, oneOf) => oneOf ?? audienceOf(rt, client.clientId),
+        // Always the client's resource: its access token is an RFC 9068 JWT for its API.
+        useGrantedResource: () => true,
+        getResourceServerInfo: async (kctx, indicator, client) => {
+          if (indicator !== audienceOf(rt, client.clientId)) throw new errors.InvalidTarget();
+          return {
+            scope: (await resourceScopesFor(kctx, client.clientId)).join(' '),
+            audience: indicator,
+            accessTokenTTL: settings.ttl.accessToken,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: signing.alg, kid: signing.kid } },
+          };
+        },
+      },
+    },
+    findAccount: async (kctx, sub): Promise<Account | undefined> => {
+      const claims = await claimsOf(rt, kctx, sub);
+      if (!claims) return undefined;
+      const released = accountClaims(claims, sub, table);
+      return { accountId: sub, claims: () => released };
+    },
+    interactions: { url: (_kctx, interaction) => `${config.basePath}/interaction/${interaction.uid}`, policy },
+    loadExistingGrant: (kctx) => loadGrant(rt, kctx),
+    pkce: { required: (_kctx, client) => client.clientAuthMethod === 'none' },
+    rotateRefreshToken: true,
+    issueRefreshToken: (_kctx, client) => client.grantTypeAllowed('refresh_token'),
+    // Logging out ends the tokens, not the consent: the consent page does not come back for that.
+    revokeGrantPolicy: (kctx) => kctx.oidc.route !== 'end_session_confirm' && !(kctx.oidc.route === 'revocation' && kctx.oidc.entities.AccessToken),
+    clientBasedCORS: (_kctx, origin, client) => origin !== 'null' && (client.redirectUris ?? []).some((u) => URL.parse(u)?.origin === origin),
+    routes: providerRoutes,
+    ttl: {
+      AccessToken: settings.ttl.accessToken,
+      AuthorizationCode: settings.ttl.authorizationCode,
+      IdToken: settings.ttl.idToken,
+      RefreshToken: settings.ttl.refreshToken,
+      Interaction: settings.ttl.interaction,
+      Session: settings.ttl.session,
+      Grant: settings.ttl.grant,
+    },
+    formats: {
+      customizers: {
+        jwt: async (kctx, token, parts) => {
+          const payload = parts.payload as Record<string, unknown>;
+          // RFC 9068 §2.2.3: the scope claim lists what was granted, the OIDC scopes included,
+          // so fedgate's userinfo can release claims by the token alone.
+          const source = kctx.oidc.entities.AuthorizationCode ?? kctx.oidc.entities.RefreshToken;
+          const grant = kctx.oidc.entities.Grant;
+          const requested = kctx.oidc.params?.scope !== undefined ? kctx.oidc.requestParamScopes : source?.scopes;
+          const oidcScopes = grant && requested ? grant.getOIDCScopeFiltered(requested).split(' ').filter(Boolean) : [];
+          const scopes = [...new Set([...oidcScopes, ...String(payload.scope ?? '').split(' ').filter(Boolean)])];
+          if (scopes.length) payload.scope = scopes.join(' ');
+          const grantId = 'grantId' in token && typeof token.grantId === 'string' ? token.grantId : undefined;
+          if (grantId && typeof payload.jti === 'string' && typeof payload.exp === 'number') {
+            await rt.records.rememberAccessToken(payload.jti, grantId, payload.exp - Math.floor(Date.now() / 1000) + 60);
+          }
+        },
+      },
+    },
+    renderError: renderError(rt),
+    // Back-channel logout URIs come from the configuration, not from dynamic registration, so
+    // internal addresses are allowed; every request is bounded by the gateway's HTTP timeout.
+    fetch: (input, init) => {
+      const { dispatcher: _ignored, ...rest } = (init ?? {}) as RequestInit & { dispatcher?: unknown };
+      return fetch(input, { ...rest, signal: AbortSignal.timeout(config.httpTimeout * 1000) });
+    },
+  };
+
+  const provider = new ProviderClass(config.tokens.issuer, configuration);
+  // Every URL the provider prints is built from baseUrl: the dispatcher sets these headers from
+  // the configuration, never from the request.
+  provider.proxy = true;
+  installProviderHooks(rt, provider);
+  return provider;
+}
+
+/**
+ * `loadExistingGrant`: the consent a user gave a client, across sessions, unless withdrawn.
+ * Trusted clients get what they ask for without a consent page.
+ */
+async function loadGrant(rt: BrokerRuntime, kctx: KoaContextWithOIDC): Promise<Grant | undefined> {
+  const { client, session } = kctx.oidc;
+  const accountId = session?.accountId;
+  if (!client || !accountId) return undefined;
+  const provider = kctx.oidc.provider;
+  const resultGrantId = kctx.oidc.result?.consent?.grantId;
+  const grantId = typeof resultGrantId === 'string' ? resultGrantId : await rt.records.grantIdFor(accountId, client.clientId);
+  let grant = grantId ? await provider.Grant.find(grantId) : undefined;
+  if (grant && (grant.accountId !== accountId || grant.clientId !== client.clientId)) grant = undefined;
+  if (rt.clients.get(client.clientId)?.trusted) {
+    grant ??= new provider.Grant({ accountId, clientId: client.clientId });
+    grant.addOIDCScope([...kctx.oidc.requestParamOIDCScopes]);
+    for (const [indicator, server] of Object.entries(kctx.oidc.resourceServers ?? {})) {
+      const wanted = [...kctx.oidc.requestParamScopes].filter((s) => server.scopes.has(s));
+      if (wanted.length) grant.addResourceScope(indicator, wanted);
+    }
+    const saved = await grant.save();
+    await rt.records.rememberGrant(accountId, client.clientId, saved);
+  }
+  return grant;
+}

@@ -1,0 +1,119 @@
+import { decodeJwt } from 'jose';
+import { FedgateError, toFedgateError } from '../errors.js';
+import { noStore, sendJson, type Req, type Res } from '../http/respond.js';
+import { createAccessTokenVerifier, type AccessTokenVerifier } from '../tokens/verify.js';
+import { filterClaims } from './claims-filter.js';
+import { audienceOf, type BrokerRuntime } from './runtime.js';
+
+/**
+ * `{basePath}/userinfo` for the access tokens of broker clients.
+ *
+ * Precedence: a request whose `Authorization: Bearer` token is a JWT naming a configured broker
+ * client (`client_id`) is answered here; everything else — the session cookie, fedgate's own
+ * local access tokens — goes on to the local userinfo route, unchanged.
+ *
+ * oidc-provider's own userinfo endpoint only accepts opaque tokens without an audience, while
+ * broker access tokens are RFC 9068 JWTs for the client's API; so fedgate verifies them like any
+ * local token (key, `alg`, `typ`, `iss`, `aud`, expiry), then checks that their grant still exists
+ * (a withdrawn consent ends them at once) and releases the claims of the granted OIDC scopes.
+ */
+
+const bearerJwt = /^Bearer[ ]+([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)[ ]*$/i;
+
+export interface BrokerUserinfo {
+  /** Answers and returns true when the request carries a broker client's token. */
+  handle(req: Req, res: Res): Promise<boolean>;
+  /** CORS preflight for a client's browser code; true when answered. */
+  preflight(req: Req, res: Res): boolean;
+}
+
+export function createBrokerUserinfo(rt: BrokerRuntime): BrokerUserinfo {
+  const verifiers = new Map<string, Promise<AccessTokenVerifier>>();
+  const verifierFor = (audience: string) => {
+    let v = verifiers.get(audience);
+    if (!v) {
+      v = rt.ctx.tokens.keySet().then((keySet) => createAccessTokenVerifier({ keySet, issuer: rt.ctx.config.tokens.issuer, audience, now: rt.ctx.now }));
+      v.catch(() => verifiers.delete(audience));
+      verifiers.set(audience, v);
+    }
+    return v;
+  };
+
+  const allowedOrigin = (req: Req, clientIds: Iterable<string>): string | undefined => {
+    const origin = req.headers.origin;
+    if (typeof origin !== 'string' || origin === 'null') return undefined;
+    for (const id of clientIds) {
+      if ((rt.clients.get(id)?.redirect_uris ?? []).some((u) => URL.parse(u)?.origin === origin)) return origin;
+    }
+    return undefined;
+  };
+
+  const invalidToken = (res: Res, description: string) =>
+    sendJson(res, 401, { error: 'invalid_token', code: 'TOKEN_INVALID', error_description: description }, { 'WWW-Authenticate': 'Bearer realm="fedgate", error="invalid_token"' });
+
+  return {
+    preflight(req, res) {
+      const origin = allowedOrigin(req, rt.clients.keys());
+      if (!origin) return false;
+      res.statusCode = 204;
+      res.setHeader('Access-Control-Allow-Origin', origin);
+      res.setHeader('Access-Control-Allow-Methods', 'GET, POST');
+      res.setHeader('Access-Control-Allow-Headers', 'Authorization');
+      res.setHeader('Access-Control-Max-Age', '600');
+      res.setHeader('Vary', 'Origin');
+      res.end();
+      return true;
+    },
+
+    async handle(req, res) {
+      const m = bearerJwt.exec(req.headers.authorization ?? '');
+      if (!m) return false;
+      const token = m[1]!;
+      let clientId: unknown;
+      try {
+        clientId = decodeJwt(token).client_id;
+      } catch {
+        return false;
+      }
+      if (typeof clientId !== 'string' || !rt.clients.has(clientId)) return false;
+
+      noStore(res);
+      const origin = allowedOrigin(req, [clientId]);
+      if (origin) {
+        res.setHeader('Access-Control-Allow-Origin', origin);
+        res.setHeader('Vary', 'Origin');
+      }
+      try {
+        const verified = await (await verifierFor(audienceOf(rt, clientId)))(token);
+        if (verified.claims.client_id !== clientId) throw new FedgateError('TOKEN_INVALID', 'Access token invalid', { detail: 'client_id changed' });
+        const grantId = await rt.records.grantIdOfAccessToken(verified.jti);
+        const provider = await rt.provider();
+        const grant = grantId ? await provider.Grant.find(grantId) : undefined;
+        if (!grant || grant.accountId !== verified.sub || grant.clientId !== clientId) {
+          invalidToken(res, 'The access token was revoked.');
+          return true;
+        }
+        const scopes = grant.getOIDCScopeFiltered(new Set(verified.scope)).split(' ').filter(Boolean);
+        if (!scopes.includes('openid')) {
+          sendJson(res, 403, { error: 'insufficient_scope', code: 'INSUFFICIENT_SCOPE', scope: 'openid' }, { 'WWW-Authenticate': 'Bearer realm="fedgate", error="insufficient_scope", scope="openid"' });
+          return true;
+        }
+        const claims = await rt.records.account(verified.sub);
+        if (!claims) {
+          invalidToken(res, 'The account is no longer available.');
+          return true;
+        }
+        sendJson(res, 200, filterClaims(claims, verified.sub, scopes, rt.table));
+      } catch (err) {
+        const e = toFedgateError(err);
+        if (e.code === 'TOKEN_INVALID') {
+          invalidToken(res, 'The access token is invalid.');
+        } else {
+          rt.ctx.logger.warn({ event: 'broker.userinfo_failed', code: e.code, detail: e.detail }, 'Broker userinfo failed');
+          sendJson(res, 503, { error: 'temporarily_unavailable', code: e.code === 'INTERNAL_ERROR' ? 'SESSION_STORE_UNAVAILABLE' : e.code }, { 'Retry-After': '5' });
+        }
+      }
+      return true;
+    },
+  };
+}

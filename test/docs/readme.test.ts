@@ -26,3 +26,24 @@ test('the README documents every top-level, session, tokens and common connector
   const connectorMissing = Object.keys(connectorBaseShape).filter((k) => !readme.includes(`\`${k}\``));
   expect(connectorMissing).toEqual([]);
 });
+
+test('every per-vendor connector example in the README is a valid connector config', async () => {
+  const { loadConfig } = await import('../../lib/config/load.js');
+  const start = readme.indexOf('## Connectors');
+  const block = readme.slice(readme.indexOf('```json', start) + 7, readme.indexOf('```', readme.indexOf('```json', start) + 7));
+  const lines = block.split('\n').filter((l) => l.trim().startsWith('{'));
+  expect(lines.length).toBe(9);
+  const env = new Proxy({}, { get: () => 'example-value-0123456789-abcdefghijklmnopq' }) as Record<string, string>;
+  const types = new Set<string>();
+  for (const line of lines) {
+    const connector = JSON.parse(line) as { type: string };
+    types.add(connector.type);
+    expect(() => loadConfig({
+      baseUrl: 'https://app.example.com',
+      session: { secret: 'a-session-secret-with-enough-entropy-0123456789', redis: { url: 'redis://127.0.0.1:6379' } },
+      tokens: { insecureEphemeralKeys: true },
+      connectors: [connector],
+    }, { registry: builtinConnectors, env })).not.toThrow();
+  }
+  expect([...types].sort()).toEqual([...builtinConnectors.keys()].sort());
+});

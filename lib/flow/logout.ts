@@ -1,3 +1,4 @@
+import type { Auth } from '../auth.js';
 import type { GatewayContext } from '../context.js';
 import { FedgateError, toFedgateError } from '../errors.js';
 import { escapeHtml, noStore, page, queryOf, readForm, redirect, sendError, sendHtml, setCookie, single, type Req, type Res } from '../http/respond.js';
@@ -31,6 +32,11 @@ export async function handleLogout(ctx: GatewayContext, req: Req, res: Res): Pro
       return;
     }
     const returnTo = sanitizeReturnTo(returnToRaw);
+    if ((req.auth as Auth | undefined)?.error?.code === 'SESSION_STORE_UNAVAILABLE') {
+      // The session could not be read, so it cannot be destroyed: say so (503) rather than clear
+      // the cookie and report a sign-out while the session stays valid in Redis.
+      throw new FedgateError('SESSION_STORE_UNAVAILABLE', 'Sign-out could not be completed; please try again shortly.');
+    }
     const sess = req.session as SessionHandle | undefined;
     const auth = readSessionAuth(sess?.fedgate);
     if (sess) await destroySession(ctx, req);

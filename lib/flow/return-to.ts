@@ -33,5 +33,9 @@ export function sanitizeReturnTo(value: unknown, fallback = '/'): string {
   }
   if (url.origin !== sentinel || url.username || url.password) return fallback;
   const result = `${url.pathname}${url.search}${url.hash}`;
-  return result.startsWith('/') && !result.startsWith('//') ? result : fallback;
+  if (!result.startsWith('/') || result.startsWith('//')) return fallback;
+  // Dot segments can bring an encoded `//` to the front (`/%2e%2e/%2F%2Fx` → `/%2F%2Fx`): the
+  // normalized result must pass the same checks (URL normalization is idempotent, so one level).
+  if (result !== value && sanitizeReturnTo(result, fallback) !== result) return fallback;
+  return result;
 }

@@ -44,8 +44,13 @@ export function sessionLoader(middleware: (req: Req, res: Res, next: Next) => vo
       const started = observe ? performance.now() : 0;
       middleware(req, res, (err?: unknown) => {
         observe?.('session_load', (performance.now() - started) / 1000, !err);
-        if (err) reject(storeDown(err));
-        else resolve();
+        if (err) {
+          // After a failed read req.session stays empty, and express-session (`unset: 'destroy'`)
+          // would then DEL the session at the end of the request: a slow or paused Redis would log
+          // its users out. Forgetting the id here keeps the stored session untouched.
+          delete req.sessionID;
+          reject(storeDown(err));
+        } else resolve();
       });
     });
 }

@@ -14,14 +14,35 @@ export function markFresh(sess: object): void {
   freshSessions.add(sess);
 }
 
+/**
+ * express-session rebuilds its Cookie by copying every stored member onto it: a mistyped one
+ * (`originalMaxAge: "x"`) throws later inside its response hooks, where nothing catches it and the
+ * request hangs. So the stored cookie must hold only the members Cookie#toJSON writes, well typed.
+ */
+const cookieMembers: Record<string, (v: unknown) => boolean> = {
+  originalMaxAge: (v) => v === null || (typeof v === 'number' && Number.isFinite(v)),
+  expires: (v) => v === null || (typeof v === 'string' && !Number.isNaN(Date.parse(v))),
+  secure: (v) => typeof v === 'boolean' || v === 'auto',
+  httpOnly: (v) => typeof v === 'boolean',
+  partitioned: (v) => typeof v === 'boolean',
+  domain: (v) => typeof v === 'string',
+  path: (v) => typeof v === 'string',
+  priority: (v) => typeof v === 'string',
+  sameSite: (v) => typeof v === 'string' || typeof v === 'boolean',
+};
+
+function isStoredCookie(cookie: unknown): boolean {
+  if (cookie === null || typeof cookie !== 'object' || Array.isArray(cookie)) return false;
+  return Object.entries(cookie).every(([k, v]) => Object.hasOwn(cookieMembers, k) && (v === undefined || cookieMembers[k]!(v)));
+}
+
 /** Corrupted or foreign data counts as no session rather than an error. */
 const tolerantSerializer = {
   parse(text: string): session.SessionData | undefined {
     try {
       const value: unknown = JSON.parse(text);
       if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
-      const cookie = (value as { cookie?: unknown }).cookie;
-      if (cookie === null || typeof cookie !== 'object') return undefined;
+      if (!isStoredCookie((value as { cookie?: unknown }).cookie)) return undefined;
       return value as session.SessionData;
     } catch {
       return undefined;
@@ -73,6 +94,27 @@ export class FedgateRedisStore extends RedisStore {
     this.#redis = client;
     this.#timeouts = timeouts;
     this.#now = now;
+  }
+
+  /** A key of another Redis type under a session id is foreign data: no session, not an outage. */
+  override async get(sid: string, cb?: (err: unknown, data?: session.SessionData | null) => void): Promise<void> {
+    let data: session.SessionData | null | undefined;
+    try {
+      const text = await this.#redis.get(this.prefix + sid);
+      data = text ? tolerantSerializer.parse(text) : null;
+    } catch (err) {
+      if (!(err instanceof Error && err.message.startsWith('WRONGTYPE'))) {
+        cb?.(err);
+        return;
+      }
+      data = null;
+    }
+    try {
+      cb?.(null, data);
+    } catch (err) {
+      // As connect-redis does: never an unhandled rejection out of a store callback.
+      cb?.(err);
+    }
   }
 
   override async set(sid: string, sess: session.SessionData, cb?: (err?: unknown) => void): Promise<void> {

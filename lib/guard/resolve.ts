@@ -30,7 +30,9 @@ export async function resolveAuth(ctx: GatewayContext, req: Req, res: Res): Prom
   }
   try {
     await ctx.loadSession(req, res);
+    cache?.resume();
   } catch (err) {
+    cache?.suspend();
     const e = toFedgateError(err);
     ctx.logger.warn({ event: 'session.load_failed', requestId: requestIdOf(req), code: e.code, detail: e.detail }, 'Session could not be loaded');
     return anonymous({ code: 'SESSION_STORE_UNAVAILABLE', status: 503 });

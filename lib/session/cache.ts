@@ -25,6 +25,10 @@ export interface SessionCache {
   invalidate(sessionIds: readonly string[]): void;
   /** Whether hits may be served right now. */
   usable(): boolean;
+  /** A Redis failure was seen: drop everything and serve nothing until a read succeeds again. */
+  suspend(): void;
+  /** A read succeeded again. */
+  resume(): void;
   close(): Promise<void>;
 }
 
@@ -41,6 +45,7 @@ const maxEntries = 50_000;
 export function createSessionCache(opts: { ttlMs: number; redis?: RedisClient; channel: string; logger: Logger }): SessionCache {
   const entries = new Map<string, CachedSession>();
   let subscribed = !opts.redis;
+  let suspended = false;
   let sub: RedisClient | undefined;
 
   if (opts.redis) {
@@ -90,7 +95,14 @@ export function createSessionCache(opts: { ttlMs: number; redis?: RedisClient; c
       }
     },
     usable() {
-      return subscribed && (!opts.redis || opts.redis.status === 'ready');
+      return subscribed && !suspended && (!opts.redis || opts.redis.status === 'ready');
+    },
+    suspend() {
+      suspended = true;
+      entries.clear();
+    },
+    resume() {
+      suspended = false;
     },
     async close() {
       entries.clear();

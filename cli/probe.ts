@@ -1,3 +1,4 @@
+import { limitedFetch } from '../connectors/shared/limited-fetch.js';
 import type { ResolvedConfig } from '../lib/config/load.js';
 import { toFedgateError } from '../lib/errors.js';
 import { collectingLogger, createConnector } from './config.js';
@@ -30,24 +31,11 @@ function keyTypeFor(alg: string): { kty: string; crv?: string } | undefined {
   return undefined;
 }
 
-/** Reads at most `maxBodyBytes` of a response and parses it as JSON; undefined when it is not JSON. */
-async function readCappedJson(res: Response): Promise<unknown> {
-  if (!res.body) return undefined;
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBodyBytes) {
-      await reader.cancel();
-      return undefined;
-    }
-    chunks.push(value);
-  }
+/** Upstream bodies are read through the connectors' own size cap; a body that is not JSON is undefined. */
+const cappedFetch = limitedFetch(fetch, maxBodyBytes);
+async function readJson(res: Response): Promise<unknown> {
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+    return JSON.parse(await res.text()) as unknown;
   } catch {
     return undefined;
   }
@@ -63,9 +51,9 @@ export async function probeConnector(config: ResolvedConfig, index: number, time
   const problems: string[] = [];
   const recorded: Recorded[] = [];
   const recordingFetch: typeof fetch = async (input, init) => {
-    const res = await fetch(input, init);
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    recorded.push({ url, status: res.status, body: await readCappedJson(res.clone()) });
+    const res = await cappedFetch(url, init ?? {});
+    recorded.push({ url, status: res.status, body: await readJson(res.clone()) });
     return res;
   };
   const cfg = config.connectors[index]!;
@@ -129,13 +117,13 @@ export async function probeConnector(config: ResolvedConfig, index: number, time
 async function probeJwks(uri: string, alg: string, timeoutSeconds: number, lines: string[], problems: string[]): Promise<void> {
   let body: unknown;
   try {
-    const res = await fetch(uri, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeoutSeconds * 1000) });
+    const res = await cappedFetch(uri, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeoutSeconds * 1000) });
     lines.push(`GET ${uri} -> ${res.status}`);
     if (res.status !== 200) {
       problems.push(`JWKS answered ${res.status}`);
       return;
     }
-    body = await readCappedJson(res);
+    body = await readJson(res);
   } catch (err) {
     problems.push(`JWKS could not be fetched (${err instanceof Error && err.name === 'TimeoutError' ? `timeout after ${timeoutSeconds} s` : 'network error'})`);
     return;

@@ -14,7 +14,7 @@ import { createRedisClient, attachErrorLogging, waitUntilReady, type RedisClient
 import { FedgateMemoryStore, FedgateRedisStore } from './session/store.js';
 import { createSessionMiddleware, sessionLoader } from './session/lifecycle.js';
 import { createTokenService } from './tokens/service.js';
-import { resolveAuth } from './guard/resolve.js';
+import { resolveAuth, resolveAuthFast } from './guard/resolve.js';
 import { gatewayInfo, requireAuth, type RequireAuthOptions } from './guard/require-auth.js';
 import { sendError, type Next, type Req, type Res } from './http/respond.js';
 import { createRouter } from './router.js';
@@ -189,6 +189,13 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
     (req as unknown as Record<symbol, unknown>)[gatewayInfo] = info;
     if (closed) {
       (req as { auth?: unknown }).auth = anonymous({ code: 'GATEWAY_CLOSED', status: 503 });
+      next();
+      return;
+    }
+    // Cache hits (session or bearer) on app routes are answered synchronously.
+    const fast = resolveAuthFast(ctx, req);
+    if (fast) {
+      (req as { auth?: unknown }).auth = fast;
       next();
       return;
     }

@@ -5,7 +5,8 @@ import type { Req, Res } from '../http/respond.js';
 import { readSessionAuth, sessionExpiry, touchGranularityMs, type SessionAuth } from '../session/state.js';
 import { destroySession, type SessionHandle } from '../session/lifecycle.js';
 import { needsRefresh, refreshIfNeeded } from '../session/refresh.js';
-import { sessionIdFromCookie } from '../session/cache.js';
+import { signedCookieFor, signedCookieOf } from '../session/cache.js';
+import type { VerifiedAccessToken } from '../tokens/verify.js';
 import { requestIdOf } from '../events.js';
 
 const bearerPattern = /^Bearer[ ]+([^\s]+)[ ]*$/i;
@@ -22,12 +23,6 @@ export async function resolveAuth(ctx: GatewayContext, req: Req, res: Res): Prom
     if (m) return resolveBearer(ctx, m[1]!);
   }
   const cache = ctx.sessionCache;
-  if (cache && cache.usable() && !isGatewayPath(ctx, req)) {
-    const id = sessionIdFromCookie(req, ctx.config.session.cookieName, ctx.config.session.secrets);
-    const now = ctx.now();
-    const hit = id === undefined ? undefined : cache.get(id, now);
-    if (hit && canServeFromCache(ctx, hit.auth, now)) return hit.reqAuth;
-  }
   try {
     await ctx.loadSession(req, res);
     cache?.resume();
@@ -40,23 +35,49 @@ export async function resolveAuth(ctx: GatewayContext, req: Req, res: Res): Prom
   return resolveSession(ctx, req);
 }
 
+/**
+ * The synchronous fast path, tried before anything else on app routes: a previously verified,
+ * unexpired bearer token, or a cached session that needs no write-back or refresh. Undefined
+ * sends the request down the full path; it never answers "no".
+ */
+export function resolveAuthFast(ctx: GatewayContext, req: Req): Auth | undefined {
+  if (isGatewayPath(ctx, req)) return undefined;
+  const header = req.headers.authorization;
+  if (header !== undefined) {
+    if (ctx.config.tokens.sessionBound) return undefined;
+    const m = bearerPattern.exec(header);
+    const v = m ? ctx.tokens.peekAccessToken(m[1]!) : undefined;
+    return v ? bearerAuth(v, m![1]!) : undefined;
+  }
+  const cache = ctx.sessionCache;
+  if (!cache || !cache.usable()) return undefined;
+  const signed = signedCookieOf(req, ctx.config.session.cookieName);
+  if (signed === undefined) return undefined;
+  const now = ctx.now();
+  const hit = cache.get(signed, now);
+  return hit && canServeFromCache(ctx, hit.auth, now) ? hit.reqAuth : undefined;
+}
+
+function bearerAuth(v: VerifiedAccessToken, token: string): Auth {
+  const bar = v.sub.indexOf('|');
+  return {
+    isAuthenticated: true,
+    sub: v.sub,
+    claims: v.claims,
+    ...(bar > 0 ? { connector: v.sub.slice(0, bar) } : {}),
+    accessToken: token,
+    scope: v.scope,
+    via: 'bearer',
+  };
+}
+
 async function resolveBearer(ctx: GatewayContext, token: string): Promise<Auth> {
   try {
     const v = await ctx.tokens.verifyAccessToken(token);
     if (ctx.config.tokens.sessionBound) {
       if (!v.sid || !(await ctx.kv.get(`sid:${v.sid}`))) throw new FedgateError('TOKEN_INVALID', 'Access token invalid', { detail: 'session ended' });
     }
-    const claims: Record<string, unknown> = {};
-    for (const [k, value] of Object.entries(v.claims)) claims[k] = value;
-    return {
-      isAuthenticated: true,
-      sub: v.sub,
-      claims: Object.freeze(claims),
-      connector: v.sub.slice(0, v.sub.indexOf('|')) || undefined,
-      accessToken: token,
-      scope: v.scope,
-      via: 'bearer',
-    } as Auth;
+    return bearerAuth(v, token);
   } catch (err) {
     const e = toFedgateError(err);
     if (e.code === 'TOKEN_INVALID') return anonymous({ code: 'TOKEN_INVALID', status: 401 });
@@ -102,9 +123,10 @@ async function resolveSession(ctx: GatewayContext, req: Req): Promise<Auth> {
     return anonymous({ code: e.code === 'INTERNAL_ERROR' ? 'UPSTREAM_UNAVAILABLE' : e.code, status: 503 });
   }
   const resolved = await authFromSession(ctx, current);
-  if (cache && resolved.isAuthenticated && req.sessionID) {
+  if (cache && resolved.isAuthenticated && req.sessionID && !isGatewayPath(ctx, req)) {
+    const signed = signedCookieFor(req, ctx.config.session.cookieName, req.sessionID);
     const tokensUntil = (resolved as { tokensExpireAt?: number }).tokensExpireAt ?? now;
-    cache.set(req.sessionID, { auth: current, reqAuth: deepFreeze(resolved) }, now, tokensUntil);
+    if (signed) cache.set(signed, req.sessionID, { auth: current, reqAuth: deepFreeze(resolved) }, now, tokensUntil);
   }
   return resolved;
 }

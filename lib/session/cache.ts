@@ -1,4 +1,3 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Auth } from '../auth.js';
 import type { Logger } from '../logger.js';
 import { Cluster } from 'ioredis';
@@ -18,9 +17,13 @@ import type { SessionAuth } from './state.js';
  *   written back (or whose tokens need refreshing) falls through to the full path.
  */
 export interface SessionCache {
-  get(sessionId: string, now: number): CachedSession | undefined;
+  /**
+   * Looks up by the exact signed cookie value. Only values express-session verified are stored, and
+   * an identical string carries the identical valid signature, so a hit needs no HMAC.
+   */
+  get(signedCookie: string, now: number): CachedSession | undefined;
   /** Stores an entry usable until `until` (epoch ms), capped at now + ttl. */
-  set(sessionId: string, entry: Omit<CachedSession, 'until'>, now: number, until: number): void;
+  set(signedCookie: string, sessionId: string, entry: Omit<CachedSession, 'until' | 'sessionId'>, now: number, until: number): void;
   /** Drops ids here and tells the other instances. */
   invalidate(sessionIds: readonly string[]): void;
   /** Whether hits may be served right now. */
@@ -33,6 +36,7 @@ export interface SessionCache {
 }
 
 export interface CachedSession {
+  sessionId: string;
   auth: SessionAuth;
   /** The frozen `req.auth` served on hits. */
   reqAuth: Auth;
@@ -44,6 +48,19 @@ const maxEntries = 50_000;
 
 export function createSessionCache(opts: { ttlMs: number; redis?: RedisClient; channel: string; logger: Logger }): SessionCache {
   const entries = new Map<string, CachedSession>();
+  // session id → signed cookie value, for invalidation by id.
+  const cookieOf = new Map<string, string>();
+  const remove = (id: string) => {
+    const signed = cookieOf.get(id);
+    if (signed !== undefined) {
+      entries.delete(signed);
+      cookieOf.delete(id);
+    }
+  };
+  const clear = () => {
+    entries.clear();
+    cookieOf.clear();
+  };
   let subscribed = !opts.redis;
   let suspended = false;
   let sub: RedisClient | undefined;
@@ -55,7 +72,7 @@ export function createSessionCache(opts: { ttlMs: number; redis?: RedisClient; c
     s.on('error', () => undefined);
     const drop = () => {
       subscribed = false;
-      entries.clear();
+      clear();
     };
     s.on('close', drop);
     s.on('end', drop);
@@ -66,28 +83,33 @@ export function createSessionCache(opts: { ttlMs: number; redis?: RedisClient; c
     });
     s.on('message', (channel: string, message: string) => {
       if (channel !== opts.channel) return;
-      for (const id of message.split(' ')) entries.delete(id);
+      for (const id of message.split(' ')) remove(id);
     });
   }
 
   return {
-    get(sessionId, now) {
-      const e = entries.get(sessionId);
+    get(signedCookie, now) {
+      const e = entries.get(signedCookie);
       if (!e) return undefined;
       if (e.until <= now) {
-        entries.delete(sessionId);
+        remove(e.sessionId);
         return undefined;
       }
       return e;
     },
-    set(sessionId, entry, now, until) {
+    set(signedCookie, sessionId, entry, now, until) {
       if (!this.usable()) return;
-      if (entries.size >= maxEntries) entries.delete(entries.keys().next().value as string);
-      entries.set(sessionId, { ...entry, until: Math.min(now + opts.ttlMs, until) });
+      remove(sessionId);
+      if (entries.size >= maxEntries) {
+        const oldest = entries.values().next().value as CachedSession;
+        remove(oldest.sessionId);
+      }
+      entries.set(signedCookie, { ...entry, sessionId, until: Math.min(now + opts.ttlMs, until) });
+      cookieOf.set(sessionId, signedCookie);
     },
     invalidate(sessionIds) {
       if (sessionIds.length === 0) return;
-      for (const id of sessionIds) entries.delete(id);
+      for (const id of sessionIds) remove(id);
       if (opts.redis) {
         opts.redis.publish(opts.channel, sessionIds.join(' ')).catch((err: unknown) => {
           opts.logger.warn({ event: 'cache.publish_failed', err: err instanceof Error ? err.message.slice(0, 200) : 'unknown' }, 'Session invalidation not published; other instances catch up within the cache TTL');
@@ -99,13 +121,13 @@ export function createSessionCache(opts: { ttlMs: number; redis?: RedisClient; c
     },
     suspend() {
       suspended = true;
-      entries.clear();
+      clear();
     },
     resume() {
       suspended = false;
     },
     async close() {
-      entries.clear();
+      clear();
       if (sub) {
         subscribed = false;
         sub.disconnect();
@@ -115,10 +137,10 @@ export function createSessionCache(opts: { ttlMs: number; redis?: RedisClient; c
 }
 
 /**
- * Reads the express-session id from its signed cookie (`s:<id>.<sig>`, HMAC-SHA256 with any of the
- * secrets), exactly as express-session does, without loading the session.
+ * The raw signed session cookie (`s:<id>.<sig>`, percent-decoded) when it belongs to `sessionId`;
+ * used to key cache entries by exactly what express-session verified.
  */
-export function sessionIdFromCookie(req: Req, cookieName: string, secrets: readonly string[]): string | undefined {
+export function signedCookieFor(req: Req, cookieName: string, sessionId: string): string | undefined {
   const raw = readCookie(req, cookieName);
   if (!raw) return undefined;
   let value: string;
@@ -127,15 +149,17 @@ export function sessionIdFromCookie(req: Req, cookieName: string, secrets: reado
   } catch {
     return undefined;
   }
-  if (!value.startsWith('s:')) return undefined;
-  const signed = value.slice(2);
-  const dot = signed.lastIndexOf('.');
-  if (dot <= 0) return undefined;
-  const id = signed.slice(0, dot);
-  const sig = Buffer.from(signed.slice(dot + 1));
-  for (const secret of secrets) {
-    const expected = Buffer.from(createHmac('sha256', secret).update(id).digest('base64').replace(/=+$/, ''));
-    if (expected.length === sig.length && timingSafeEqual(expected, sig)) return id;
+  return value.startsWith(`s:${sessionId}.`) ? value : undefined;
+}
+
+/** The raw session cookie value as sent (percent-decoded), for cache lookups. */
+export function signedCookieOf(req: Req, cookieName: string): string | undefined {
+  const raw = readCookie(req, cookieName);
+  if (!raw) return undefined;
+  if (!raw.includes('%')) return raw;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return undefined;
   }
-  return undefined;
 }

@@ -23,6 +23,8 @@ export interface TokenService {
   /** Local tokens of a session, cached in-process per session and claim revision until near expiry. */
   tokensFor(auth: SessionAuth): Promise<LocalTokens>;
   verifyAccessToken(token: string): Promise<VerifiedAccessToken>;
+  /** Synchronous cache lookup of a previously verified, unexpired access token. */
+  peekAccessToken(token: string): VerifiedAccessToken | undefined;
   jwks(): Promise<object>;
   discovery(): Promise<object>;
   /** Drops cached tokens of a session (logout). */
@@ -90,6 +92,9 @@ export function createTokenService(config: ResolvedConfig, deps: { logger: Logge
     async verifyAccessToken(token) {
       await keys();
       return verifier!(token);
+    },
+    peekAccessToken(token) {
+      return verifier?.peek(token);
     },
     async jwks() {
       return publicJwks(await keys());

@@ -33,7 +33,10 @@ export interface AccessTokenVerifierOptions {
   cacheSize?: number;
 }
 
-export type AccessTokenVerifier = (token: string) => Promise<VerifiedAccessToken>;
+export type AccessTokenVerifier = ((token: string) => Promise<VerifiedAccessToken>) & {
+  /** The cached result for these exact bytes when they verified before and have not expired; no crypto. */
+  peek(token: string): VerifiedAccessToken | undefined;
+};
 
 // Three non-empty base64url segments (RFC 7515 §7.1). Requiring a signature segment turns away
 // unsecured JWTs (`alg: none`, RFC 7519 §6) before anything is decoded.
@@ -129,12 +132,14 @@ export function createAccessTokenVerifier(opts: AccessTokenVerifierOptions): Acc
   // hashes so the cache holds no usable token, and an entry is dropped once the token expires.
   const cache = opts.cache === false ? undefined : new Map<string, VerifiedAccessToken>();
 
+  // Eviction is oldest-first (insertion order): cheaper on the hot path than reordering on hits.
   function cached(digest: string): VerifiedAccessToken | undefined {
     const hit = cache?.get(digest);
     if (!hit) return undefined;
-    cache!.delete(digest);
-    if (now() >= hit.exp * 1000) return undefined;
-    cache!.set(digest, hit); // most recently used goes last
+    if (now() >= hit.exp * 1000) {
+      cache!.delete(digest);
+      return undefined;
+    }
     return hit;
   }
 
@@ -148,7 +153,7 @@ export function createAccessTokenVerifier(opts: AccessTokenVerifierOptions): Acc
     cache.set(digest, result);
   }
 
-  return async function verifyAccessToken(token: string): Promise<VerifiedAccessToken> {
+  const verify = async function verifyAccessToken(token: string): Promise<VerifiedAccessToken> {
     checkShape(token, maxTokenBytes);
     // A hit means these exact bytes passed every check below before and have not expired.
     const digest = cache ? createHash('sha256').update(token).digest('base64url') : '';
@@ -178,4 +183,10 @@ export function createAccessTokenVerifier(opts: AccessTokenVerifierOptions): Acc
     remember(digest, result);
     return result;
   };
+  return Object.assign(verify, {
+    peek(token: string): VerifiedAccessToken | undefined {
+      if (!cache || typeof token !== 'string' || token.length > maxTokenBytes) return undefined;
+      return cached(createHash('sha256').update(token).digest('base64url'));
+    },
+  });
 }

@@ -126,7 +126,9 @@ test('a non-admin signs in through the login form, sees mapped claims and tokens
     // Not an admin: the role guard answers 403.
     const admin = await page.goto(`${app.url}/admin`);
     expect(admin?.status()).toBe(403);
-    expect(JSON.parse(await page.locator('body').innerText())).toEqual({ error: 'forbidden', code: 'FORBIDDEN' });
+    // A browser gets an HTML page (API clients get JSON `{ error: 'forbidden' }`).
+    await expect(page.getByRole('heading', { name: 'Access denied' }).isVisible()).resolves.toBe(true);
+    expect(await page.locator('body').innerText()).toContain('FORBIDDEN');
 
     // The API, from the page (session cookie)...
     await page.goto(`${app.url}/profile`);

@@ -51,11 +51,8 @@ export async function saveTransaction(s: TransactionSettings, req: Req, res: Res
   setCookie(res, s.cookieName, binding, { path: s.cookiePath, secure: s.secure, maxAge: s.ttl });
 }
 
-async function countPending(s: TransactionSettings, bindingHash: string): Promise<number> {
-  const key = `txc:${bindingHash}`;
-  const current = Number((await s.kv.get(key)) ?? '0') + 1;
-  await s.kv.set(key, String(current), s.ttl);
-  return current;
+function countPending(s: TransactionSettings, bindingHash: string): Promise<number> {
+  return s.kv.incr(`txc:${bindingHash}`, s.ttl);
 }
 
 /**

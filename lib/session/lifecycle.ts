@@ -73,8 +73,9 @@ export async function establishSession(ctx: GatewayContext, req: Req, _res: Res,
   if (previous) ctx.tokens.forget(previous.sid);
   const previousId = req.sessionID;
   await call((cb) => handleOf(req).regenerate(cb));
-  // The old id is gone from Redis; it must leave every instance's cache too (fixation).
-  if (previousId) ctx.sessionCache?.invalidate([previousId]);
+  // The old id is gone from Redis; if it was signed in (only then can it be cached anywhere),
+  // it must leave every instance's cache too (fixation).
+  if (previousId && previous) ctx.sessionCache?.invalidate([previousId]);
   const fresh = handleOf(req);
   fresh.fedgate = auth;
   markFresh(fresh);

@@ -73,6 +73,10 @@ if ok and type(obj) == 'table' and type(obj.fedgate) == 'table' then
 end
 return redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])`;
 
+interface GuardedSetClient {
+  fedgateGuardedSet(key: string, value: string, ttl: string, fresh: string, rev: string): Promise<unknown>;
+}
+
 function revOf(sess: session.SessionData): number {
   return readSessionAuth((sess as { fedgate?: unknown }).fedgate)?.rev ?? -1;
 }
@@ -92,6 +96,8 @@ export class FedgateRedisStore extends RedisStore {
       ttl: (sess: session.SessionData) => sessionTtlSeconds(readSessionAuth((sess as { fedgate?: unknown }).fedgate), timeouts, now()),
     });
     this.#redis = client;
+    // EVALSHA with a transparent fallback: the script text is not sent on every save.
+    if (!('fedgateGuardedSet' in client)) client.defineCommand('fedgateGuardedSet', { numberOfKeys: 1, lua: guardedSetScript });
     this.#timeouts = timeouts;
     this.#now = now;
   }
@@ -121,7 +127,7 @@ export class FedgateRedisStore extends RedisStore {
     try {
       const ttl = sessionTtlSeconds(readSessionAuth((sess as { fedgate?: unknown }).fedgate), this.#timeouts, this.#now());
       const fresh = freshSessions.has(sess);
-      await this.#redis.eval(guardedSetScript, 1, this.prefix + sid, tolerantSerializer.stringify(sess), String(ttl), fresh ? '1' : '0', String(revOf(sess)));
+      await (this.#redis as unknown as GuardedSetClient).fedgateGuardedSet(this.prefix + sid, tolerantSerializer.stringify(sess), String(ttl), fresh ? '1' : '0', String(revOf(sess)));
       if (fresh) freshSessions.delete(sess);
       cb?.();
     } catch (err) {

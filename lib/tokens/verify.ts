@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import type { JWTPayload, ProtectedHeaderParameters } from 'jose';
 import { FedgateError } from '../errors.js';
@@ -114,6 +114,11 @@ function toResult(payload: JWTPayload): VerifiedAccessToken {
   return deepFreeze(result);
 }
 
+/** SHA-256 of a token, base64url: the cache key (so the cache holds no usable token). */
+const digestOf: (token: string) => string = typeof hash === 'function'
+  ? (token) => hash('sha256', token, 'base64url')
+  : (token) => createHash('sha256').update(token).digest('base64url');
+
 /**
  * Creates the verifier of local access tokens (RFC 9068 §4, RFC 8725): the size is capped before
  * any work; `jwk`/`jku`/`x5u`/`x5c`/`crit` headers are refused; `typ` must be `at+jwt`; the key
@@ -156,7 +161,7 @@ export function createAccessTokenVerifier(opts: AccessTokenVerifierOptions): Acc
   const verify = async function verifyAccessToken(token: string): Promise<VerifiedAccessToken> {
     checkShape(token, maxTokenBytes);
     // A hit means these exact bytes passed every check below before and have not expired.
-    const digest = cache ? createHash('sha256').update(token).digest('base64url') : '';
+    const digest = cache ? digestOf(token) : '';
     const hit = cache ? cached(digest) : undefined;
     if (hit) return hit;
 
@@ -186,7 +191,7 @@ export function createAccessTokenVerifier(opts: AccessTokenVerifierOptions): Acc
   return Object.assign(verify, {
     peek(token: string): VerifiedAccessToken | undefined {
       if (!cache || typeof token !== 'string' || token.length > maxTokenBytes) return undefined;
-      return cached(createHash('sha256').update(token).digest('base64url'));
+      return cached(digestOf(token));
     },
   });
 }

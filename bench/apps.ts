@@ -67,6 +67,20 @@ export function startBare(): Promise<Started> {
   });
 }
 
+/**
+ * Control for scenarios 4-5: bare Express with the two layers fedgate's public API implies
+ * (`app.use(gateway)` and a `requireAuth()` route guard), both no-ops. The floor of any
+ * middleware-based design; what fedgate adds is measured against this too.
+ */
+export function startBareLayers(): Promise<Started> {
+  return serve(async () => {
+    const app = express();
+    app.use((_req: express.Request, _res: express.Response, next: express.NextFunction) => next());
+    app.get('/hello', (_req: express.Request, _res: express.Response, next: express.NextFunction) => next(), hello);
+    return { app };
+  });
+}
+
 interface BenchSession { user?: Record<string, unknown> }
 
 /** Scenario 2: express-session + connect-redis 8 + ioredis, all defaults, reading a signed-in session. */

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ClientMetadata } from 'oidc-provider';
 import { startOp, getSharedKey, signWithSharedKey } from '../test/fixtures/op.js';
-import { startBare, startEoc, startExpressSession, startFedgate, startRawOidc, SCOPES, type Started } from './apps.js';
+import { startBare, startBareLayers, startEoc, startExpressSession, startFedgate, startRawOidc, SCOPES, type Started } from './apps.js';
 import type { ChildInit, Reply, Request } from './ipc.js';
 
 /**
@@ -47,6 +47,7 @@ function start(init: ChildInit): Promise<Started> {
   switch (init.role) {
     case 'op': return startUpstream();
     case 'bare': return startBare();
+    case 'bare-layers': return startBareLayers();
     case 'express-session': return startExpressSession(init);
     case 'eoc': return startEoc(init);
     case 'fedgate': return startFedgate(init);

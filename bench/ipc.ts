@@ -20,7 +20,7 @@ export interface ChildInit {
   sessionCacheTtl?: number;
 }
 
-export type Role = 'op' | 'bare' | 'express-session' | 'eoc' | 'fedgate' | 'raw-oidc';
+export type Role = 'op' | 'bare' | 'bare-layers' | 'express-session' | 'eoc' | 'fedgate' | 'raw-oidc';
 
 export interface Request { id: number; cmd: string; arg?: unknown }
 export type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };

@@ -97,6 +97,7 @@ async function main(): Promise<void> {
   });
   const settled = await Promise.allSettled([
     spawn('bare', { role: 'bare' }),
+    spawn('bare-layers', { role: 'bare-layers' }),
     spawn('express-session', { role: 'express-session', redisUrl: redisMain.url }),
     spawn('eoc', { ...oidcInit('eoc'), role: 'eoc' }),
     spawn('fedgate', oidcInit('fedgate', redisMain.url)),
@@ -110,8 +111,8 @@ async function main(): Promise<void> {
   ]);
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed) throw failed.reason;
-  const [bare, es, eoc, fg, raw, fgSmall, fgLarge, nc, ncSmall, ncLarge] = settled.map((s) => (s as PromiseFulfilledResult<Child>).value) as
-    [Child, Child, Child, Child, Child, Child, Child, Child, Child, Child];
+  const [bare, layers, es, eoc, fg, raw, fgSmall, fgLarge, nc, ncSmall, ncLarge] = settled.map((s) => (s as PromiseFulfilledResult<Child>).value) as
+    [Child, Child, Child, Child, Child, Child, Child, Child, Child, Child, Child];
   const redirects: Array<[string, string]> = [['eoc', `${eoc.url}/callback`], ['raw', `${raw.url}/callback`]];
   for (const child of [fg, fgSmall, fgLarge, nc, ncSmall, ncLarge]) redirects.push([child.name, `${child.url}/auth/callback/corp`]);
   for (const [clientId, redirectUri] of redirects) await op.call('client', { clientId, clientSecret: secretOf(clientId), redirectUri });
@@ -146,6 +147,7 @@ async function main(): Promise<void> {
   // Scenarios 1-5 (4 also with the session cache off, to show what the cache buys).
   const http: HttpScenario[] = [
     { key: '1', id: '1', label: 'bare Express 5 `GET /hello`', child: bare, url: `${bare.url}/hello`, headers: () => ({}) },
+    { key: '1L', id: '1', label: 'bare Express 5 + two no-op layers (control)', child: layers, url: `${layers.url}/hello`, headers: () => ({}) },
     { key: '2', id: '2', label: 'express-session + connect-redis 8 + ioredis', child: es, url: `${es.url}/hello`, headers: () => ({ cookie: esCookie }) },
     { key: '3', id: '3', label: 'express-openid-connect `requiresAuth()`', child: eoc, url: `${eoc.url}/hello`, headers: () => ({ cookie: eocCookie }) },
     { key: '4', id: '4', label: 'fedgate `requireAuth()`, session cookie', child: fg, url: `${fg.url}/hello`, headers: () => ({ cookie: fgCookie }) },

@@ -10,6 +10,7 @@ import type session from 'express-session';
 import type { Emit } from './events.js';
 import type { Metrics } from './metrics.js';
 import type { SessionCache } from './session/cache.js';
+import type { GatewayInfo } from './guard/require-auth.js';
 
 /**
  * Renders the connector chooser; apps may supply their own. Must escape what it prints.
@@ -32,6 +33,8 @@ export interface GatewayContext {
   readonly tokens: TokenService;
   readonly transactions: TransactionSettings;
   readonly renderChooser?: ChooserRenderer;
+  /** What `requireAuth` needs to know about this gateway (login path, metrics hook). */
+  readonly gatewayInfo: GatewayInfo;
   /** The session store (Redis, or memory in development). */
   readonly store: session.Store;
   /** In-process cache of verified session state (absent when `session.cacheTtl` is 0). */

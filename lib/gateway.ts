@@ -148,6 +148,10 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
     : undefined;
   const tokens = createTokenService(config, { logger, now, ...(nodeEnv !== undefined ? { nodeEnv } : {}) });
   const sessionMw = createSessionMiddleware(config, store);
+  const info = {
+    basePath: config.basePath,
+    ...(metrics ? { observe: (outcome: GuardOutcome) => metrics.guard(outcome) } : {}),
+  };
   const ctx: GatewayContext = {
     config,
     connectors,
@@ -158,6 +162,7 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
     ...(metrics ? { metrics } : {}),
     now,
     tokens,
+    gatewayInfo: info,
     store,
     ...(sessionCache ? { sessionCache } : {}),
     transactions: {
@@ -179,26 +184,25 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
   // After the line above: it chains onto ctx.onSessionsDestroyed for its logout chain.
   const broker = createBroker(ctx, redis);
   const route = createRouter(ctx);
-  const info = {
-    basePath: config.basePath,
-    ...(metrics ? { observe: (outcome: GuardOutcome) => metrics.guard(outcome) } : {}),
-  };
   let closed = false;
 
   const gateway = function fedgateMiddleware(req: Req, res: Res, next: Next): void {
-    (req as unknown as Record<symbol, unknown>)[gatewayInfo] = info;
     if (closed) {
+      (req as unknown as Record<symbol, unknown>)[gatewayInfo] = info;
       (req as { auth?: unknown }).auth = anonymous({ code: 'GATEWAY_CLOSED', status: 503 });
       next();
       return;
     }
     // Cache hits (session or bearer) on app routes are answered synchronously.
+    // Fast-path Auth objects carry the gateway info themselves (see withGatewayInfo): one property
+    // less to add to every request object on the hot path.
     const fast = resolveAuthFast(ctx, req);
     if (fast) {
       (req as { auth?: unknown }).auth = fast;
       next();
       return;
     }
+    (req as unknown as Record<symbol, unknown>)[gatewayInfo] = info;
     resolveAuth(ctx, req, res)
       .then((auth) => {
         (req as { auth?: unknown }).auth = auth;

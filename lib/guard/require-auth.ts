@@ -37,7 +37,8 @@ export function requireAuth(options: RequireAuthOptions = {}) {
 
   return function fedgateRequireAuth(req: Req, res: Res, next: Next): void {
     const auth = req.auth as Auth | undefined;
-    const info = (req as unknown as Record<symbol, GatewayInfo | undefined>)[gatewayInfo];
+    const info = (auth as unknown as Record<symbol, GatewayInfo | undefined> | undefined)?.[gatewayInfo]
+      ?? (req as unknown as Record<symbol, GatewayInfo | undefined>)[gatewayInfo];
     if (!auth || !info) {
       sendJson(res, 500, { error: 'gateway_not_mounted', code: 'GATEWAY_NOT_MOUNTED' });
       return;

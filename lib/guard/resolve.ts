@@ -7,6 +7,7 @@ import { destroySession, type SessionHandle } from '../session/lifecycle.js';
 import { needsRefresh, refreshIfNeeded } from '../session/refresh.js';
 import { signedCookieFor, signedCookieOf } from '../session/cache.js';
 import type { VerifiedAccessToken } from '../tokens/verify.js';
+import { gatewayInfo } from './require-auth.js';
 import { requestIdOf } from '../events.js';
 
 const bearerPattern = /^Bearer[ ]+([^\s]+)[ ]*$/i;
@@ -47,7 +48,7 @@ export function resolveAuthFast(ctx: GatewayContext, req: Req): Auth | undefined
     if (ctx.config.tokens.sessionBound) return undefined;
     const m = bearerPattern.exec(header);
     const v = m ? ctx.tokens.peekAccessToken(m[1]!) : undefined;
-    return v ? bearerAuth(v, m![1]!) : undefined;
+    return v ? bearerAuth(v, m![1]!, ctx.gatewayInfo) : undefined;
   }
   const cache = ctx.sessionCache;
   if (!cache || !cache.usable()) return undefined;
@@ -58,9 +59,17 @@ export function resolveAuthFast(ctx: GatewayContext, req: Req): Auth | undefined
   return hit && canServeFromCache(ctx, hit.auth, now) ? hit.reqAuth : undefined;
 }
 
-function bearerAuth(v: VerifiedAccessToken, token: string): Auth {
+/** Fast-path Auth objects carry the gateway info, so requireAuth needs nothing added to `req`. */
+function withGatewayInfo(ctx: GatewayContext, auth: Auth): Auth {
+  Object.defineProperty(auth, gatewayInfo, { value: ctx.gatewayInfo, enumerable: false });
+  return auth;
+}
+
+function bearerAuth(v: VerifiedAccessToken, token: string, info?: GatewayContext['gatewayInfo']): Auth {
   const bar = v.sub.indexOf('|');
   return {
+    // A symbol key: not enumerable by Object.keys/JSON, and part of the literal's shape (cheap).
+    [gatewayInfo]: info,
     isAuthenticated: true,
     sub: v.sub,
     claims: v.claims,
@@ -126,7 +135,7 @@ async function resolveSession(ctx: GatewayContext, req: Req): Promise<Auth> {
   if (cache && resolved.isAuthenticated && req.sessionID && !isGatewayPath(ctx, req)) {
     const signed = signedCookieFor(req, ctx.config.session.cookieName, req.sessionID);
     const tokensUntil = (resolved as { tokensExpireAt?: number }).tokensExpireAt ?? now;
-    if (signed) cache.set(signed, req.sessionID, { auth: current, reqAuth: deepFreeze(resolved) }, now, tokensUntil);
+    if (signed) cache.set(signed, req.sessionID, { auth: current, reqAuth: deepFreeze(withGatewayInfo(ctx, resolved)) }, now, tokensUntil);
   }
   return resolved;
 }

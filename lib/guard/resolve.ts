@@ -67,7 +67,7 @@ function withGatewayInfo(ctx: GatewayContext, auth: Auth): Auth {
 
 function bearerAuth(v: VerifiedAccessToken, token: string, info?: GatewayContext['gatewayInfo']): Auth {
   const bar = v.sub.indexOf('|');
-  return {
+  const auth = {
     // A symbol key: not enumerable by Object.keys/JSON, and part of the literal's shape (cheap).
     [gatewayInfo]: info,
     isAuthenticated: true,
@@ -78,6 +78,7 @@ function bearerAuth(v: VerifiedAccessToken, token: string, info?: GatewayContext
     scope: v.scope,
     via: 'bearer',
   };
+  return auth as Auth;
 }
 
 async function resolveBearer(ctx: GatewayContext, token: string): Promise<Auth> {

@@ -54,7 +54,7 @@ describe('benchmark harness (smoke)', () => {
     const report = JSON.parse(await readFile(json, 'utf8')) as Report;
     expect(report.smoke).toBe(true);
     expect(report.settings.fillLarge).toBe(10_000);
-    expect(report.rows.map((r) => r.id)).toEqual(['1', '2', '3', '4', '4', '5', '6', '6', '6', '6', '7', '8', '8', '8', '8']);
+    expect(report.rows.map((r) => r.id)).toEqual(['1', '1', '2', '3', '4', '4', '5', '6', '6', '6', '6', '7', '8', '8', '8', '8']);
     for (const row of report.rows) {
       if (row.unit === 'bytes') {
         expect(row.bytes).toBeGreaterThan(0);

@@ -40,7 +40,7 @@ export function parseTokenBody(text: string): Record<string, unknown> {
 
 /**
  * POSTs to the token endpoint with `Accept: application/json`. Errors such as
- * `bad_verification_code` come back with HTTP 200 [octokit-13]: any `error` member fails.
+ * `bad_verification_code` come back with HTTP 200 [octokit-13]: a body with an `error` member fails.
  */
 export async function tokenRequest(http: GithubHttp, url: string, body: URLSearchParams, headers: Record<string, string>, stage: 'token' | 'refresh'): Promise<GithubTokens> {
   let res: Response;

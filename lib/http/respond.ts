@@ -85,10 +85,6 @@ export function sendError(req: Req, res: Res, err: FedgateError, extraHtml = '')
   sendJson(res, err.status, { error: err.code.toLowerCase(), code: err.code, message: err.message });
 }
 
-export function statusOf(code: keyof typeof errorCodes): number {
-  return errorCodes[code].status;
-}
-
 /** Reads one cookie from the request header without any decoding surprises. */
 export function readCookie(req: Req, name: string): string | undefined {
   const header = req.headers.cookie;

@@ -82,7 +82,11 @@ export function loadConfig(input: string | object, options: LoadConfigOptions): 
   // A path whose ${env:...} is missing gets that one problem, not also "too short" and the like.
   const envPaths = new Set(problems.map((p) => p.path));
   if (!result.success) problems.push(...result.error.issues.flatMap((i) => issueToProblems(i)).filter((p) => !envPaths.has(p.path) && ![...envPaths].some((e) => p.path.startsWith(`${e}[`))));
-  if (!result.success) throw new ConfigError(dedupe(problems));
+  if (!result.success) {
+    // Report the cross-field problems too, so one run lists every problem, not two rounds of them.
+    if (substituted && typeof substituted === 'object') problems.push(...crossChecks(substituted as ParsedConfig, options));
+    throw new ConfigError(dedupe(problems));
+  }
 
   const parsed = result.data;
   problems.push(...crossChecks(parsed, options));
@@ -115,48 +119,74 @@ function issueToProblems(issue: Issue, prefix: PropertyKey[] = []): ConfigProble
 
 function crossChecks(c: ParsedConfig, options: LoadConfigOptions): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
+  // Each check stands alone: on input that failed the schema, a check whose section is malformed
+  // throws and is skipped (the schema already reported that section), and the others still run.
+  const check = (fn: () => void) => {
+    try {
+      fn();
+    } catch {
+      /* reported by the schema */
+    }
+  };
   const production = options.nodeEnv === 'production';
-  const insecureFlags: Array<[string, boolean | undefined]> = [
-    ['allowInsecureRequests', c.allowInsecureRequests],
-    ['session.insecureMemoryStore', c.session.insecureMemoryStore],
-    ['tokens.insecureEphemeralKeys', c.tokens?.insecureEphemeralKeys],
-  ];
-  if (production) {
-    for (const [p, on] of insecureFlags) if (on) problems.push({ path: p, message: 'development-only option refused with NODE_ENV=production' });
-  }
-  const baseUrl = new URL(c.baseUrl);
-  if (baseUrl.protocol === 'http:' && !c.allowInsecureRequests && !isLoopback(baseUrl.hostname)) {
-    problems.push({ path: 'baseUrl', message: 'must be https (http only for localhost, or with allowInsecureRequests)' });
-  }
-  if (!c.session.redis && !c.session.insecureMemoryStore) {
-    problems.push({ path: 'session.redis', message: 'required (or session.insecureMemoryStore for development)' });
-  }
-  if (c.session.redis && c.session.insecureMemoryStore) {
-    problems.push({ path: 'session.insecureMemoryStore', message: 'cannot be combined with session.redis' });
-  }
-  const cookieName = c.session.cookieName;
-  if (cookieName?.startsWith('__Host-') && baseUrl.protocol !== 'https:') {
-    problems.push({ path: 'session.cookieName', message: '__Host- cookies need an https baseUrl' });
-  }
+  check(() => {
+    const insecureFlags: Array<[string, boolean | undefined]> = [
+      ['allowInsecureRequests', c.allowInsecureRequests],
+      ['session.insecureMemoryStore', c.session?.insecureMemoryStore],
+      ['tokens.insecureEphemeralKeys', c.tokens?.insecureEphemeralKeys],
+    ];
+    if (production) {
+      for (const [p, on] of insecureFlags) if (on === true) problems.push({ path: p, message: 'development-only option refused with NODE_ENV=production' });
+    }
+  });
+  check(() => {
+    const baseUrl = new URL(c.baseUrl);
+    if (baseUrl.protocol === 'http:' && !c.allowInsecureRequests && !isLoopback(baseUrl.hostname)) {
+      problems.push({ path: 'baseUrl', message: 'must be https (http only for localhost, or with allowInsecureRequests)' });
+    }
+    if (c.session?.cookieName?.startsWith('__Host-') && baseUrl.protocol !== 'https:') {
+      problems.push({ path: 'session.cookieName', message: '__Host- cookies need an https baseUrl' });
+    }
+  });
+  check(() => {
+    if (!c.session) return;
+    if (!c.session.redis && !c.session.insecureMemoryStore) {
+      problems.push({ path: 'session.redis', message: 'required (or session.insecureMemoryStore for development)' });
+    }
+    if (c.session.redis && c.session.insecureMemoryStore) {
+      problems.push({ path: 'session.insecureMemoryStore', message: 'cannot be combined with session.redis' });
+    }
+  });
   const tokens = c.tokens;
-  if (!tokens?.keys && !tokens?.insecureEphemeralKeys) {
-    problems.push({ path: 'tokens.keys', message: 'required (or tokens.insecureEphemeralKeys for development)' });
-  }
-  if (tokens?.keys && typeof tokens.keys === 'object') problems.push(...validatePrivateJwks(tokens.keys, 'tokens.keys'));
-  if (c.op) {
+  check(() => {
+    if (!tokens?.keys && !tokens?.insecureEphemeralKeys) {
+      problems.push({ path: 'tokens.keys', message: 'required (or tokens.insecureEphemeralKeys for development)' });
+    }
+    if (tokens?.keys && typeof tokens.keys === 'object') problems.push(...validatePrivateJwks(tokens.keys, 'tokens.keys'));
+  });
+  check(() => {
+    if (!c.op) return;
     const origin = new URL(c.baseUrl).origin;
     const base = c.basePath ?? '/auth';
     problems.push(...validateOpConfig(c.op, { baseUrl: origin, basePath: base, issuer: stripSlash(tokens?.issuer ?? `${origin}${base}`), allowInsecureRequests: c.allowInsecureRequests ?? false, localScopes: Object.keys(tokens?.scopes ?? {}), audience: tokens?.audience ?? origin }));
-  }
+  });
 
   const seen = new Set<string>();
-  c.connectors.forEach((conn, i) => {
+  const connectors = Array.isArray(c.connectors) ? c.connectors : [];
+  connectors.forEach((conn, i) => {
     const at = `connectors[${i}]`;
-    if (seen.has(conn.id)) problems.push({ path: `${at}.id`, message: `duplicate connector id "${conn.id}"` });
-    seen.add(conn.id);
-    if (conn.claims) problems.push(...validateMapping(conn.claims, `${at}.claims`));
-    const type = options.registry.get(conn.type);
-    if (type?.validate) problems.push(...type.validate(conn, at, { allowInsecureRequests: c.allowInsecureRequests ?? false }));
+    check(() => {
+      if (typeof conn.id !== 'string') return;
+      if (seen.has(conn.id)) problems.push({ path: `${at}.id`, message: `duplicate connector id "${conn.id}"` });
+      seen.add(conn.id);
+    });
+    check(() => {
+      if (conn.claims) problems.push(...validateMapping(conn.claims, `${at}.claims`));
+    });
+    check(() => {
+      const type = options.registry.get(conn.type);
+      if (type?.validate) problems.push(...type.validate(conn, at, { allowInsecureRequests: c.allowInsecureRequests === true }));
+    });
   });
   return problems;
 }

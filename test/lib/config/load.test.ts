@@ -153,7 +153,12 @@ describe('configuration errors', () => {
 
   test('missing essentials: Redis (or the dev store), signing keys (or dev keys), connectors', () => {
     const err = configError({ baseUrl: 'https://app.example.com', session: { secret: SESSION_SECRET }, connectors: [] });
-    expect(lines(err)).toEqual(['connectors: at least one connector is required']);
+    // All three in one error: schema problems and cross-field problems are reported together.
+    expect(lines(err)).toEqual([
+      'connectors: at least one connector is required',
+      'session.redis: required (or session.insecureMemoryStore for development)',
+      'tokens.keys: required (or tokens.insecureEphemeralKeys for development)',
+    ]);
     const c = valid();
     c.session = { secret: SESSION_SECRET };
     delete c.tokens;
@@ -226,5 +231,33 @@ describe('configuration files', () => {
       'connectors[0].clientSecret: environment variable CORP_SECRET is not set',
       'connectors[0].clientId: required',
     ]));
+  });
+});
+
+describe('every problem in one error', () => {
+  test('schema problems and cross-field problems (duplicate ids, production dev flags, HS256 without a secret) come together', () => {
+    const cfg = valid();
+    cfg.baseUrl = 'not a url';
+    (cfg.session as Json).idleTimeout = -5;
+    (cfg.tokens as Json | undefined) ?? Object.assign(cfg, { tokens: {} });
+    Object.assign(cfg, { allowInsecureRequests: true });
+    const first = cfg.connectors[0]!;
+    cfg.connectors.push({ ...first, idTokenSigningAlg: 'HS256', clientSecret: undefined });
+    let err: unknown;
+    try {
+      load(cfg, { nodeEnv: 'production' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const lines = (err as ConfigError).problems.map((p) => `${p.path}: ${p.message}`);
+    expect(lines).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^baseUrl: /),
+      expect.stringMatching(/^session\.idleTimeout: /),
+      'allowInsecureRequests: development-only option refused with NODE_ENV=production',
+      'connectors[1].id: duplicate connector id "corp"',
+      'connectors[1].idTokenSigningAlg: HS256 needs a clientSecret (public clients cannot use HMAC)',
+    ]));
+    expect((err as ConfigError).message).not.toContain(CLIENT_SECRET);
   });
 });

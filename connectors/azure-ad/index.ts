@@ -3,7 +3,7 @@ import type { ConfigProblem } from '../../lib/errors.js';
 import type { ClaimMapping } from '../../lib/claims/schema.js';
 import { FedgateError } from '../../lib/errors.js';
 import { OidcConnector } from '../oidc/connector.js';
-import { validateOidcBase } from '../oidc/index.js';
+import { genericClaims, validateOidcBase } from '../oidc/index.js';
 import type { OidcPreset, PresetTokens } from '../oidc/preset.js';
 import { limitedFetch } from '../shared/limited-fetch.js';
 import { trimSlash, withParams } from '../shared/vendor-url.js';
@@ -20,16 +20,11 @@ export const defaultGraphBaseUrl = 'https://graph.microsoft.com';
  * be correct", so `email_verified` is always false (the "nOAuth" takeover, §0/§3 [descope-noauth]).
  */
 export const azureAdClaims: ClaimMapping = {
+  ...genericClaims,
   sub: { from: 'oid', required: true },
   tid: 'tid',
-  email: 'email',
   email_verified: { value: false },
-  name: 'name',
-  given_name: 'given_name',
-  family_name: 'family_name',
-  username: 'preferred_username',
-  groups: { from: 'groups', type: 'string[]' },
-  roles: { from: 'roles', type: 'string[]' },
+  picture: null,
 };
 
 /** Derived URLs of one azure-ad connector. */

@@ -2,10 +2,10 @@ import { randomToken, takeTransaction } from './transactions.js';
 import { FedgateError, toFedgateError } from '../errors.js';
 import type { GatewayContext } from '../context.js';
 import { requestIdOf } from '../events.js';
-import { mapClaims } from '../claims/map.js';
 import { escapeHtml, noStore, queryOf, redirect, sendError, type Req, type Res } from '../http/respond.js';
 import type { SessionAuth } from '../session/state.js';
 import { establishSession } from '../session/lifecycle.js';
+import { localIdentityOf, upstreamTokensOf } from '../session/identity.js';
 import { LoginRestartRequest, type Connector } from '../connector.js';
 import { startLogin } from './login.js';
 
@@ -43,18 +43,14 @@ export async function handleCallback(ctx: GatewayContext, req: Req, res: Res, pa
       throw new FedgateError('CALLBACK_CONNECTOR_MISMATCH', 'The sign-in response arrived for another provider than the one the sign-in started with.');
     }
     const connector = ctx.connectors.get(tx.connector);
-    const mapping = ctx.mappings.get(tx.connector);
-    if (!connector || !mapping) throw new FedgateError('CONNECTOR_UNKNOWN', 'No such sign-in provider.');
+    if (!connector) throw new FedgateError('CONNECTOR_UNKNOWN', 'No such sign-in provider.');
 
     const callbackUrl = new URL(ctx.redirectUri(connector.id));
     callbackUrl.search = q.toString();
     restartable = { connector, returnTo: tx.returnTo };
     const identity = await connector.completeLogin({ callbackUrl, state, data: tx.data });
 
-    const mapped = mapClaims(mapping, identity.claims);
-    const upstreamSub = mapped.sub === undefined ? identity.subject : String(mapped.sub);
-    const sub = `${connector.id}|${upstreamSub}`;
-    const claims: Record<string, unknown> = { ...mapped, sub };
+    const { sub, claims, scope } = localIdentityOf(ctx, connector.id, identity);
     const now = ctx.now();
     const authTime = typeof identity.claims.auth_time === 'number' ? identity.claims.auth_time : Math.floor(now / 1000);
     const auth: SessionAuth = {
@@ -63,7 +59,7 @@ export async function handleCallback(ctx: GatewayContext, req: Req, res: Res, pa
       sub,
       connector: connector.id,
       claims,
-      scope: ctx.tokens.scopesFor(claims),
+      scope,
       authTime,
       createdAt: now,
       lastSeen: now,
@@ -71,11 +67,7 @@ export async function handleCallback(ctx: GatewayContext, req: Req, res: Res, pa
       upstream: {
         sub: identity.subject,
         ...(identity.sid ? { sid: identity.sid } : {}),
-        ...(identity.tokens.idToken ? { idToken: identity.tokens.idToken } : {}),
-        ...(identity.tokens.accessToken ? { accessToken: identity.tokens.accessToken } : {}),
-        ...(identity.tokens.refreshToken ? { refreshToken: identity.tokens.refreshToken } : {}),
-        ...(identity.tokens.expiresAt ? { expiresAt: identity.tokens.expiresAt } : {}),
-        obtainedAt: Math.floor(now / 1000),
+        ...upstreamTokensOf(identity, Math.floor(now / 1000)),
         ...(typeof identity.claims.iss === 'string' ? { iss: identity.claims.iss } : {}),
         ...(isAudience(identity.claims.aud) ? { aud: identity.claims.aud } : {}),
       },

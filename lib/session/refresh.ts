@@ -1,10 +1,10 @@
-import { mapClaims } from '../claims/map.js';
 import type { GatewayContext } from '../context.js';
 import { FedgateError, toFedgateError } from '../errors.js';
 import { randomToken } from '../flow/transactions.js';
 import type { Req } from '../http/respond.js';
 import type { SessionHandle } from './lifecycle.js';
 import { readSessionAuth, type SessionAuth } from './state.js';
+import { localIdentityOf, upstreamTokensOf } from './identity.js';
 
 const lockLeaseMs = 15_000;
 const waitForWinnerMs = 5_000;
@@ -55,26 +55,16 @@ export async function refreshIfNeeded(ctx: GatewayContext, req: Req, auth: Sessi
         if (e.code === 'REFRESH_REJECTED' || e.code === 'ID_TOKEN_INVALID') return { kind: 'ended', reason: e.code };
         throw e;
       }
-      const mapping = ctx.mappings.get(auth.connector)!;
-      const mapped = mapClaims(mapping, identity.claims);
-      const sub = `${auth.connector}|${mapped.sub === undefined ? identity.subject : String(mapped.sub)}`;
-      if (sub !== latest.sub) return { kind: 'ended', reason: 'subject changed' };
-      const claims = { ...mapped, sub };
-      const nowS = Math.floor(ctx.now() / 1000);
+      const local = localIdentityOf(ctx, auth.connector, identity);
+      if (local.sub !== latest.sub) return { kind: 'ended', reason: 'subject changed' };
       const next: SessionAuth = {
         ...latest,
         lastSeen: Math.max(latest.lastSeen, auth.lastSeen),
-        claims,
-        scope: ctx.tokens.scopesFor(claims),
+        claims: local.claims,
+        scope: local.scope,
         rev: latest.rev + 1,
-        upstream: {
-          ...latest.upstream,
-          ...(identity.tokens.idToken ? { idToken: identity.tokens.idToken } : {}),
-          ...(identity.tokens.accessToken ? { accessToken: identity.tokens.accessToken } : {}),
-          ...(identity.tokens.refreshToken ? { refreshToken: identity.tokens.refreshToken } : {}),
-          ...(identity.tokens.expiresAt ? { expiresAt: identity.tokens.expiresAt } : { expiresAt: undefined }),
-          obtainedAt: nowS,
-        },
+        // A refresh without expires_in leaves no stale expiry behind.
+        upstream: { ...latest.upstream, expiresAt: undefined, ...upstreamTokensOf(identity, Math.floor(ctx.now() / 1000)) },
       };
       sess.fedgate = next;
       await new Promise<void>((resolve, reject) => sess.save((err) => (err ? reject(err) : resolve())));

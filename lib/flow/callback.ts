@@ -72,7 +72,7 @@ export async function handleCallback(ctx: GatewayContext, req: Req, res: Res, pa
         ...(isAudience(identity.claims.aud) ? { aud: identity.claims.aud } : {}),
       },
     };
-    await establishSession(ctx, req, res, auth, identity.claims);
+    await establishSession(ctx, req, auth);
     ctx.emit('login.succeeded', { connector: connector.id, sub }, req);
     redirect(res, tx.returnTo);
   } catch (caught) {

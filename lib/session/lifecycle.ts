@@ -68,14 +68,13 @@ const call = (fn: (cb: (err?: unknown) => void) => void) =>
  * Starts the signed-in session. The session id is always regenerated (fixation defence) and
  * nothing of a previous session survives; the new session is saved before the redirect.
  */
-export async function establishSession(ctx: GatewayContext, req: Req, _res: Res, auth: SessionAuth, _upstreamClaims: Record<string, unknown>): Promise<void> {
+export async function establishSession(ctx: GatewayContext, req: Req, auth: SessionAuth): Promise<void> {
   const previous = readAuthOf(req);
-  if (previous) ctx.tokens.forget(previous.sid);
   const previousId = req.sessionID;
   await call((cb) => handleOf(req).regenerate(cb));
-  // The old id is gone from Redis; if it was signed in (only then can it be cached anywhere),
-  // it must leave every instance's cache too (fixation).
-  if (previousId && previous) ctx.sessionCache?.invalidate([previousId]);
+  // A signed-in session replaced by this login has ended like any other (fixation, re-login):
+  // it leaves every cache, its indexes, and its session-bound tokens die with it.
+  if (previous && previousId) await afterSessionEnded(ctx, previousId, previous);
   const fresh = handleOf(req);
   fresh.fedgate = auth;
   markFresh(fresh);
@@ -90,12 +89,15 @@ export async function destroySession(ctx: GatewayContext, req: Req): Promise<voi
   const sessionId = req.sessionID;
   const sess = req.session as SessionHandle | undefined;
   if (sess) await call((cb) => sess.destroy(cb));
-  if (auth) {
-    ctx.tokens.forget(auth.sid);
-    if (ctx.config.tokens.sessionBound) await ctx.kv.del(`sid:${auth.sid}`);
-    if (sessionId) await unindexSession(ctx, sessionId, auth);
-    if (sessionId) ctx.onSessionsDestroyed?.([sessionId]);
-  }
+  if (auth && sessionId) await afterSessionEnded(ctx, sessionId, auth);
+}
+
+/** Everything that follows the end of a signed-in session, whatever ended it. */
+async function afterSessionEnded(ctx: GatewayContext, sessionId: string, auth: SessionAuth): Promise<void> {
+  ctx.tokens.forget(auth.sid);
+  if (ctx.config.tokens.sessionBound) await ctx.kv.del(`sid:${auth.sid}`);
+  await unindexSession(ctx, sessionId, auth);
+  ctx.onSessionsDestroyed?.([sessionId]);
 }
 
 function readAuthOf(req: Req): SessionAuth | undefined {

@@ -265,3 +265,29 @@ describe('access tokens after logout', () => {
     expect((await api('/api/reports', t2.accessToken)).status).toBe(200);
   });
 });
+
+describe('re-login in the same browser', () => {
+  test('with tokens.sessionBound, the replaced session\'s access tokens die with it', async () => {
+    const bound = await startStack({
+      redis,
+      config: (c) => {
+        (c.tokens as Record<string, unknown>).sessionBound = true;
+      },
+      routes: (app) => app.get('/tokens', (req, res) => res.json({ accessToken: req.auth.accessToken })),
+    });
+    try {
+      const b = await bound.login();
+      const first = (await b.get(`${bound.url}/tokens`, { headers: { accept: 'application/json' } })).json<{ accessToken: string }>().accessToken;
+      const call = (t: string) => fetch(`${bound.url}/api/reports`, { headers: { authorization: `Bearer ${t}`, accept: 'application/json' } });
+      expect((await call(first)).status).toBe(200);
+      const again = await b.follow(`${bound.url}/auth/login/corp?returnTo=%2Ftokens`);
+      expect(again.status).toBe(200);
+      const second = again.json<{ accessToken: string }>().accessToken;
+      expect(second).not.toBe(first);
+      expect((await call(second)).status).toBe(200);
+      expect((await call(first)).status).toBe(401);
+    } finally {
+      await bound.close();
+    }
+  });
+});

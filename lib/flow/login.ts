@@ -1,4 +1,4 @@
-import { FedgateError } from '../errors.js';
+import { FedgateError, toFedgateError } from '../errors.js';
 import type { Connector } from '../connector.js';
 import type { GatewayContext } from '../context.js';
 import { requestIdOf } from '../events.js';
@@ -30,7 +30,8 @@ export async function handleLogin(ctx: GatewayContext, req: Req, res: Res, conne
     }
     await startLogin(ctx, req, res, connector, { returnTo, ...(loginHint !== undefined ? { loginHint } : {}) });
   } catch (err) {
-    const e = err instanceof FedgateError ? err : new FedgateError('SESSION_STORE_UNAVAILABLE', 'The sign-in could not be started; please try again shortly.', { cause: err });
+    // Redis failures arrive as SESSION_STORE_UNAVAILABLE from the store layer; anything else is internal.
+    const e = toFedgateError(err);
     ctx.emit('login.failed', { ...(connectorId !== undefined ? { connector: connectorId } : {}), code: e.code }, req);
     if (e.detail) ctx.logger.debug({ event: 'login.failed.detail', requestId: requestIdOf(req), code: e.code, detail: e.detail }, 'Login failure detail');
     sendError(req, res, e);

@@ -1,6 +1,5 @@
 import * as oidc from 'openid-client';
 import * as jose from 'jose';
-import { createRemoteJWKSet, customFetch as joseCustomFetch, jwtVerify } from 'jose';
 import type {
   BeginLoginInput, BeginLoginResult, CompleteLoginInput, Connector, ConnectorContext, ConnectorStatus,
   LogoutInput, LogoutTokenClaims, RefreshInput, UpstreamIdentity, UpstreamTokens,
@@ -48,7 +47,6 @@ export class OidcConnector implements Connector {
   readonly #preset: OidcPreset;
   #discovery: Promise<oidc.Configuration> | undefined;
   #jwks: jose.JWTVerifyGetKey | undefined;
-  #accessTokenJwks: ReturnType<typeof createRemoteJWKSet> | undefined;
   /** Set after discovery when the preset validates ID tokens itself (`idTokenValidator`). */
   #own: { validator: IdTokenValidator; setup: GrantSetup } | undefined;
   #failures = 0;
@@ -162,14 +160,10 @@ export class OidcConnector implements Connector {
 
   async verifyLogoutToken(logoutToken: string): Promise<LogoutTokenClaims> {
     const config = await this.#config();
-    const jwksUri = config.serverMetadata().jwks_uri;
-    if (!jwksUri) throw new FedgateError('LOGOUT_TOKEN_INVALID', 'The logout token is invalid.', { detail: 'upstream has no jwks_uri' });
-    this.#jwks ??= jose.createRemoteJWKSet(new URL(jwksUri), {
-      timeoutDuration: this.#ctx.httpTimeout * 1000,
-      [jose.customFetch]: limitedFetch(this.#ctx.fetch),
-    });
+    const keys = this.#upstreamJwks(config.serverMetadata());
+    if ('problem' in keys) throw new FedgateError('LOGOUT_TOKEN_INVALID', 'The logout token is invalid.', { detail: keys.problem });
     return verifyLogoutToken(logoutToken, {
-      jwks: this.#jwks,
+      jwks: keys.jwks,
       issuer: this.#preset.issuer,
       clientId: this.#cfg.clientId,
       algorithm: this.#cfg.idTokenSigningAlg ?? 'RS256',
@@ -262,15 +256,10 @@ export class OidcConnector implements Connector {
     const invalid = (detail: string, cause?: unknown) => new FedgateError('UPSTREAM_RESPONSE_INVALID',
       `${this.name} sent an access token that could not be verified.`, { detail, ...(cause !== undefined ? { cause } : {}) });
     if (!accessToken) throw invalid('no access token');
-    if (!meta.jwks_uri) throw invalid('no jwks_uri in discovery');
-    const jwksUri = new URL(meta.jwks_uri);
-    if (jwksUri.protocol !== 'https:' && !this.#ctx.allowInsecureRequests) throw invalid('jwks_uri is not https');
-    this.#accessTokenJwks ??= createRemoteJWKSet(jwksUri, {
-      timeoutDuration: this.#ctx.httpTimeout * 1000,
-      [joseCustomFetch]: limitedFetch(this.#ctx.fetch),
-    });
+    const keys = this.#upstreamJwks(meta);
+    if ('problem' in keys) throw invalid(keys.problem);
     try {
-      const { payload } = await jwtVerify(accessToken, this.#accessTokenJwks, {
+      const { payload } = await jose.jwtVerify(accessToken, keys.jwks, {
         issuer: meta.issuer,
         algorithms: accessTokenAlgs,
         currentDate: new Date(this.#ctx.now()),
@@ -281,6 +270,18 @@ export class OidcConnector implements Connector {
       // jose messages name claims and algorithms, never token contents.
       throw invalid(`access token: ${err instanceof Error ? err.message : String(err)}`.slice(0, 300), err);
     }
+  }
+
+  /** The upstream's public keys: one cached remote JWKS (finite timeout, size cap, https only). */
+  #upstreamJwks(meta: oidc.ServerMetadata): { jwks: jose.JWTVerifyGetKey } | { problem: string } {
+    if (!meta.jwks_uri) return { problem: 'no jwks_uri in discovery' };
+    const uri = new URL(meta.jwks_uri);
+    if (uri.protocol !== 'https:' && !this.#ctx.allowInsecureRequests) return { problem: 'jwks_uri is not https' };
+    this.#jwks ??= jose.createRemoteJWKSet(uri, {
+      timeoutDuration: this.#ctx.httpTimeout * 1000,
+      [jose.customFetch]: limitedFetch(this.#ctx.fetch),
+    });
+    return { jwks: this.#jwks };
   }
 
   /** Lazy, cached discovery; after a failure, retried with exponential backoff (never crashes). */

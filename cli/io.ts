@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FedgateError } from '../lib/errors.js';
+import { isRecord } from '../lib/values.js';
+export { isRecord };
 
 /** Where a command writes: `out` is the report, `err` is for diagnostics. Injected so commands stay testable. */
 export interface Io {
@@ -75,10 +77,6 @@ export async function readTextFile(file: string, what: string): Promise<string> 
 export function displayPath(file: string): string {
   const rel = path.relative(process.cwd(), file);
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Pretty JSON, indented for a terminal. */

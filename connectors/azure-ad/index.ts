@@ -10,6 +10,7 @@ import { trimSlash, withParams } from '../shared/vendor-url.js';
 import { fetchGraphGroups } from './graph.js';
 import { tenantPlaceholder, tenantTemplateValidator } from './id-token.js';
 import { azureAdSchema, multiTenantValues, tenantGuid, type AzureAdConfig } from './schema.js';
+import { isRecord } from '../../lib/values.js';
 
 export const defaultAuthority = 'https://login.microsoftonline.com';
 export const defaultGraphBaseUrl = 'https://graph.microsoft.com';
@@ -44,10 +45,6 @@ export function azureAdUrls(cfg: Pick<AzureAdConfig, 'tenant' | 'authority' | 'i
 
 function escapeRegExp(value: string): string {
   return value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** The OidcPreset for Entra ID; see docs/connectors.md "azure-ad". */

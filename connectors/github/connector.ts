@@ -11,6 +11,7 @@ import { UpstreamAuthorizationError } from '../shared/errors.js';
 import { trimSlash } from '../shared/vendor-url.js';
 import { apiGet, apiList, tokenRequest, type GithubHttp, type GithubTokens } from './api.js';
 import type { GithubConfig } from './schema.js';
+import { isRecord } from '../../lib/values.js';
 
 /**
  * Default mapping (connector-quirks §10, github row): the numeric `id` as subject (`login` is
@@ -36,10 +37,6 @@ export function githubUrls(cfg: Pick<GithubConfig, 'enterpriseUrl' | 'authorizeU
     token: cfg.tokenUrl ?? `${ghe ?? 'https://github.com'}/login/oauth/access_token`,
     api: trimSlash(cfg.apiBaseUrl ?? (ghe ? `${ghe}/api/v3` : 'https://api.github.com')),
   };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 const invalidResponse = (detail: string) => new FedgateError('UPSTREAM_RESPONSE_INVALID', 'The identity provider sent an invalid response.', { detail });

@@ -1,6 +1,7 @@
 import type { UpstreamIdentity } from '../../lib/connector.js';
 import { FedgateError } from '../../lib/errors.js';
 import type { PresetTokens } from '../oidc/index.js';
+import { isRecord } from '../../lib/values.js';
 
 /**
  * The upstream claim the Keycloak preset fills with `realm_access.roles` ∪
@@ -8,10 +9,6 @@ import type { PresetTokens } from '../oidc/index.js';
  * cannot take a union, so the preset computes it. Always overwritten, never taken from upstream.
  */
 export const keycloakRolesClaim = 'keycloak:roles';
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function rolesAt(container: unknown, key?: string): string[] {
   let holder = container;

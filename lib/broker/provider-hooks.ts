@@ -4,16 +4,13 @@ import { decodeJwt } from 'jose';
 import type { Req, Res } from '../http/respond.js';
 import { sessionPrincipal, type BrokerRuntime } from './runtime.js';
 import type { LogoutChain } from './logout-chain.js';
+import { isRecord } from '../values.js';
 
 const chains = new WeakMap<BrokerRuntime, LogoutChain>();
 
 /** Lets the provider factory reach the logout chain without an import cycle. */
 export function attachLogoutChain(rt: BrokerRuntime, chain: LogoutChain): void {
   chains.set(rt, chain);
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 /**

@@ -9,6 +9,7 @@ import { substituteEnv } from './env.js';
 import { formatPath } from './paths.js';
 import { validateOpConfig, type OpConfig } from '../broker/config.js';
 import { buildConfigSchema, type ParsedConfig, type PrivateJwks, type RedisConfig, type ScopeRule } from './schema.js';
+import { deepFreeze } from '../values.js';
 
 /** The validated, defaulted and frozen configuration the gateway runs on. */
 export interface ResolvedConfig {
@@ -248,10 +249,3 @@ function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
   });
 }
 
-function deepFreeze<T>(o: T): T {
-  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
-    Object.freeze(o);
-    for (const v of Object.values(o)) deepFreeze(v);
-  }
-  return o;
-}

@@ -9,6 +9,7 @@ import { signedCookieFor, signedCookieOf } from '../session/cache.js';
 import type { VerifiedAccessToken } from '../tokens/verify.js';
 import { gatewayInfo } from './require-auth.js';
 import { requestIdOf } from '../events.js';
+import { deepFreeze } from '../values.js';
 
 const bearerPattern = /^Bearer[ ]+([^\s]+)[ ]*$/i;
 
@@ -151,14 +152,6 @@ function isGatewayPath(ctx: GatewayContext, req: Req): boolean {
   const url = req.originalUrl ?? req.url ?? '';
   const base = ctx.config.basePath;
   return url.startsWith(base) && (url.length === base.length || url[base.length] === '/' || url[base.length] === '?');
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
 }
 
 async function authFromSession(ctx: GatewayContext, auth: SessionAuth): Promise<Auth> {

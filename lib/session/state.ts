@@ -1,3 +1,5 @@
+import { isRecord } from '../values.js';
+
 /**
  * What fedgate keeps in a session (`req.session.fedgate`), server-side in Redis.
  * Upstream tokens live here and never reach the browser.
@@ -39,7 +41,6 @@ export interface SessionAuth {
 
 const isString = (v: unknown): v is string => typeof v === 'string';
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** Narrows stored data; anything corrupted or foreign counts as no session. */
 export function readSessionAuth(value: unknown): SessionAuth | undefined {

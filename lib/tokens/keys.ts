@@ -5,6 +5,7 @@ import type { CryptoKey, JWK } from 'jose';
 import { ConfigError } from '../errors.js';
 import type { ConfigProblem } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { isRecord } from '../values.js';
 
 /**
  * Signing algorithms accepted for local keys. Asymmetric only: a published JWKS must never let
@@ -61,10 +62,6 @@ const keyShape: Record<SigningAlgorithm, { kty: string; crv?: string }> = {
   EdDSA: { kty: 'OKP', crv: 'Ed25519' },
   Ed25519: { kty: 'OKP', crv: 'Ed25519' },
 };
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function isSupportedAlg(value: unknown): value is SigningAlgorithm {
   return typeof value === 'string' && (supportedAlgorithms as readonly string[]).includes(value);

@@ -3,6 +3,7 @@ import { decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import type { JWTPayload, ProtectedHeaderParameters } from 'jose';
 import { FedgateError } from '../errors.js';
 import type { KeySet } from './keys.js';
+import { deepFreeze } from '../values.js';
 
 /** A local access token that passed every check. Frozen: it may be shared through the cache. */
 export interface VerifiedAccessToken {
@@ -56,14 +57,6 @@ function isAccessTokenTyp(typ: unknown): boolean {
   if (typeof typ !== 'string') return false;
   const t = typ.toLowerCase();
   return t === 'at+jwt' || t === 'application/at+jwt';
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const member of Object.values(value)) deepFreeze(member);
-  }
-  return value;
 }
 
 /** Cheap checks that run before anything is hashed, decoded or verified. */

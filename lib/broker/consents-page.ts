@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { FedgateError, toFedgateError } from '../errors.js';
-import { escapeHtml, noStore, page, readForm, redirect, sendError, sendHtml, sendJson, wantsHtml, type Req, type Res } from '../http/respond.js';
+import { escapeHtml, noStore, page, readForm, redirect, sendError, sendHtml, sendJson, wantsHtml, type Req, type Res, sendUnauthorized } from '../http/respond.js';
 import { readSessionAuth } from '../session/state.js';
 import type { SessionHandle } from '../session/lifecycle.js';
 import { listConsents, withdrawConsent, type ConsentEntry } from './grants.js';
@@ -36,7 +36,7 @@ export async function showConsents(rt: BrokerRuntime, req: Req, res: Res): Promi
     const base = rt.ctx.config.basePath;
     if (!principal || !sid) {
       if (wantsHtml(req)) return redirect(res, `${base}/login?returnTo=${encodeURIComponent(`${base}/consents`)}`);
-      sendJson(res, 401, { error: 'unauthorized', code: 'UNAUTHORIZED' }, { 'WWW-Authenticate': 'Bearer realm="fedgate"' });
+      sendUnauthorized(res);
       return;
     }
     const entries = await listConsents(rt, principal.sub);

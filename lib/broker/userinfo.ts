@@ -1,6 +1,6 @@
 import { decodeJwt } from 'jose';
 import { FedgateError, toFedgateError } from '../errors.js';
-import { noStore, sendJson, type Req, type Res } from '../http/respond.js';
+import { noStore, sendJson, type Req, type Res, sendInvalidToken, sendUnavailable } from '../http/respond.js';
 import { createAccessTokenVerifier, type AccessTokenVerifier } from '../tokens/verify.js';
 import { filterClaims } from './claims-filter.js';
 import { audienceOf, type BrokerRuntime } from './runtime.js';
@@ -49,7 +49,7 @@ export function createBrokerUserinfo(rt: BrokerRuntime): BrokerUserinfo {
   };
 
   const invalidToken = (res: Res, description: string) =>
-    sendJson(res, 401, { error: 'invalid_token', code: 'TOKEN_INVALID', error_description: description }, { 'WWW-Authenticate': 'Bearer realm="fedgate", error="invalid_token"' });
+    sendInvalidToken(res, description);
 
   return {
     preflight(req, res) {
@@ -110,7 +110,7 @@ export function createBrokerUserinfo(rt: BrokerRuntime): BrokerUserinfo {
           invalidToken(res, 'The access token is invalid.');
         } else {
           rt.ctx.logger.warn({ event: 'broker.userinfo_failed', code: e.code, detail: e.detail }, 'Broker userinfo failed');
-          sendJson(res, 503, { error: 'temporarily_unavailable', code: e.code === 'INTERNAL_ERROR' ? 'SESSION_STORE_UNAVAILABLE' : e.code }, { 'Retry-After': '5' });
+          sendUnavailable(res, e.code === 'INTERNAL_ERROR' ? 'SESSION_STORE_UNAVAILABLE' : e.code);
         }
       }
       return true;

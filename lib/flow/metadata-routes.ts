@@ -1,7 +1,7 @@
 import type { Auth } from '../auth.js';
 import type { GatewayContext } from '../context.js';
 import { toFedgateError } from '../errors.js';
-import { noStore, sendError, sendJson, type Req, type Res } from '../http/respond.js';
+import { noStore, sendError, sendJson, type Req, type Res, sendInvalidToken, sendUnauthorized, sendUnavailable } from '../http/respond.js';
 
 /** GET {basePath}/userinfo: the mapped claims of the current principal (session or bearer). */
 export function handleUserinfo(_ctx: GatewayContext, req: Req, res: Res): void {
@@ -9,14 +9,14 @@ export function handleUserinfo(_ctx: GatewayContext, req: Req, res: Res): void {
   const auth = req.auth as Auth;
   if (auth.error) {
     if (auth.error.code === 'TOKEN_INVALID') {
-      sendJson(res, 401, { error: 'invalid_token', code: 'TOKEN_INVALID' }, { 'WWW-Authenticate': 'Bearer realm="fedgate", error="invalid_token"' });
+      sendInvalidToken(res);
     } else {
-      sendJson(res, 503, { error: 'temporarily_unavailable', code: auth.error.code }, { 'Retry-After': '5' });
+      sendUnavailable(res, auth.error.code);
     }
     return;
   }
   if (!auth.isAuthenticated) {
-    sendJson(res, 401, { error: 'unauthorized', code: 'UNAUTHORIZED' }, { 'WWW-Authenticate': 'Bearer realm="fedgate"' });
+    sendUnauthorized(res);
     return;
   }
   sendJson(res, 200, { ...auth.claims, sub: auth.sub });

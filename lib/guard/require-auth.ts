@@ -1,7 +1,7 @@
 import type { Auth } from '../auth.js';
 import { FedgateError } from '../errors.js';
 import { sanitizeReturnTo } from '../flow/return-to.js';
-import { page, redirect, sendHtml, sendJson, wantsHtml, type Next, type Req, type Res } from '../http/respond.js';
+import { page, redirect, sendHtml, sendJson, wantsHtml, type Next, type Req, type Res, sendInvalidToken, sendUnauthorized, sendUnavailable } from '../http/respond.js';
 
 /** Options of `requireAuth`. */
 export interface RequireAuthOptions {
@@ -47,7 +47,7 @@ export function requireAuth(options: RequireAuthOptions = {}) {
     if (auth.error) {
       observe?.(auth.error.code === 'TOKEN_INVALID' ? 'unauthenticated' : 'unavailable');
       if (auth.error.code === 'TOKEN_INVALID') {
-        sendJson(res, 401, { error: 'invalid_token', code: 'TOKEN_INVALID' }, { 'WWW-Authenticate': 'Bearer realm="fedgate", error="invalid_token"', 'Cache-Control': 'no-store' });
+        sendInvalidToken(res);
         return;
       }
       unavailable(res, auth.error.code);
@@ -61,7 +61,7 @@ export function requireAuth(options: RequireAuthOptions = {}) {
         redirect(res, `${info.basePath}/login?returnTo=${encodeURIComponent(back)}`);
         return;
       }
-      sendJson(res, 401, { error: 'unauthorized', code: 'UNAUTHORIZED' }, { 'WWW-Authenticate': 'Bearer realm="fedgate"', 'Cache-Control': 'no-store' });
+      sendUnauthorized(res);
       return;
     }
     const missing = scopes.filter((s) => !auth.scope.includes(s));
@@ -123,5 +123,5 @@ function forbidden(req: Req, res: Res): void {
 }
 
 function unavailable(res: Res, code: string): void {
-  sendJson(res, 503, { error: 'temporarily_unavailable', code }, { 'Retry-After': '5', 'Cache-Control': 'no-store' });
+  sendUnavailable(res, code);
 }

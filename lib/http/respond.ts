@@ -136,3 +136,19 @@ export async function readForm(req: Req, maxBytes = 16 * 1024): Promise<URLSearc
   }
   return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
 }
+
+/** 401 for a request with no valid session or token (RFC 6750 §3). */
+export function sendUnauthorized(res: Res): void {
+  sendJson(res, 401, { error: 'unauthorized', code: 'UNAUTHORIZED' }, { 'WWW-Authenticate': 'Bearer realm="fedgate"', 'Cache-Control': 'no-store' });
+}
+
+/** 401 for a bearer token that failed verification (RFC 6750 §3.1 `invalid_token`). */
+export function sendInvalidToken(res: Res, description?: string): void {
+  sendJson(res, 401, { error: 'invalid_token', code: 'TOKEN_INVALID', ...(description !== undefined ? { error_description: description } : {}) },
+    { 'WWW-Authenticate': 'Bearer realm="fedgate", error="invalid_token"', 'Cache-Control': 'no-store' });
+}
+
+/** 503 with Retry-After: the answer to every internal failure; never access. */
+export function sendUnavailable(res: Res, code: string): void {
+  sendJson(res, 503, { error: 'temporarily_unavailable', code }, { 'Retry-After': '5', 'Cache-Control': 'no-store' });
+}

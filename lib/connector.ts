@@ -20,6 +20,12 @@ export interface Connector {
   readonly claims: ClaimMapping;
   /** Whether logout should continue at the upstream's logout endpoint. */
   readonly upstreamLogout: boolean;
+  /** Where the upstream sends the browser after its logout (registered there). Default baseUrl + "/". */
+  readonly postLogoutRedirectUri?: string;
+  /** Whether the gateway may refresh upstream tokens when they near expiry. Default true. */
+  readonly refreshEnabled?: boolean;
+  /** Whether `req.auth.upstream` carries the upstream tokens. Default false. */
+  readonly exposeUpstreamTokens?: boolean;
 
   /** Builds the authorization URL. `data` is stored server-side with the login transaction. */
   beginLogin(input: BeginLoginInput): Promise<BeginLoginResult>;

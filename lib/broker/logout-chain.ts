@@ -3,6 +3,7 @@ import { toFedgateError } from '../errors.js';
 import type { Req, Res } from '../http/respond.js';
 import { readSessionAuth } from '../session/state.js';
 import { destroySession, type SessionHandle } from '../session/lifecycle.js';
+import { upstreamLogoutUrl } from '../flow/logout.js';
 import { revokeGrantTokens } from './grants.js';
 import type { BrokerRuntime } from './runtime.js';
 
@@ -155,17 +156,7 @@ export function createLogoutChain(rt: BrokerRuntime): LogoutChain {
       if (!sess || !auth) return undefined;
       await destroySession(ctx, req);
       log.info({ event: 'broker.rp_logout', connector: auth.connector }, 'Signed out by a client application');
-      const connector = ctx.connectors.get(auth.connector);
-      if (!connector?.upstreamLogout || !connector.buildLogoutUrl) return undefined;
-      try {
-        const postLogoutRedirectUri = (connector as { postLogoutRedirectUri?: string }).postLogoutRedirectUri ?? `${ctx.config.baseUrl}/`;
-        const url = await connector.buildLogoutUrl({ ...(auth.upstream.idToken ? { idToken: auth.upstream.idToken } : {}), postLogoutRedirectUri });
-        return url?.href;
-      } catch (err) {
-        const e = toFedgateError(err);
-        log.warn({ event: 'logout.upstream_failed', connector: auth.connector, code: e.code }, 'Upstream logout skipped');
-        return undefined;
-      }
+      return upstreamLogoutUrl(ctx, auth);
     },
     sweep,
     start() {

@@ -2,7 +2,7 @@ import type { Auth } from '../auth.js';
 import type { GatewayContext } from '../context.js';
 import { FedgateError, toFedgateError } from '../errors.js';
 import { escapeHtml, noStore, page, queryOf, readForm, redirect, sendError, sendHtml, setCookie, single, type Req, type Res } from '../http/respond.js';
-import { readSessionAuth } from '../session/state.js';
+import { readSessionAuth, type SessionAuth } from '../session/state.js';
 import { destroySession, type SessionHandle } from '../session/lifecycle.js';
 import { sanitizeReturnTo } from './return-to.js';
 
@@ -43,26 +43,31 @@ export async function handleLogout(ctx: GatewayContext, req: Req, res: Res): Pro
     clearSessionCookie(ctx, res);
     const connector = auth ? ctx.connectors.get(auth.connector) : undefined;
     if (auth) ctx.emit('logout', { connector: auth.connector, sub: auth.sub, upstream: Boolean(connector?.upstreamLogout) }, req);
-    if (auth && connector?.upstreamLogout && connector.buildLogoutUrl) {
-      const postLogoutRedirectUri = (connector as { postLogoutRedirectUri?: string }).postLogoutRedirectUri ?? `${ctx.config.baseUrl}/`;
-      try {
-        const url = await connector.buildLogoutUrl({
-          ...(auth.upstream.idToken ? { idToken: auth.upstream.idToken } : {}),
-          postLogoutRedirectUri,
-        });
-        if (url) {
-          redirect(res, url.href);
-          return;
-        }
-      } catch (err) {
-        // The local session is gone already; an unreachable upstream only skips its logout.
-        const e = toFedgateError(err);
-        ctx.logger.warn({ event: 'logout.upstream_failed', connector: auth.connector, code: e.code }, 'Upstream logout skipped');
-      }
-    }
-    redirect(res, returnTo);
+    const upstream = auth ? await upstreamLogoutUrl(ctx, auth) : undefined;
+    redirect(res, upstream ?? returnTo);
   } catch (err) {
     sendError(req, res, toFedgateError(err));
+  }
+}
+
+/**
+ * Where the browser continues after the local session ended, when the connector asks for upstream
+ * logout (`logout: "upstream"`) and the vendor has a logout endpoint; undefined otherwise. The
+ * local session is gone already, so an unreachable upstream only skips its logout.
+ */
+export async function upstreamLogoutUrl(ctx: GatewayContext, auth: SessionAuth): Promise<string | undefined> {
+  const connector = ctx.connectors.get(auth.connector);
+  if (!connector?.upstreamLogout || !connector.buildLogoutUrl) return undefined;
+  try {
+    const url = await connector.buildLogoutUrl({
+      ...(auth.upstream.idToken ? { idToken: auth.upstream.idToken } : {}),
+      postLogoutRedirectUri: connector.postLogoutRedirectUri ?? `${ctx.config.baseUrl}/`,
+    });
+    return url?.href;
+  } catch (err) {
+    const e = toFedgateError(err);
+    ctx.logger.warn({ event: 'logout.upstream_failed', connector: auth.connector, code: e.code }, 'Upstream logout skipped');
+    return undefined;
   }
 }
 

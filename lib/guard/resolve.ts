@@ -170,7 +170,7 @@ async function authFromSession(ctx: GatewayContext, auth: SessionAuth): Promise<
 
 function buildSessionAuth(ctx: GatewayContext, auth: SessionAuth, local: { idToken: string; accessToken: string }): Auth {
   const connector = ctx.connectors.get(auth.connector);
-  const expose = connector && (connector as { exposeUpstreamTokens?: boolean }).exposeUpstreamTokens;
+  const expose = connector?.exposeUpstreamTokens === true;
   return {
     isAuthenticated: true,
     sub: auth.sub,

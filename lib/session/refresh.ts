@@ -29,7 +29,7 @@ export type RefreshOutcome = { kind: 'unchanged' | 'refreshed'; auth: SessionAut
  */
 export async function refreshIfNeeded(ctx: GatewayContext, req: Req, auth: SessionAuth): Promise<RefreshOutcome> {
   const connector = ctx.connectors.get(auth.connector);
-  const enabled = (connector as { refreshEnabled?: boolean } | undefined)?.refreshEnabled ?? true;
+  const enabled = connector?.refreshEnabled ?? true;
   if (!connector?.refresh || !enabled || !needsRefresh(auth, Math.floor(ctx.now() / 1000))) return { kind: 'unchanged', auth };
   const sess = req.session as SessionHandle;
   const lockKey = `lock:refresh:${auth.sid}`;

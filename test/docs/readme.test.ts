@@ -4,8 +4,9 @@ import { buildConfigSchema } from '../../lib/config/schema.js';
 import { builtinConnectors } from '../../connectors/registry.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+const configuration = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
 
-test('the README documents every top-level, session, tokens and common connector key', () => {
+test('docs/configuration.md documents every top-level, session, tokens and common connector key', () => {
   const shape = buildConfigSchema(builtinConnectors).shape;
   const keys: string[] = [];
   for (const k of Object.keys(shape)) if (!['$schema', 'connectors', 'session', 'tokens'].includes(k)) keys.push(k);
@@ -15,9 +16,9 @@ test('the README documents every top-level, session, tokens and common connector
     return Object.keys(obj).map((k) => `${name}.${k}`);
   };
   keys.push(...section('session'), ...section('tokens'));
-  const missing = keys.filter((k) => !readme.includes(`\`${k}\``));
+  const missing = keys.filter((k) => !configuration.includes(`\`${k}\``));
   expect(missing).toEqual([]);
-  const connectorMissing = Object.keys(connectorBaseShape).filter((k) => !readme.includes(`\`${k}\``));
+  const connectorMissing = Object.keys(connectorBaseShape).filter((k) => !configuration.includes(`\`${k}\``));
   expect(connectorMissing).toEqual([]);
 });
 

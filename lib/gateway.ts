@@ -17,6 +17,7 @@ import { createTokenService } from './tokens/service.js';
 import { resolveAuth, resolveAuthFast } from './guard/resolve.js';
 import { gatewayInfo, requireAuth, type RequireAuthOptions } from './guard/require-auth.js';
 import { sendError, type Next, type Req, type Res } from './http/respond.js';
+import { hstsHeader } from './http/hygiene.js';
 import { createRouter } from './router.js';
 import { createBroker } from './broker/index.js';
 import { destroyIndexed, indexKeys } from './session/session-index.js';
@@ -148,8 +149,11 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
     : undefined;
   const tokens = createTokenService(config, { logger, now, ...(nodeEnv !== undefined ? { nodeEnv } : {}) });
   const sessionMw = createSessionMiddleware(config, store);
+  const hsts = hstsHeader(config.secure, config.hsts);
   const info = {
     basePath: config.basePath,
+    origin: config.baseUrl,
+    ...(hsts !== undefined ? { hsts } : {}),
     ...(metrics ? { observe: (outcome: GuardOutcome) => metrics.guard(outcome) } : {}),
   };
   const ctx: GatewayContext = {

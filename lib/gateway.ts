@@ -19,6 +19,7 @@ import { gatewayInfo, requireAuth, type RequireAuthOptions } from './guard/requi
 import { sendError, type Next, type Req, type Res } from './http/respond.js';
 import { hstsHeader } from './http/hygiene.js';
 import { createRouter } from './router.js';
+import { createSealer } from './flow/sealed.js';
 import { createBroker } from './broker/index.js';
 import { destroyIndexed, indexKeys } from './session/session-index.js';
 import { createSessionCache } from './session/cache.js';
@@ -175,7 +176,10 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
       cookieName: config.secure ? '__Host-fedgate-tx' : 'fedgate.tx',
       // __Host- cookies must have Path=/.
       cookiePath: config.secure ? '/' : config.basePath,
+      pendingPrefix: config.secure ? '__Secure-fedgate-login.' : 'fedgate.login.',
+      pendingPath: config.basePath,
       secure: config.secure,
+      sealer: createSealer(config.session.secrets, 'pending login v1'),
       now,
     },
     ...(options.renderChooser ? { renderChooser: options.renderChooser } : {}),

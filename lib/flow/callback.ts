@@ -1,4 +1,4 @@
-import { randomToken, takeTransaction } from './transactions.js';
+import { consumePendingLogin, randomToken } from './transactions.js';
 import { FedgateError, toFedgateError } from '../errors.js';
 import type { GatewayContext } from '../context.js';
 import { requestIdOf } from '../events.js';
@@ -55,7 +55,7 @@ export async function handleCallback(ctx: GatewayContext, req: Req, res: Res, pa
     checkCallbackParams(q);
     const state = q.get('state');
     if (!state) throw new FedgateError('CALLBACK_PARAMS_INVALID', 'The sign-in response is missing its state.', { detail: 'state missing' });
-    const tx = await takeTransaction(ctx.transactions, req, state);
+    const tx = await consumePendingLogin(ctx.transactions, req, res, state);
     connectorId = tx.connector;
     if (tx.connector !== pathConnector) {
       throw new FedgateError('CALLBACK_CONNECTOR_MISMATCH', 'The sign-in response arrived for another provider than the one the sign-in started with.');

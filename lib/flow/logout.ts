@@ -5,12 +5,10 @@ import { escapeHtml, noStore, page, queryOf, readForm, redirect, sendError, send
 import { readSessionAuth, type SessionAuth } from '../session/state.js';
 import { destroySession, type SessionHandle } from '../session/lifecycle.js';
 import { sanitizeReturnTo } from './return-to.js';
-import { isCrossSiteWrite } from '../http/hygiene.js';
 
 /**
- * GET|POST {basePath}/logout. A cross-site request cannot log a user out: a POST from another
- * origin is refused (the rule of `requireAuth`, lib/http/hygiene.ts) and a cross-site GET gets a
- * confirmation form instead.
+ * GET|POST {basePath}/logout. A cross-site request cannot log a user out: POST needs a
+ * same-origin `Origin` (when sent) and a cross-site GET gets a confirmation form instead.
  * The session is destroyed in Redis and the cookie cleared, then the browser goes to `returnTo`
  * or, when the connector asks for it, to the upstream's logout.
  */
@@ -21,7 +19,8 @@ export async function handleLogout(ctx: GatewayContext, req: Req, res: Res): Pro
     const q = queryOf(req);
     let returnToRaw = single(q, 'returnTo');
     if (req.method === 'POST') {
-      if (isCrossSiteWrite(req, ctx.config.baseUrl)) {
+      const origin = req.headers.origin;
+      if ((origin !== undefined && origin !== ctx.config.baseUrl) || req.headers['sec-fetch-site'] === 'cross-site') {
         throw new FedgateError('LOGOUT_CROSS_SITE', 'Sign-out must be requested from this site.');
       }
       const form = await readForm(req).catch(() => new URLSearchParams());

@@ -27,20 +27,24 @@ export function defaultNoStore(res: Res): void {
 }
 
 /**
- * Whether a state-changing request comes from another origin, by the headers a browser cannot be
- * made to forge: `Sec-Fetch-Site` (https://www.w3.org/TR/fetch-metadata/) and `Origin`
- * (https://fetch.spec.whatwg.org/#origin-header). `same-site` counts as foreign: a sibling
- * subdomain is another origin that `SameSite=Lax` cookies do not keep out.
- * `Origin: null` is what a sandboxed frame sends, but also what a browser sends for a same-origin
- * form post under `Referrer-Policy: no-referrer`; only `Sec-Fetch-Site: same-origin` tells them apart.
- * A request with neither header (not a browser) passes: a cross-site browser request carries one.
+ * Whether a state-changing request comes from another origin, by the headers a page cannot forge:
+ * `Origin` (https://fetch.spec.whatwg.org/#origin-header) and `Sec-Fetch-Site`
+ * (https://www.w3.org/TR/fetch-metadata/).
+ * - an `Origin` naming another origin is foreign;
+ * - with fetch metadata, only `same-origin` (or `none`, a user-initiated request) passes:
+ *   `same-site` is foreign too, since a sibling subdomain is another origin that `SameSite=Lax`
+ *   cookies do not keep out;
+ * - without it, `Origin: null` (a sandboxed frame, a `data:` page) is foreign.
+ * `Origin: null` alone proves nothing: a browser serializes the origin of a POST as `null` when the
+ * page's referrer policy is `no-referrer` (https://fetch.spec.whatwg.org/#serializing-a-request-origin),
+ * and then sends `Sec-Fetch-Site: same-origin` for a same-origin form. A request with neither
+ * header (not a browser) passes: a cross-site browser request carries at least one.
  */
 export function isCrossSiteWrite(req: Req, origin: string): boolean {
   if (!stateChanging.has(req.method ?? 'GET')) return false;
-  const site = req.headers['sec-fetch-site'];
-  if (site === 'cross-site' || site === 'same-site') return true;
   const from = req.headers.origin;
-  if (from === undefined) return false;
-  if (from === 'null') return site !== 'same-origin';
-  return from !== origin;
+  if (from !== undefined && from !== 'null' && from !== origin) return true;
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined) return site !== 'same-origin' && site !== 'none';
+  return from === 'null';
 }

@@ -139,27 +139,6 @@ describe('cross-site state-changing requests with the session cookie', () => {
   });
 });
 
-describe('the logout POST follows the same rule', () => {
-  const logoutError = { error: 'logout_cross_site', code: 'LOGOUT_CROSS_SITE', message: 'Sign-out must be requested from this site.' };
-  test.each([
-    ['Origin null from a sibling (Sec-Fetch-Site: same-site)', { origin: 'null', 'sec-fetch-site': 'same-site' }],
-    ['Origin null without Sec-Fetch-Site', { origin: 'null' }],
-    ['Sec-Fetch-Site: same-site', { 'sec-fetch-site': 'same-site' }],
-  ])('%s: refused, the session survives', async (_name, headers) => {
-    const browser = await stack.login();
-    const res = await browser.post(`${stack.url}/auth/logout`, {}, { headers: { ...json, ...headers } });
-    expect({ status: res.status, body: res.json() }).toEqual({ status: 403, body: logoutError });
-    expect((await browser.get(`${stack.url}/plain`, { headers: json })).status).toBe(200);
-  });
-
-  test('a same-origin sign-out form under Referrer-Policy: no-referrer (Origin null, same-origin) signs out', async () => {
-    const browser = await stack.login();
-    const res = await browser.post(`${stack.url}/auth/logout`, {}, { headers: { origin: 'null', 'sec-fetch-site': 'same-origin' } });
-    expect(res.status).toBe(302);
-    expect((await browser.get(`${stack.url}/plain`, { headers: json })).status).toBe(401);
-  });
-});
-
 describe('Strict-Transport-Security on an https baseUrl', () => {
   const apps: Array<{ server: Server; gateway: Gateway; url: string }> = [];
   afterAll(async () => {

@@ -67,6 +67,7 @@ export async function handleCallback(ctx: GatewayContext, req: Req, res: Res, pa
     callbackUrl.search = q.toString();
     restartable = { connector, returnTo: tx.returnTo };
     const identity = await connector.completeLogin({ callbackUrl, state, data: tx.data });
+    await tx.commit();
 
     const { sub, claims, scope } = localIdentityOf(ctx, connector.id, identity);
     const now = ctx.now();

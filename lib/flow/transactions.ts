@@ -85,26 +85,49 @@ export function createPendingLogin(s: TransactionSettings, req: Req, res: Res, p
   setCookie(res, name, value, { path: s.pendingPath, secure: s.secure, maxAge: s.ttl });
 }
 
+/** A pending login taken from its cookie; `commit()` makes it single use. */
+export interface ConsumedLogin extends PendingLogin {
+  /**
+   * Remembers the key as used (SET NX, the login's remaining lifetime as TTL). Call it once the
+   * upstream answer proved valid (the code exchange succeeded), before the session is made;
+   * throws CALLBACK_STATE_INVALID when a concurrent callback committed it first.
+   */
+  commit(): Promise<void>;
+}
+
 /**
- * Consumes the pending login of `key`: its cookie is cleared, and the key is remembered as used
- * (SET NX with the login's remaining lifetime) so that a replay — even with the cookie put back —
- * finds it taken. Redis therefore holds one small key per completed callback, never per start.
+ * Takes the pending login of `key` from this browser: its cookie is cleared at once, and the key
+ * must not be marked used. The mark is written by `commit()`, after the upstream exchange
+ * succeeded, so Redis holds one small key per completed login — never one per start, nor per
+ * forged callback — while a replay, even with the cookie put back, finds the key taken.
  * Throws CALLBACK_STATE_INVALID when it is unknown, tampered, expired, used, or from another browser.
  */
-export async function consumePendingLogin(s: TransactionSettings, req: Req, res: Res, key: string): Promise<PendingLogin> {
-  const invalid = (detail: string) => new FedgateError('CALLBACK_STATE_INVALID', 'This sign-in link is no longer valid. Please start the sign-in again.', { detail });
+export async function consumePendingLogin(s: TransactionSettings, req: Req, res: Res, key: string): Promise<ConsumedLogin> {
   const name = cookieNameOf(s, key);
   const raw = cookieValues(req, (n) => n === name)[0]?.value;
-  if (raw === undefined) throw invalid('no pending login for this state in this browser');
+  if (raw === undefined) throw stateInvalid('no pending login for this state in this browser');
   setCookie(res, name, '', { path: s.pendingPath, secure: s.secure, maxAge: 0 });
   const tx = parseSealed(s.sealer.open(raw, name));
-  if (!tx || tx.k !== key) throw invalid('pending login cookie tampered, foreign or sealed with a dropped secret');
+  if (!tx || tx.k !== key) throw stateInvalid('pending login cookie tampered, foreign or sealed with a dropped secret');
   const binding = readCookie(req, s.cookieName);
-  if (!binding || hash(binding) !== tx.b) throw invalid('pending login bound to another browser');
-  const remainingMs = tx.t + s.ttl * 1000 - s.now();
-  if (remainingMs <= 0) throw invalid('pending login expired');
-  if (!(await s.kv.setIfAbsent(`txu:${hash(key)}`, '1', Math.ceil(remainingMs / 1000)))) throw invalid('state already used');
-  return { connector: tx.connector, data: tx.data, returnTo: tx.returnTo };
+  if (!binding || hash(binding) !== tx.b) throw stateInvalid('pending login bound to another browser');
+  const expiresAt = tx.t + s.ttl * 1000;
+  if (expiresAt <= s.now()) throw stateInvalid('pending login expired');
+  const usedKey = `txu:${hash(key)}`;
+  if ((await s.kv.get(usedKey)) !== null) throw stateInvalid('state already used');
+  return {
+    connector: tx.connector,
+    data: tx.data,
+    returnTo: tx.returnTo,
+    async commit() {
+      const ttl = Math.max(1, Math.ceil((expiresAt - s.now()) / 1000));
+      if (!(await s.kv.setIfAbsent(usedKey, '1', ttl))) throw stateInvalid('state already used');
+    },
+  };
+}
+
+function stateInvalid(detail: string): FedgateError {
+  return new FedgateError('CALLBACK_STATE_INVALID', 'This sign-in link is no longer valid. Please start the sign-in again.', { detail });
 }
 
 /** This browser's pending-login cookies, newest first; undefined `createdAt` = unreadable. */

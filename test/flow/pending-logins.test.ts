@@ -127,6 +127,33 @@ describe('pending logins are kept in the browser', () => {
     expect(ttl).toBeLessThanOrEqual(600);
   });
 
+  test('callbacks that fail upstream (a forged code) leave no Redis key; the retry is refused', async () => {
+    await redis.flushall();
+    for (let i = 0; i < 20; i += 1) {
+      const browser = stack.browser();
+      const url = await callbackUrl(browser);
+      url.searchParams.set('code', `forged-${i}`);
+      const res = await browser.get(url.href, json);
+      expect(res.status).toBeGreaterThanOrEqual(400);
+      expect(res.json()).not.toMatchObject({ code: 'CALLBACK_STATE_INVALID' });
+    }
+    expect(stack.op.tokenRequests).toHaveLength(20);
+    expect(await redis.dbsize()).toBe(0);
+  });
+
+  test('two concurrent callbacks of one login make one session at most', async () => {
+    const browser = stack.browser();
+    const url = await callbackUrl(browser);
+    const cookieHeader = browser.cookies.header(url.href)!;
+    const send = () => fetch(url.href, { headers: { cookie: cookieHeader, accept: 'application/json' }, redirect: 'manual' });
+    const results = await Promise.all([send(), send()]);
+    const statuses = results.map((r) => r.status).sort();
+    expect(statuses.filter((st) => st === 302)).toHaveLength(1);
+    const other = results.find((r) => r.status !== 302)!;
+    expect(other.status).toBeGreaterThanOrEqual(400);
+    expect(other.headers.getSetCookie().some((c) => c.startsWith('fedgate.sid='))).toBe(false);
+  });
+
   test('a replay with the pending-login cookie put back is refused, with no token request', async () => {
     const browser = stack.browser();
     const url = await callbackUrl(browser);

@@ -77,7 +77,7 @@ describe('pending logins are kept in the browser', () => {
     expect(kept.length).toBeGreaterThan(0);
     expect(kept.length).toBeLessThanOrEqual(4);
     expect(kept.reduce((n, c) => n + c.name.length + c.value.length, 0)).toBeLessThanOrEqual(8192);
-  }, 60_000);
+  }, 120_000);
 
   test('the newest pending logins stay usable, the oldest are dropped', async () => {
     const browser = stack.browser();

@@ -1,6 +1,7 @@
 import type Provider from 'oidc-provider';
 import type { Account, ClientMetadata, Configuration, Grant, KoaContextWithOIDC } from 'oidc-provider';
 import type { SigningAlgorithm } from '../tokens/keys.js';
+import { dpopAlgorithms } from '../tokens/dpop.js';
 import { createRedisAdapter } from './redis-adapter.js';
 import { accountClaims, providerClaimsConfig } from './claims-filter.js';
 import { defaultClientScopes, type OpClientConfig } from './config.js';
@@ -111,6 +112,8 @@ export async function buildProvider(rt: BrokerRuntime): Promise<Provider> {
       idTokenSigningAlgValues: algs,
       requestObjectSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
       clientAuthSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+      // The algorithms fedgate's resource side accepts in proofs (lib/tokens/dpop.ts).
+      dPoPSigningAlgValues: [...dpopAlgorithms],
     },
     features: {
       devInteractions: { enabled: false },
@@ -121,6 +124,9 @@ export async function buildProvider(rt: BrokerRuntime): Promise<Provider> {
       // A client revokes only its own tokens.
       revocation: { enabled: true, allowedPolicy: (_kctx, client, token) => token.clientId === client.clientId },
       backchannelLogout: { enabled: true },
+      // RFC 9449: a token request with a DPoP proof gets a token bound to its key (`cnf.jkt`),
+      // which requireAuth() and userinfo then accept only with proofs (lib/guard/dpop.ts).
+      dPoP: { enabled: true },
       rpInitiatedLogout: { enabled: true, logoutSource: logoutSource(rt), postLogoutSuccessSource: postLogoutSuccessSource(rt) },
       resourceIndicators: {
         enabled: true,

@@ -1,6 +1,7 @@
 import type { Auth } from '../auth.js';
 import { FedgateError } from '../errors.js';
 import { sanitizeReturnTo } from '../flow/return-to.js';
+import { sendDpopFailure } from './dpop.js';
 import { page, redirect, sendHtml, sendJson, wantsHtml, type Next, type Req, type Res, sendInvalidToken, sendUnauthorized, sendUnavailable } from '../http/respond.js';
 
 /** Options of `requireAuth`. */
@@ -45,6 +46,11 @@ export function requireAuth(options: RequireAuthOptions = {}) {
     }
     const observe = info.observe;
     if (auth.error) {
+      // DPoP failures (RFC 9449 §7.1) get their own challenge; see ./dpop.ts.
+      if (sendDpopFailure(res, auth)) {
+        observe?.('unauthenticated');
+        return;
+      }
       observe?.(auth.error.code === 'TOKEN_INVALID' ? 'unauthenticated' : 'unavailable');
       if (auth.error.code === 'TOKEN_INVALID') {
         sendInvalidToken(res);

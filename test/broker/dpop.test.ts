@@ -1,6 +1,12 @@
 import { createHash, createHmac, randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import express from 'express';
 import * as jose from 'jose';
 import * as oidc from 'openid-client';
+import { fedgate, requireAuth, type ConfigInput } from '../../index.js';
+import { SESSION_SECRET, recordingLogger, testKeys } from '../fixtures/stack.js';
+import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from '../fixtures/op.js';
+import { closeServer, listenEphemeral } from '../fixtures/ports.js';
 import { CONFIDENTIAL_SECRET, authorize, discover, startBrokerStack, type BrokerClientSpec, type BrokerStack } from './helpers.js';
 
 // RFC 9449 (DPoP) at the resource: fedgate in broker mode issues DPoP-bound access tokens
@@ -161,6 +167,43 @@ describe('the binding holds', () => {
     const jti = randomUUID();
     expect((await withProof('/auth/userinfo', bound.accessToken, { jti })).status).toBe(200);
     expectProofRefused(await withProof('/auth/userinfo', bound.accessToken, { jti }));
+  });
+
+  test('the jti guard lives in Redis (with a TTL): a proof used at one instance is refused at another behind the same URL', async () => {
+    const direct = stack.redis.client();
+    const app = express();
+    const second = fedgate({
+      baseUrl: stack.url,
+      allowInsecureRequests: true,
+      session: { secret: SESSION_SECRET, redis: { url: stack.redis.url } },
+      tokens: { keys: (await testKeys()) as { keys: Record<string, unknown>[] } },
+      connectors: [{ id: 'corp', type: 'oidc', issuer: stack.op.issuer, clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET }],
+    } as ConfigInput, { logger: recordingLogger() });
+    app.use(second);
+    app.get('/dashboard', requireAuth(), (req, res) => res.json({ sub: req.auth.sub }));
+    const server = createServer(app);
+    const port = await listenEphemeral(server);
+    try {
+      const before = new Set(await direct.keys('fedgate:dpop:*'));
+      const p = await proof(bound.accessToken, `${stack.url}/dashboard`);
+      const send = (origin: string) => fetch(`${origin}/dashboard`, { headers: { authorization: `DPoP ${bound.accessToken}`, dpop: p, accept: 'application/json' } });
+      expect((await send(stack.url)).status).toBe(200);
+      const added = (await direct.keys('fedgate:dpop:*')).filter((k) => !before.has(k));
+      expect(added).toHaveLength(1);
+      const ttl = await direct.ttl(added[0]!);
+      expect(ttl).toBeGreaterThan(60);
+      expect(ttl).toBeLessThanOrEqual(70);
+      const replay = await send(`http://127.0.0.1:${port}`);
+      expect(replay.status).toBe(401);
+      expect(await replay.json()).toMatchObject({ code: 'DPOP_PROOF_INVALID' });
+      // Control: a fresh proof is accepted by the second instance.
+      const fresh = await fetch(`http://127.0.0.1:${port}/dashboard`, { headers: { authorization: `DPoP ${bound.accessToken}`, dpop: await proof(bound.accessToken, `${stack.url}/dashboard`), accept: 'application/json' } });
+      expect(fresh.status).toBe(200);
+    } finally {
+      await second.close();
+      await closeServer(server);
+      direct.disconnect();
+    }
   });
 
   test.each<[string, () => Promise<ProofOptions>]>([

@@ -159,6 +159,9 @@ function crossChecks(c: ParsedConfig, options: LoadConfigOptions): ConfigProblem
     if (c.session.redis && c.session.insecureMemoryStore) {
       problems.push({ path: 'session.insecureMemoryStore', message: 'cannot be combined with session.redis' });
     }
+    if (options.externalRedis === true && c.session.insecureMemoryStore) {
+      problems.push({ path: 'session.insecureMemoryStore', message: 'cannot be combined with options.redis' });
+    }
   });
   const tokens = c.tokens;
   check(() => {

@@ -74,6 +74,20 @@ describe('options.redis: a Cluster owned by the app', () => {
   });
 });
 
+test('options.redis together with session.insecureMemoryStore is refused (which store would it be?)', () => {
+  const client = new Redis({ lazyConnect: true });
+  let error: unknown;
+  try {
+    fedgate({ baseUrl: 'http://localhost:3000', session: { secret: 'x'.repeat(40), insecureMemoryStore: true }, tokens: { insecureEphemeralKeys: true }, connectors: [] }, { redis: client });
+  } catch (err) {
+    error = err;
+  } finally {
+    client.disconnect();
+  }
+  expect(error).toBeInstanceOf(ConfigError);
+  expect((error as ConfigError).problems).toContainEqual({ path: 'session.insecureMemoryStore', message: 'cannot be combined with options.redis' });
+});
+
 describe('without options.redis', () => {
   test('session.redis (or insecureMemoryStore) is still required', () => {
     let error: unknown;

@@ -269,3 +269,17 @@ describe('tokens that are not bound', () => {
     expect(a.challenge).toMatch(/^DPoP algs="[A-Za-z0-9 ]+", error="invalid_token"/);
   });
 });
+
+describe('Redis unavailable', () => {
+  test('a DPoP request whose jti cannot be recorded gets 503, never access', async () => {
+    expect((await withProof('/dashboard')).status).toBe(200);
+    stack.redis.pause();
+    try {
+      const a = await withProof('/dashboard');
+      expect(a.status).toBe(503);
+      expect(a.body).toMatchObject({ error: 'temporarily_unavailable', code: 'SESSION_STORE_UNAVAILABLE' });
+    } finally {
+      stack.redis.resume();
+    }
+  });
+});

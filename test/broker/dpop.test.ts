@@ -16,6 +16,7 @@ import { CONFIDENTIAL_SECRET, authorize, discover, startBrokerStack, type Broker
 // own DPoP implementation); attack proofs are built with jose.
 
 const client: BrokerClientSpec = { client_id: 'dpop-app', client_secret: CONFIDENTIAL_SECRET, trusted: true, scopes: ['openid', 'profile', 'email', 'offline_access'] };
+const spa: BrokerClientSpec = { client_id: 'dpop-spa', trusted: true };
 
 let stack: BrokerStack;
 let config: oidc.Configuration;
@@ -91,7 +92,7 @@ function expectBindingRefused(a: Answer) {
 }
 
 beforeAll(async () => {
-  stack = await startBrokerStack([client]);
+  stack = await startBrokerStack([client, spa]);
   config = await discover(stack, client);
   keyPair = await oidc.randomDPoPKeyPair('ES256');
   const tokens = await dpopTokens(keyPair, 'openid profile email offline_access');
@@ -138,6 +139,24 @@ describe('openid-client 6 as the client (its own DPoP implementation)', () => {
     expect(res.status).toBe(200);
     // ...and as a bearer token it is refused.
     expectBindingRefused(await call('/dashboard', { authorization: `Bearer ${refreshed.access_token}` }));
+  });
+});
+
+describe('public clients', () => {
+  test('the refresh token of a public client is bound to the key too: no refresh without a proof of it', async () => {
+    const spaConfig = await discover(stack, spa);
+    const pair = await oidc.randomDPoPKeyPair('ES256');
+    const attempt = await authorize(stack, spaConfig, stack.browser());
+    const tokens = await oidc.authorizationCodeGrant(spaConfig, new URL(attempt.result.stoppedAt!), {
+      pkceCodeVerifier: attempt.verifier, expectedState: attempt.state, expectedNonce: attempt.nonce,
+    }, undefined, { DPoP: oidc.getDPoPHandle(spaConfig, pair) });
+    expect(tokens.refresh_token).toBeDefined();
+    const refusal = (p: Promise<unknown>) => p.then(() => 'accepted', (err: unknown) => (err instanceof oidc.ResponseBodyError ? err.error : String(err)));
+    expect(await refusal(oidc.refreshTokenGrant(spaConfig, tokens.refresh_token!))).toBe('invalid_grant');
+    const other = await oidc.randomDPoPKeyPair('ES256');
+    expect(await refusal(oidc.refreshTokenGrant(spaConfig, tokens.refresh_token!, undefined, { DPoP: oidc.getDPoPHandle(spaConfig, other) }))).toBe('invalid_grant');
+    const refreshed = await oidc.refreshTokenGrant(spaConfig, tokens.refresh_token!, undefined, { DPoP: oidc.getDPoPHandle(spaConfig, pair) });
+    expect(jose.decodeJwt(refreshed.access_token).cnf).toEqual({ jkt: await jose.calculateJwkThumbprint(await jose.exportJWK(pair.publicKey)) });
   });
 });
 

@@ -25,6 +25,8 @@ export const errorCodes = {
   SESSION_STORE_UNAVAILABLE: { status: 503, doc: 'Redis (the session store) failed or timed out. fedgate answers 503 with `Retry-After` and never grants access.' },
   UNAUTHORIZED: { status: 401, doc: 'The request carries no valid session or bearer token.' },
   TOKEN_INVALID: { status: 401, doc: 'The bearer token is malformed, too large, expired, not an access token, or fails verification.' },
+  DPOP_PROOF_INVALID: { status: 401, doc: 'A request with `Authorization: DPoP` has no valid DPoP proof: missing or repeated `DPoP` header, wrong `typ` or algorithm, private or mismatched `jwk`, bad signature, `htm`/`htu` of another request, `iat` outside the window, replayed `jti`, or `ath` of another token (RFC 9449 §4.3); the answer carries `WWW-Authenticate: DPoP ... error="invalid_dpop_proof"`.' },
+  DPOP_BINDING_INVALID: { status: 401, doc: 'A DPoP-bound access token (`cnf.jkt`) was presented as a plain `Bearer` token, the proof\'s key is not the one the token is bound to, or an unbound token was presented with the `DPoP` scheme (RFC 9449 §7); the answer carries `WWW-Authenticate: DPoP ... error="invalid_token"`.' },
   INSUFFICIENT_SCOPE: { status: 403, doc: 'The local access token lacks a scope that `requireAuth({ scope })` asks for.' },
   FORBIDDEN: { status: 403, doc: 'A `claims` or `check` condition of `requireAuth` failed.' },
   CROSS_SITE_REQUEST: { status: 403, doc: 'A POST, PUT, PATCH or DELETE authenticated by the session cookie came from another origin (`Origin` of another origin, `Origin: null` without `Sec-Fetch-Site: same-origin`, or `Sec-Fetch-Site: cross-site`/`same-site`); `requireAuth({ allowCrossSite: true })` accepts it on one route.' },

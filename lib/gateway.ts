@@ -89,11 +89,12 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
   const now = options.now ?? Date.now;
   const nodeEnv = options.nodeEnv ?? process.env.NODE_ENV;
   const allTypes = new Map([...registry, ...(options.connectorTypes ?? [])]);
-  const config = loadConfig(input, { registry: allTypes, env: options.env ?? process.env, ...(nodeEnv !== undefined ? { nodeEnv } : {}) });
+  const config = loadConfig(input, { registry: allTypes, env: options.env ?? process.env, externalRedis: options.redis !== undefined, ...(nodeEnv !== undefined ? { nodeEnv } : {}) });
 
   const metrics = createMetrics(options.metrics);
   let redis: RedisClient | undefined;
   let ownsRedis = false;
+  let detachErrorLogging: (() => void) | undefined;
   let store: session.Store;
   let kv: KvStore;
   const timeouts = { idleTimeout: config.session.idleTimeout, absoluteTimeout: config.session.absoluteTimeout, transactionTtl: config.session.transactionTtl };
@@ -103,8 +104,9 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
     kv = createMemoryKv(now);
   } else {
     if (options.redis) {
+      // The app's own client: fedgate adds a listener, never changes its options, never closes it.
       redis = options.redis;
-      attachErrorLogging(redis, logger);
+      detachErrorLogging = attachErrorLogging(redis, logger);
     } else {
       redis = createRedisClient(config.session.redis!, logger);
       ownsRedis = true;
@@ -243,6 +245,8 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
     closed = true;
     await sessionCache?.close();
     await broker?.close();
+    detachErrorLogging?.();
+    detachErrorLogging = undefined;
     if (redis && ownsRedis) {
       try {
         await redis.quit();

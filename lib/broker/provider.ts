@@ -1,11 +1,13 @@
 import type Provider from 'oidc-provider';
 import type { Account, ClientMetadata, Configuration, Grant, KoaContextWithOIDC } from 'oidc-provider';
 import type { SigningAlgorithm } from '../tokens/keys.js';
+import { dpopAlgorithms } from '../tokens/dpop.js';
 import { createRedisAdapter } from './redis-adapter.js';
 import { accountClaims, providerClaimsConfig } from './claims-filter.js';
 import { defaultClientScopes, type OpClientConfig } from './config.js';
 import { logoutSource, postLogoutSuccessSource, renderError } from './provider-pages.js';
 import { installProviderHooks } from './provider-hooks.js';
+import { installAtHash } from './at-hash.js';
 import { audienceOf, resourceScopesOf, sessionPrincipal, type BrokerRuntime } from './runtime.js';
 import type { Req } from '../http/respond.js';
 
@@ -111,6 +113,8 @@ export async function buildProvider(rt: BrokerRuntime): Promise<Provider> {
       idTokenSigningAlgValues: algs,
       requestObjectSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
       clientAuthSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+      // The algorithms fedgate's resource side accepts in proofs (lib/tokens/dpop.ts).
+      dPoPSigningAlgValues: [...dpopAlgorithms],
     },
     features: {
       devInteractions: { enabled: false },
@@ -121,6 +125,9 @@ export async function buildProvider(rt: BrokerRuntime): Promise<Provider> {
       // A client revokes only its own tokens.
       revocation: { enabled: true, allowedPolicy: (_kctx, client, token) => token.clientId === client.clientId },
       backchannelLogout: { enabled: true },
+      // RFC 9449: a token request with a DPoP proof gets a token bound to its key (`cnf.jkt`),
+      // which requireAuth() and userinfo then accept only with proofs (lib/guard/dpop.ts).
+      dPoP: { enabled: true },
       rpInitiatedLogout: { enabled: true, logoutSource: logoutSource(rt), postLogoutSuccessSource: postLogoutSuccessSource(rt) },
       resourceIndicators: {
         enabled: true,
@@ -158,7 +165,7 @@ export async function buildProvider(rt: BrokerRuntime): Promise<Provider> {
       AccessToken: settings.ttl.accessToken,
       AuthorizationCode: settings.ttl.authorizationCode,
       IdToken: settings.ttl.idToken,
-      RefreshToken: settings.ttl.refreshToken,
+      RefreshToken: refreshTokenTtl(settings.ttl.refreshToken),
       Interaction: settings.ttl.interaction,
       Session: settings.ttl.session,
       Grant: settings.ttl.grant,
@@ -196,7 +203,23 @@ export async function buildProvider(rt: BrokerRuntime): Promise<Provider> {
   // the configuration, never from the request.
   provider.proxy = true;
   installProviderHooks(rt, provider);
+  installAtHash(provider);
   return provider;
+}
+
+/**
+ * `ttl.RefreshToken`: the lifetime counts from the first refresh token of the family (`iiat`, which
+ * oidc-provider copies to every rotated token), not from the last rotation. Otherwise a stolen
+ * refresh token, used before its owner uses it, could be rotated for ever.
+ */
+function refreshTokenTtl(lifetime: number): (kctx: KoaContextWithOIDC | undefined, token: InstanceType<Provider['RefreshToken']>) => number {
+  return (_kctx, token) => {
+    const now = Math.floor(Date.now() / 1000);
+    const first = typeof token.iiat === 'number' ? token.iiat : now;
+    // At least one second: oidc-provider requires a positive TTL; a rotation only happens while
+    // the previous token is unexpired, so the family's end is never pushed back by more than that.
+    return Math.max(1, first + lifetime - now);
+  };
 }
 
 /**

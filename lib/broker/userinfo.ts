@@ -2,13 +2,14 @@ import { decodeJwt } from 'jose';
 import { FedgateError, toFedgateError } from '../errors.js';
 import { noStore, sendJson, type Req, type Res, sendInvalidToken, sendUnavailable } from '../http/respond.js';
 import { createAccessTokenVerifier, type AccessTokenVerifier } from '../tokens/verify.js';
+import { checkPresentation, sendDpopError, tokenCredential } from '../guard/dpop.js';
 import { filterClaims } from './claims-filter.js';
 import { audienceOf, type BrokerRuntime } from './runtime.js';
 
 /**
  * `{basePath}/userinfo` for the access tokens of broker clients.
  *
- * Precedence: a request whose `Authorization: Bearer` token is a JWT naming a configured broker
+ * Precedence: a request whose `Authorization: Bearer` (or `DPoP`) token is a JWT naming a configured broker
  * client (`client_id`) is answered here; everything else — the session cookie, fedgate's own
  * local access tokens — goes on to the local userinfo route, unchanged.
  *
@@ -18,7 +19,7 @@ import { audienceOf, type BrokerRuntime } from './runtime.js';
  * (a withdrawn consent ends them at once) and releases the claims of the granted OIDC scopes.
  */
 
-const bearerJwt = /^Bearer[ ]+([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)[ ]*$/i;
+const compactJwt = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 export interface BrokerUserinfo {
   /** Answers and returns true when the request carries a broker client's token. */
@@ -48,8 +49,8 @@ export function createBrokerUserinfo(rt: BrokerRuntime): BrokerUserinfo {
     return undefined;
   };
 
-  const invalidToken = (res: Res, description: string) =>
-    sendInvalidToken(res, description);
+  const invalidToken = (res: Res, description: string, dpop: boolean) =>
+    (dpop ? sendDpopError(res, 'TOKEN_INVALID', description) : sendInvalidToken(res, description));
 
   return {
     preflight(req, res) {
@@ -66,9 +67,9 @@ export function createBrokerUserinfo(rt: BrokerRuntime): BrokerUserinfo {
     },
 
     async handle(req, res) {
-      const m = bearerJwt.exec(req.headers.authorization ?? '');
-      if (!m) return false;
-      const token = m[1]!;
+      const credential = tokenCredential(req.headers.authorization);
+      if (!credential || !compactJwt.test(credential.token)) return false;
+      const token = credential.token;
       let clientId: unknown;
       try {
         clientId = decodeJwt(token).client_id;
@@ -86,11 +87,13 @@ export function createBrokerUserinfo(rt: BrokerRuntime): BrokerUserinfo {
       try {
         const verified = await (await verifierFor(audienceOf(rt, clientId)))(token);
         if (verified.claims.client_id !== clientId) throw new FedgateError('TOKEN_INVALID', 'Access token invalid', { detail: 'client_id changed' });
+        // A DPoP-bound token only with the DPoP scheme and a proof of its key (RFC 9449 §7.1).
+        await checkPresentation(rt.ctx, req, credential, verified.claims);
         const grantId = await rt.records.grantIdOfAccessToken(verified.jti);
         const provider = await rt.provider();
         const grant = grantId ? await provider.Grant.find(grantId) : undefined;
         if (!grant || grant.accountId !== verified.sub || grant.clientId !== clientId) {
-          invalidToken(res, 'The access token was revoked.');
+          invalidToken(res, 'The access token was revoked.', credential.dpop);
           return true;
         }
         const scopes = grant.getOIDCScopeFiltered(new Set(verified.scope)).split(' ').filter(Boolean);
@@ -100,14 +103,16 @@ export function createBrokerUserinfo(rt: BrokerRuntime): BrokerUserinfo {
         }
         const claims = await rt.records.account(verified.sub);
         if (!claims) {
-          invalidToken(res, 'The account is no longer available.');
+          invalidToken(res, 'The account is no longer available.', credential.dpop);
           return true;
         }
         sendJson(res, 200, filterClaims(claims, verified.sub, scopes, rt.table));
       } catch (err) {
         const e = toFedgateError(err);
-        if (e.code === 'TOKEN_INVALID') {
-          invalidToken(res, 'The access token is invalid.');
+        if (e.code === 'DPOP_PROOF_INVALID' || e.code === 'DPOP_BINDING_INVALID' || (e.code === 'TOKEN_INVALID' && credential.dpop)) {
+          sendDpopError(res, e.code);
+        } else if (e.code === 'TOKEN_INVALID') {
+          invalidToken(res, 'The access token is invalid.', false);
         } else {
           rt.ctx.logger.warn({ event: 'broker.userinfo_failed', code: e.code, detail: e.detail }, 'Broker userinfo failed');
           sendUnavailable(res, e.code === 'INTERNAL_ERROR' ? 'SESSION_STORE_UNAVAILABLE' : e.code);

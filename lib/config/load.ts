@@ -55,6 +55,8 @@ export interface LoadConfigOptions {
   env?: Readonly<Record<string, string | undefined>>;
   nodeEnv?: string;
   cwd?: string;
+  /** The app hands fedgate its own ioredis client (`options.redis`): `session.redis` is then optional. */
+  externalRedis?: boolean;
 }
 
 /**
@@ -154,11 +156,14 @@ function crossChecks(c: ParsedConfig, options: LoadConfigOptions): ConfigProblem
   });
   check(() => {
     if (!c.session) return;
-    if (!c.session.redis && !c.session.insecureMemoryStore) {
+    if (!c.session.redis && !c.session.insecureMemoryStore && options.externalRedis !== true) {
       problems.push({ path: 'session.redis', message: 'required (or session.insecureMemoryStore for development)' });
     }
     if (c.session.redis && c.session.insecureMemoryStore) {
       problems.push({ path: 'session.insecureMemoryStore', message: 'cannot be combined with session.redis' });
+    }
+    if (options.externalRedis === true && c.session.insecureMemoryStore) {
+      problems.push({ path: 'session.insecureMemoryStore', message: 'cannot be combined with options.redis' });
     }
   });
   const tokens = c.tokens;

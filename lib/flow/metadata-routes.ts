@@ -1,6 +1,7 @@
 import type { Auth } from '../auth.js';
 import type { GatewayContext } from '../context.js';
 import { toFedgateError } from '../errors.js';
+import { sendDpopFailure } from '../guard/dpop.js';
 import { noStore, sendError, sendJson, type Req, type Res, sendInvalidToken, sendUnauthorized, sendUnavailable } from '../http/respond.js';
 
 /** GET {basePath}/userinfo: the mapped claims of the current principal (session or bearer). */
@@ -8,6 +9,7 @@ export function handleUserinfo(_ctx: GatewayContext, req: Req, res: Res): void {
   noStore(res);
   const auth = req.auth as Auth;
   if (auth.error) {
+    if (sendDpopFailure(res, auth)) return;
     if (auth.error.code === 'TOKEN_INVALID') {
       sendInvalidToken(res);
     } else {

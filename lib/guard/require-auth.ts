@@ -1,6 +1,7 @@
 import type { Auth } from '../auth.js';
 import { FedgateError } from '../errors.js';
 import { sanitizeReturnTo } from '../flow/return-to.js';
+import { sendDpopFailure } from './dpop.js';
 import { page, redirect, sendError, sendHtml, sendJson, wantsHtml, type Next, type Req, type Res, sendInvalidToken, sendUnauthorized, sendUnavailable } from '../http/respond.js';
 import { defaultNoStore, isCrossSiteWrite } from '../http/hygiene.js';
 
@@ -60,6 +61,11 @@ export function requireAuth(options: RequireAuthOptions = {}) {
     defaultNoStore(res);
     if (info.hsts !== undefined) res.setHeader('Strict-Transport-Security', info.hsts);
     if (auth.error) {
+      // DPoP failures (RFC 9449 §7.1) get their own challenge; see ./dpop.ts.
+      if (sendDpopFailure(res, auth)) {
+        observe?.('unauthenticated');
+        return;
+      }
       observe?.(auth.error.code === 'TOKEN_INVALID' ? 'unauthenticated' : 'unavailable');
       if (auth.error.code === 'TOKEN_INVALID') {
         sendInvalidToken(res);

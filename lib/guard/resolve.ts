@@ -10,19 +10,20 @@ import type { VerifiedAccessToken } from '../tokens/verify.js';
 import { gatewayInfo } from './require-auth.js';
 import { requestIdOf } from '../events.js';
 import { deepFreeze } from '../values.js';
+import { checkPresentation, isDpopBound, markDpopFailure, tokenCredential, type TokenCredential } from './dpop.js';
 
 const bearerPattern = /^Bearer[ ]+([^\s]+)[ ]*$/i;
 
 /**
- * Works out who the request is. The rule when both are present: an `Authorization: Bearer`
- * header alone decides and the session cookie is not read, so identities never merge.
+ * Works out who the request is. The rule when both are present: an `Authorization: Bearer` (or
+ * `DPoP`) header alone decides and the session cookie is not read, so identities never merge.
  * Any failure yields an unauthenticated `req.auth` carrying the error, never access.
  */
 export async function resolveAuth(ctx: GatewayContext, req: Req, res: Res): Promise<Auth> {
   const header = req.headers.authorization;
   if (header !== undefined) {
-    const m = bearerPattern.exec(header);
-    if (m) return resolveBearer(ctx, m[1]!);
+    const credential = tokenCredential(header);
+    if (credential) return resolveBearer(ctx, req, credential);
   }
   const cache = ctx.sessionCache;
   try {
@@ -49,7 +50,8 @@ export function resolveAuthFast(ctx: GatewayContext, req: Req): Auth | undefined
     if (ctx.config.tokens.sessionBound) return undefined;
     const m = bearerPattern.exec(header);
     const v = m ? ctx.tokens.peekAccessToken(m[1]!) : undefined;
-    return v ? bearerAuth(v, m![1]!, ctx.gatewayInfo) : undefined;
+    // A DPoP-bound token takes the full path, which refuses it as a bearer token.
+    return v && !isDpopBound(v.claims) ? bearerAuth(v, m![1]!, ctx.gatewayInfo) : undefined;
   }
   const cache = ctx.sessionCache;
   if (!cache || !cache.usable()) return undefined;
@@ -82,16 +84,19 @@ function bearerAuth(v: VerifiedAccessToken, token: string, info?: GatewayContext
   return auth as Auth;
 }
 
-async function resolveBearer(ctx: GatewayContext, token: string): Promise<Auth> {
+async function resolveBearer(ctx: GatewayContext, req: Req, credential: TokenCredential): Promise<Auth> {
+  const { token } = credential;
   try {
     const v = await ctx.tokens.verifyAccessToken(token);
+    await checkPresentation(ctx, req, credential, v.claims);
     if (ctx.config.tokens.sessionBound) {
       if (!v.sid || !(await ctx.kv.get(`sid:${v.sid}`))) throw new FedgateError('TOKEN_INVALID', 'Access token invalid', { detail: 'session ended' });
     }
     return bearerAuth(v, token);
   } catch (err) {
     const e = toFedgateError(err);
-    if (e.code === 'TOKEN_INVALID') return anonymous({ code: 'TOKEN_INVALID', status: 401 });
+    const failed = (auth: Auth) => (credential.dpop ? markDpopFailure(auth) : auth);
+    if (e.code === 'TOKEN_INVALID' || e.code === 'DPOP_PROOF_INVALID' || e.code === 'DPOP_BINDING_INVALID') return failed(anonymous({ code: e.code, status: 401 }));
     return anonymous({ code: e.code, status: e.status === 401 ? 401 : 503 });
   }
 }

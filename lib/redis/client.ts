@@ -67,14 +67,21 @@ export function waitUntilReady(client: RedisClient, timeoutMs: number): Promise<
   });
 }
 
-/** Without an 'error' listener ioredis errors would crash the process; log them, rate-limited. */
-export function attachErrorLogging(client: RedisClient, logger: Logger): void {
+/**
+ * Without an 'error' listener ioredis errors would crash the process; log them, rate-limited.
+ * Returns the detach function (a client the app owns outlives the gateway).
+ */
+export function attachErrorLogging(client: RedisClient, logger: Logger): () => void {
   let last = 0;
-  client.on('error', (err: unknown) => {
+  const listener = (err: unknown) => {
     const now = Date.now();
     if (now - last < 5000) return;
     last = now;
     const message = err instanceof Error ? err.message : 'unknown error';
     logger.warn({ event: 'redis.error', err: message.slice(0, 200) }, 'Redis error');
-  });
+  };
+  client.on('error', listener);
+  return () => {
+    client.off('error', listener);
+  };
 }

@@ -116,7 +116,8 @@ const digestOf: (token: string) => string = typeof hash === 'function'
  * Creates the verifier of local access tokens (RFC 9068 §4, RFC 8725): the size is capped before
  * any work; `jwk`/`jku`/`x5u`/`x5c`/`crit` headers are refused; `typ` must be `at+jwt`; the key
  * comes from the local set by `kid` with its algorithm pinned; `iss`, `aud`, `exp`, `iat`, `sub`,
- * `jti`, `client_id` are required and checked against an injected clock.
+ * `jti`, `client_id` are required and checked against an injected clock (`iat` must not lie in the
+ * future beyond the clock tolerance).
  *
  * Every failure is a `FedgateError` with code `TOKEN_INVALID` (status 401) and a message that
  * never includes the token; nothing else is thrown.
@@ -177,6 +178,9 @@ export function createAccessTokenVerifier(opts: AccessTokenVerifierOptions): Acc
         : err instanceof joseErrors.JOSEError ? err.code : 'verification error';
       throw invalid(reason, err);
     }
+    // jose checks `iat` only against a maxTokenAge; a token issued after now (beyond the leeway)
+    // is forged or minted by a broken clock, and would otherwise outlive its nominal lifetime.
+    if (typeof payload.iat !== 'number' || payload.iat > now() / 1000 + clockTolerance) throw invalid('iat: in the future');
     const result = toResult(payload);
     remember(digest, result);
     return result;

@@ -145,6 +145,22 @@ describe('bearer tokens on requireAuth', () => {
     expect(res.status).toBe(401);
   });
 
+  test('a token signed with the real key whose iat lies in the future (beyond the tolerance) is refused', async () => {
+    const jwk = (await testKeys()).keys[0] as jose.JWK & { kid: string };
+    const key = await jose.importJWK(jwk, 'ES256');
+    const nowS = Math.floor(Date.now() / 1000);
+    const mint = (iat: number) => new jose.SignJWT({ scope: 'reports:read', client_id: 'fedgate', jti: `future-${iat}`, auth_time: nowS })
+      .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: jwk.kid })
+      .setIssuer(`${stack.url}/auth`).setAudience(stack.url).setSubject('corp|alice').setIssuedAt(iat).setExpirationTime(iat + 300)
+      .sign(key);
+    const res = await api('/api/reports', await mint(nowS + 3600));
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toBe('Bearer realm="fedgate", error="invalid_token"');
+    expect(await res.json()).toEqual({ error: 'invalid_token', code: 'TOKEN_INVALID' });
+    // Control: the same token minted now is accepted, so the refusal above is about iat alone.
+    expect((await api('/api/reports', await mint(nowS))).status).toBe(200);
+  });
+
   test('missing scope → 403 insufficient_scope with WWW-Authenticate', async () => {
     const other = await startStack({
       redis,

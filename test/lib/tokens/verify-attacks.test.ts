@@ -199,3 +199,11 @@ test('payload not JSON (signed) is refused', async () => {
 test.each([[undefined], [null], [42], [{ token: 'x' }], [['a', 'b', 'c']]])('non-string %p', async (token) => {
   await expectRefused(token);
 });
+
+test('iat in the future beyond the clock tolerance is refused; within the tolerance it is accepted', async () => {
+  // A token "issued" later than now is forged or comes from a broken clock (RFC 7519 §4.1.6).
+  await expectRefused(signEs256(goodHeader(), goodPayload({ iat: NOW_S + 60, exp: NOW_S + 360 }), realJwk), 'Access token invalid', 'iat: in the future');
+  await expectRefused(signEs256(goodHeader(), goodPayload({ iat: NOW_S + 6, exp: NOW_S + 306 }), realJwk), 'Access token invalid', 'iat: in the future');
+  const ok = await verify(signEs256(goodHeader(), goodPayload({ iat: NOW_S + 5, exp: NOW_S + 305 }), realJwk));
+  expect(ok.sub).toBe('corp|42');
+});

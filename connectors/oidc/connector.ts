@@ -134,6 +134,8 @@ export class OidcConnector implements Connector {
     } catch (err) {
       throw translateUpstreamError(err, 'refresh');
     }
+    // Before anything else can fail: a rotated refresh token must not be lost.
+    if (tokens.refresh_token) await input.saveTokens?.({ refreshToken: tokens.refresh_token });
     const claims = own?.claims ?? tokens.claims();
     if (claims) {
       // OIDC Core 12.2: a refreshed ID token must keep iss, sub and aud; openid-client does not compare them.
@@ -218,8 +220,10 @@ export class OidcConnector implements Connector {
   ): Promise<UpstreamIdentity> {
     const idClaims: Record<string, unknown> | undefined = own?.claims ?? tokens.claims();
     if (!idClaims && !previous) throw new FedgateError('ID_TOKEN_INVALID', 'The identity provider returned no ID token.');
+    // A refresh response without an ID token (OIDC Core §12.2) keeps the previous identity and
+    // claims; userinfo, when on, overlays them and must name the same subject.
     let claims: Record<string, unknown> = { ...(idClaims ?? previous?.claims ?? {}) };
-    const subject = String(claims.sub);
+    const subject = idClaims ? String(idClaims.sub) : previous?.subject ?? String(claims.sub);
     if (this.#cfg.userinfo ?? this.#preset.userinfo ?? false) {
       let info: oidc.UserInfoResponse;
       try {

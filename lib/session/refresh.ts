@@ -5,6 +5,8 @@ import type { Req } from '../http/respond.js';
 import type { SessionHandle } from './lifecycle.js';
 import { readSessionAuth, type SessionAuth } from './state.js';
 import { localIdentityOf, upstreamTokensOf } from './identity.js';
+import type { UpstreamIdentity } from '../connector.js';
+import { isRecord } from '../values.js';
 
 const lockLeaseMs = 15_000;
 const waitForWinnerMs = 5_000;
@@ -24,8 +26,9 @@ export type RefreshOutcome = { kind: 'unchanged' | 'refreshed'; auth: SessionAut
  * Refreshes the upstream tokens when they near expiry — single-flight across requests and
  * instances through a Redis lock whose lease is renewed while the refresh runs. Losers wait for
  * the winner and adopt its result, so rotating refresh tokens never log a user out because two
- * requests raced. `invalid_grant` or a changed identity ends the session; an unreachable upstream
- * throws (503) and leaves the session as it is.
+ * requests raced. A refused refresh token (any 4xx of the token endpoint) or a changed identity
+ * ends the session; an unreachable upstream throws (503) and leaves the session as it is, with a
+ * rotated refresh token already stored.
  */
 export async function refreshIfNeeded(ctx: GatewayContext, req: Req, auth: SessionAuth): Promise<RefreshOutcome> {
   const connector = ctx.connectors.get(auth.connector);
@@ -48,11 +51,17 @@ export async function refreshIfNeeded(ctx: GatewayContext, req: Req, auth: Sessi
       try {
         identity = await connector.refresh({
           refreshToken: latest.upstream.refreshToken!,
-          original: { subject: latest.upstream.sub, claims: { iss: latest.upstream.iss, aud: latest.upstream.aud }, tokens: {} },
+          original: previousIdentity(latest),
+          saveTokens: async (tokens) => {
+            // A rotated refresh token is stored before anything else can fail (userinfo, mapping).
+            if (!tokens.refreshToken || tokens.refreshToken === latest.upstream.refreshToken) return;
+            sess.fedgate = { ...latest, upstream: { ...latest.upstream, refreshToken: tokens.refreshToken } };
+            await saveSession(sess);
+          },
         });
       } catch (err) {
         const e = toFedgateError(err);
-        if (e.code === 'REFRESH_REJECTED' || e.code === 'ID_TOKEN_INVALID') return { kind: 'ended', reason: e.code };
+        if (endingCodes.has(e.code)) return { kind: 'ended', reason: e.code };
         throw e;
       }
       const local = localIdentityOf(ctx, auth.connector, identity);
@@ -64,10 +73,15 @@ export async function refreshIfNeeded(ctx: GatewayContext, req: Req, auth: Sessi
         scope: local.scope,
         rev: latest.rev + 1,
         // A refresh without expires_in leaves no stale expiry behind.
-        upstream: { ...latest.upstream, expiresAt: undefined, ...upstreamTokensOf(identity, Math.floor(ctx.now() / 1000)) },
+        upstream: {
+          ...latest.upstream,
+          expiresAt: undefined,
+          ...upstreamTokensOf(identity, Math.floor(ctx.now() / 1000)),
+          claims: identity.claims,
+        },
       };
       sess.fedgate = next;
-      await new Promise<void>((resolve, reject) => sess.save((err) => (err ? reject(err) : resolve())));
+      await saveSession(sess);
       // Other instances drop their cached copy of this session (claims and tokens changed).
       if (req.sessionID) ctx.sessionCache?.invalidate([req.sessionID]);
       ctx.emit('refresh.succeeded', { connector: auth.connector, sub: auth.sub }, req);
@@ -90,6 +104,28 @@ export async function refreshIfNeeded(ctx: GatewayContext, req: Req, auth: Sessi
   if (!latest) return { kind: 'ended', reason: 'session ended by a concurrent refresh' };
   if (latest.rev > auth.rev) return adopt(sess, latest);
   throw new FedgateError('UPSTREAM_UNAVAILABLE', 'The session could not be refreshed right now.', { detail: 'refresh lock not released in time' });
+}
+
+/** Failures after which the session cannot go on: the user signs in again. */
+const endingCodes = new Set(['REFRESH_REJECTED', 'ID_TOKEN_INVALID', 'USERINFO_SUBJECT_MISMATCH']);
+
+/**
+ * What the connector gets as the previous identity: the stored upstream claims of the last login
+ * or refresh (sessions of older versions kept only `iss` and `aud`), and the last upstream ID token.
+ */
+function previousIdentity(auth: SessionAuth): UpstreamIdentity {
+  const u = auth.upstream;
+  const stored = isRecord(u.claims) ? u.claims : { ...(u.iss ? { iss: u.iss } : {}), ...(u.aud ? { aud: u.aud } : {}) };
+  return {
+    subject: u.sub,
+    claims: { ...stored, sub: u.sub },
+    tokens: u.idToken ? { idToken: u.idToken } : {},
+    ...(u.sid ? { sid: u.sid } : {}),
+  };
+}
+
+function saveSession(sess: SessionHandle): Promise<void> {
+  return new Promise<void>((resolve, reject) => sess.save((err) => (err ? reject(err) : resolve())));
 }
 
 function adopt(sess: SessionHandle, latest: SessionAuth): RefreshOutcome {

@@ -90,6 +90,36 @@ describe('back-channel logout from the real OP', () => {
     expect(stack.logger.lines.some((l) => (l.obj as { event?: string }).event === 'backchannel.logout')).toBe(true);
   });
 
+  test.each([
+    ['typ JWT (as glewlwyd sends it)', 'JWT'],
+    ['no typ at all', null],
+  ])('a logout token with %s from the OP is accepted and ends that session', async (_name, typ) => {
+    const one = await signedIn();
+    sentTokens.length = 0;
+    stack.op.logoutTokenTyp = typ;
+    try {
+      await logoutAtOp(one.browser);
+    } finally {
+      stack.op.logoutTokenTyp = undefined;
+    }
+    expect(delivered).toEqual([{ ok: true }]);
+    expect(await direct.exists(sessionKey(one.cookie))).toBe(0);
+    expect((await getJson(`${stack.url}/dashboard`, { cookie: one.cookie })).status).toBe(401);
+  });
+
+  test('a logout token typed at+jwt from the OP is refused and ends nothing', async () => {
+    const one = await signedIn();
+    stack.op.logoutTokenTyp = 'at+jwt';
+    try {
+      await logoutAtOp(one.browser);
+    } finally {
+      stack.op.logoutTokenTyp = undefined;
+    }
+    expect(delivered).toHaveLength(1);
+    expect(delivered[0]!.ok).toBe(false);
+    expect(await direct.exists(sessionKey(one.cookie))).toBe(1);
+  });
+
   test('the OP\'s logout token replayed is refused (jti remembered, with a TTL)', async () => {
     const one = await signedIn();
     sentTokens.length = 0;

@@ -123,6 +123,8 @@ export interface LogoutInput {
   postLogoutRedirectUri: string;
   /** Upstream `sid` etc., as stored in the session. */
   claims?: Record<string, unknown>;
+  /** A random single-use value the gateway checks when the browser comes back (RP-Initiated Logout `state`). */
+  state?: string;
 }
 
 export interface RefreshInput {

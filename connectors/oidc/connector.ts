@@ -157,6 +157,7 @@ export class OidcConnector implements Connector {
     if (!meta.end_session_endpoint) return undefined;
     const params: Record<string, string> = { post_logout_redirect_uri: input.postLogoutRedirectUri, client_id: this.#cfg.clientId };
     if (input.idToken) params.id_token_hint = input.idToken;
+    if (input.state) params.state = input.state;
     return oidc.buildEndSessionUrl(config, params);
   }
 

@@ -144,6 +144,30 @@ describe('back-channel logout from the real OP', () => {
     expect(delivered).toEqual([{ ok: true }]);
   });
 
+  test('upstream logout carries a random state; coming back with it continues to returnTo, once', async () => {
+    const one = await signedIn();
+    const out = await one.browser.follow(`${stack.url}/auth/logout`, { method: 'POST', body: { returnTo: '/dashboard?after=logout' } });
+    const endSession = new URL(out.chain.find((u) => u.startsWith(`${stack.op.issuer}/session/end`))!);
+    const state = endSession.searchParams.get('state');
+    expect(state).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const done = await one.browser.submitForm(out, { logout: 'yes' });
+    // Back at the post-logout URI with the state, then on to returnTo (which signs in again here).
+    expect(done.chain).toContain(`${stack.url}/?state=${state}`);
+    expect(done.chain).toContain(`${stack.url}/dashboard?after=logout`);
+    // Single use: the same state again is left to the app (no redirect); so is an unknown one.
+    for (const s of [state!, 'x'.repeat(43)]) {
+      const again = await fetch(`${stack.url}/?state=${s}`, { redirect: 'manual' });
+      expect(again.status).toBe(200);
+      expect(await again.text()).toBe('hello');
+    }
+    // A second logout gets another state.
+    const two = await signedIn();
+    const out2 = await two.browser.follow(`${stack.url}/auth/logout`, { method: 'POST', body: {} });
+    const state2 = new URL(out2.chain.find((u) => u.startsWith(`${stack.op.issuer}/session/end`))!).searchParams.get('state');
+    expect(state2).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(state2).not.toBe(state);
+  });
+
   test.each([
     ['signed by another key under the OP\'s kid', () => ({ key: generateRsaKey(getSharedKey().kid).privateKey, kid: getSharedKey().kid })],
     ['signed by a key the OP does not publish', () => { const k = generateRsaKey(); return { key: k.privateKey, kid: k.kid }; }],

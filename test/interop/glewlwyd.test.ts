@@ -4,7 +4,7 @@
  * no ID token in refresh responses, back-channel logout tokens typed `JWT`, and no redirect back
  * after logout unless `state` is sent.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -21,6 +21,15 @@ import { SESSION_SECRET, recordingLogger, testKeys } from '../fixtures/stack.js'
 import { getJson, sessionKey, storedAuth } from '../lifecycle/helpers.js';
 import type { SessionAuth } from '../../lib/session/state.js';
 import { startGlewlwyd, type Glewlwyd, type GlewlwydUser } from './glewlwyd.js';
+
+/** The first JSON block under "## glewlwyd" in docs/interop.md: the connector config the docs recommend. */
+function docsExample(): Record<string, unknown> {
+  const doc = readFileSync(new URL('../../docs/interop.md', import.meta.url), 'utf8');
+  const block = /```json\n([\s\S]*?)\n```/.exec(doc.slice(doc.indexOf('\n## glewlwyd\n')));
+  if (!block?.[1]) throw new Error('no JSON example under "## glewlwyd" in docs/interop.md');
+  return JSON.parse(block[1]) as Record<string, unknown>;
+}
+const connectorId = 'glewlwyd';
 
 const chromiumPath = '/usr/bin/chromium';
 const artifacts = path.resolve(process.cwd(), 'test-artifacts');
@@ -57,9 +66,9 @@ beforeAll(async () => {
   await gw.addUser(alice);
   await gw.addClient({
     clientId, secret: clientSecret,
-    redirectUri: `${appUrl}/auth/callback/gw`,
+    redirectUri: `${appUrl}/auth/callback/${connectorId}`,
     postLogoutRedirectUri: `${appUrl}/`,
-    backchannelLogoutUri: `${appUrl}/auth/backchannel-logout/gw`,
+    backchannelLogoutUri: `${appUrl}/auth/backchannel-logout/${connectorId}`,
   });
   gateway = fedgate({
     baseUrl: appUrl,
@@ -67,12 +76,8 @@ beforeAll(async () => {
     httpTimeout: 5,
     session: { secret: SESSION_SECRET, redis: { url: redis.url, commandTimeout: 2000, connectTimeout: 2000 } },
     tokens: { keys: (await testKeys()) as { keys: Record<string, unknown>[] } },
-    connectors: [{
-      id: 'gw', type: 'oidc', name: 'glewlwyd', issuer: gw.issuer, clientId, clientSecret,
-      // glewlwyd does not URL-decode HTTP Basic credentials (RFC 6749 §2.3.1 form-encodes them: "-" is sent as %2D).
-      clientAuthMethod: 'client_secret_post',
-      scopes: ['openid'], userinfo: true, logout: 'upstream',
-    }],
+    // The connector exactly as docs/interop.md shows it, pointed at this glewlwyd.
+    connectors: [{ ...docsExample(), issuer: gw.issuer, clientId, clientSecret }],
   }, { logger });
   app.use(gateway);
   app.get('/', (req, res) => { res.type('text/plain').send(req.auth.isAuthenticated ? 'signed in' : 'signed out'); });
@@ -154,12 +159,14 @@ async function untilRefreshDue(cookie: string): Promise<SessionAuth> {
 test('login through glewlwyd\'s HTML form: userinfo merged, local tokens minted from the mapped claims', async () => {
   await scenario('login', async (page) => {
     const body = await signIn(page);
-    expect(body.sub).toMatch(/^gw\|.+/);
+    expect(body.sub).toMatch(/^glewlwyd\|.+/);
     expect(body.claims).toMatchObject({ sub: body.sub, name: alice.name, email: alice.email });
     const idToken = decodeJwt(String(body.idToken));
     expect(decodeProtectedHeader(String(body.idToken)).alg).toBe('ES256');
     expect(idToken).toMatchObject({ sub: body.sub, name: alice.name, email: alice.email, iss: `${appUrl}/auth` });
     expect(decodeJwt(String(body.accessToken))).toMatchObject({ sub: body.sub });
+    // glewlwyd sends auth_time 0: local tokens carry the login time instead.
+    expect(idToken.auth_time).toBeGreaterThan(Math.floor(Date.now() / 1000) - 120);
     const auth = await stored(await sessionCookieOf());
     // The upstream identity as glewlwyd sent it: its ID token (with a sid, for back-channel logout) and a refresh token.
     expect(decodeJwt(auth.upstream.idToken!)).toMatchObject({ iss: gw.issuer, aud: clientId });

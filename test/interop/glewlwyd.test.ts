@@ -206,6 +206,30 @@ test('refresh with short access tokens (no ID token from glewlwyd): identity kep
   });
 }, testTimeout);
 
+test('refresh token reuse detected by glewlwyd ends the session cleanly: 401, then signed out (never an endless 503)', async () => {
+  await scenario('reuse', async (page) => {
+    await signIn(page);
+    const cookie = await sessionCookieOf();
+    const spent = (await untilRefreshDue(cookie)).upstream.refreshToken!;
+    expect((await getJson(`${appUrl}/dashboard`, { cookie })).status).toBe(200);
+    // Someone replays the spent refresh token: glewlwyd refuses it and disables the whole chain.
+    const replay = await fetch(`${gw.issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: spent, client_id: clientId, client_secret: clientSecret }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    expect(replay.status).toBeGreaterThanOrEqual(400);
+    expect(replay.status).toBeLessThan(500);
+    await untilRefreshDue(cookie);
+    const ended = await getJson(`${appUrl}/dashboard`, { cookie });
+    expect(ended.status).toBe(401);
+    expect(ended.body).toEqual({ error: 'unauthorized', code: 'UNAUTHORIZED' });
+    expect(await direct.exists(sessionKey(cookie))).toBe(0);
+    expect((await getJson(`${appUrl}/dashboard`, { cookie })).status).toBe(401);
+  });
+}, testTimeout);
+
 test('RP-initiated logout: the session ends, glewlwyd\'s session ends, and the browser comes back through state', async () => {
   await scenario('logout', async (page) => {
     await signIn(page);

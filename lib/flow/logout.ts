@@ -94,7 +94,8 @@ export async function handlePostLogoutReturn(ctx: GatewayContext, req: Req, res:
   if (!landingPaths.has(path) || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
   const state = single(queryOf(req), 'state');
   if (!state || !/^[A-Za-z0-9_-]{20,100}$/.test(state)) return false;
-  const returnTo = await ctx.kv.take(logoutStateKey(state));
+  // The app's own page must not fail because Redis does: without the store, the state is just not honoured.
+  const returnTo = await ctx.kv.take(logoutStateKey(state)).catch(() => null);
   if (returnTo === null) return false;
   noStore(res);
   redirect(res, sanitizeReturnTo(returnTo));

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import express from 'express';
 import type { Redis } from 'ioredis';
-import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { decodeJwt, decodeProtectedHeader, type ProtectedHeaderParameters } from 'jose';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { fedgate, requireAuth, type Gateway } from '../../index.js';
 import { startRedis, type RedisServer } from '../fixtures/redis.js';
@@ -48,6 +48,7 @@ let gateway: Gateway;
 let appUrl: string;
 let direct: Redis;
 const logger = recordingLogger();
+const logoutTokenHeaders: ProtectedHeaderParameters[] = [];
 
 const testTimeout = 60_000;
 
@@ -79,6 +80,12 @@ beforeAll(async () => {
     // The connector exactly as docs/interop.md shows it, pointed at this glewlwyd.
     connectors: [{ ...docsExample(), issuer: gw.issuer, clientId, clientSecret }],
   }, { logger });
+  // Records the header of every logout token glewlwyd sends (an app's own body parser runs first, as apps often have one).
+  app.use('/auth/backchannel-logout', express.urlencoded({ extended: false }), (req, _res, next) => {
+    const token = (req.body as { logout_token?: unknown } | undefined)?.logout_token;
+    if (typeof token === 'string') logoutTokenHeaders.push(decodeProtectedHeader(token));
+    next();
+  });
   app.use(gateway);
   app.get('/', (req, res) => { res.type('text/plain').send(req.auth.isAuthenticated ? 'signed in' : 'signed out'); });
   app.get('/dashboard', requireAuth(), (req, res) => {
@@ -265,5 +272,7 @@ test('back-channel logout: ending the session at glewlwyd ends the fedgate sessi
     await waitFor('the back-channel logout to end the session', async () => (await getJson(`${appUrl}/dashboard`, { cookie })).status === 401, { timeoutMs: 10_000, intervalMs: 100 });
     const received = logger.lines.find((l) => (l.obj as { event?: string }).event === 'backchannel.logout');
     expect(received).toBeDefined();
+    // glewlwyd types its logout tokens JWT, not logout+jwt.
+    expect(logoutTokenHeaders.at(-1)).toMatchObject({ typ: 'JWT', alg: 'RS256' });
   });
 }, testTimeout);

@@ -17,6 +17,8 @@ import { createGunzip } from 'node:zlib';
 import { getFreePort, waitFor } from '../fixtures/ports.js';
 
 export const GLEWLWYD_BIN = '/usr/bin/glewlwyd';
+/** The SQLite schema and initial data (admin/password): dbconfig's copy, or the documentation's (minimal images drop /usr/share/doc). */
+const schemaPlain = '/usr/share/dbconfig-common/data/glewlwyd/install/sqlite3';
 const schemaGz = '/usr/share/doc/glewlwyd/database/init.sqlite3.sql.gz';
 const webapp = '/usr/share/glewlwyd/webapp';
 const modules = '/usr/lib/glewlwyd';
@@ -65,7 +67,8 @@ async function createDatabase(file: string): Promise<void> {
   const sqlite = spawn('sqlite3', [file], { stdio: ['pipe', 'ignore', 'pipe'] });
   let stderr = '';
   sqlite.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-  createReadStream(schemaGz).pipe(createGunzip()).pipe(sqlite.stdin);
+  if (existsSync(schemaPlain)) createReadStream(schemaPlain).pipe(sqlite.stdin);
+  else createReadStream(schemaGz).pipe(createGunzip()).pipe(sqlite.stdin);
   const code = await new Promise<number | null>((resolve) => sqlite.once('close', resolve));
   if (code !== 0) throw new Error(`sqlite3 could not create the glewlwyd database: ${stderr.slice(0, 500)}`);
 }

@@ -60,7 +60,9 @@ export interface Glewlwyd {
 /** The webapp's config.json: a file in some package versions, a directory holding it in others. */
 function webappConfigPath(): string {
   const direct = path.join(webapp, 'config.json');
-  return statSync(direct).isDirectory() ? path.join(direct, 'config.json') : direct;
+  const file = existsSync(direct) && statSync(direct).isDirectory() ? path.join(direct, 'config.json') : direct;
+  if (!existsSync(file)) throw new Error(`glewlwyd's webapp configuration ${direct} (a link to /etc/glewlwyd) is missing: reinstall the glewlwyd package`);
+  return file;
 }
 
 async function createDatabase(file: string): Promise<void> {

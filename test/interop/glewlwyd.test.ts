@@ -150,6 +150,8 @@ async function sessionCookieOf(): Promise<string> {
 async function stored(cookie: string): Promise<SessionAuth> {
   const auth = await storedAuth(direct, cookie);
   if (!auth) throw new Error('session not found in Redis');
+  // glewlwyd's tokens join the suite-wide scan: none may appear in any log.
+  for (const t of [auth.upstream.refreshToken, auth.upstream.accessToken, auth.upstream.idToken]) if (t) recordSecret(t);
   return auth;
 }
 

@@ -123,12 +123,24 @@ export interface LogoutInput {
   postLogoutRedirectUri: string;
   /** Upstream `sid` etc., as stored in the session. */
   claims?: Record<string, unknown>;
+  /** A random single-use value the gateway checks when the browser comes back (RP-Initiated Logout `state`). */
+  state?: string;
 }
 
 export interface RefreshInput {
   refreshToken: string;
-  /** The claims of the original ID token, to compare iss/sub/aud against. */
+  /**
+   * The identity of the last login or refresh, as the connector returned it then: `subject`,
+   * `claims` (the upstream claims, for `iss`/`sub`/`aud` comparisons and to carry over when the
+   * refresh response has no ID token, OIDC Core §12.2) and `tokens.idToken` (the last upstream ID token).
+   */
   original: UpstreamIdentity;
+  /**
+   * Stores new upstream tokens (a rotated refresh token) in the session at once. A connector calls
+   * it as soon as the token endpoint answered, before any step that may still fail (userinfo...),
+   * so a rotated refresh token is never lost. Optional: absent, nothing is stored early.
+   */
+  saveTokens?(tokens: UpstreamTokens): Promise<void>;
 }
 
 export interface LogoutTokenClaims {

@@ -31,7 +31,7 @@ export const errorCodes = {
   FORBIDDEN: { status: 403, doc: 'A `claims` or `check` condition of `requireAuth` failed.' },
   CROSS_SITE_REQUEST: { status: 403, doc: 'A POST, PUT, PATCH or DELETE authenticated by the session cookie came from another origin (`Origin` of another origin, `Origin: null` without `Sec-Fetch-Site: same-origin`, or `Sec-Fetch-Site: cross-site`/`same-site`); `requireAuth({ allowCrossSite: true })` accepts it on one route.' },
   LOGOUT_CROSS_SITE: { status: 403, doc: 'A logout request came from another site (`Origin` / `Sec-Fetch-Site`); GET shows a confirmation form instead.' },
-  REFRESH_REJECTED: { status: 401, doc: 'The upstream refused to refresh the session (`invalid_grant`) or returned another identity; the session has ended.' },
+  REFRESH_REJECTED: { status: 401, doc: 'The upstream refused to refresh the session (`invalid_grant` or any other 4xx answer of its token endpoint) or returned another identity; the session has ended.' },
   LOGOUT_TOKEN_INVALID: { status: 400, doc: 'A back-channel `logout_token` failed validation (signature, `iss`, `aud`, `iat`, `events`, `nonce`, replayed `jti`); nothing was changed.' },
   KEYS_UNAVAILABLE: { status: 503, doc: 'No signing key is loaded, so local tokens cannot be minted.' },
   INTERACTION_INVALID: { status: 400, doc: 'Broker mode: the sign-in or consent step of a client application is unknown, expired, already finished or belongs to another browser; start again from the application.' },

@@ -1,7 +1,7 @@
 import type { GatewayContext } from './context.js';
 import { handleLogin } from './flow/login.js';
 import { handleCallback } from './flow/callback.js';
-import { handleLogout } from './flow/logout.js';
+import { handleLogout, handlePostLogoutReturn, postLogoutLandingPaths } from './flow/logout.js';
 import { handleBackchannelLogout } from './flow/backchannel.js';
 import { handleMetadata, handleUserinfo } from './flow/metadata-routes.js';
 import { sendJson, type Req, type Res } from './http/respond.js';
@@ -13,11 +13,16 @@ import { dispatchBroker } from './broker/index.js';
  */
 export function createRouter(ctx: GatewayContext) {
   const base = ctx.config.basePath;
+  /** Computed on first use: connectors are all registered by then. */
+  let landingPaths: Set<string> | undefined;
   return async (req: Req, res: Res): Promise<boolean> => {
     const raw = req.originalUrl ?? req.url ?? '/';
     const q = raw.indexOf('?');
     const path = q === -1 ? raw : raw.slice(0, q);
-    if (path !== base && !path.startsWith(`${base}/`)) return false;
+    if (path !== base && !path.startsWith(`${base}/`)) {
+      landingPaths ??= postLogoutLandingPaths(ctx);
+      return landingPaths.size > 0 && handlePostLogoutReturn(ctx, req, res, landingPaths, path);
+    }
     // Every answer of the auth routes is fedgate's own: HSTS on an https origin (RFC 6797).
     if (ctx.gatewayInfo.hsts !== undefined) res.setHeader('Strict-Transport-Security', ctx.gatewayInfo.hsts);
     const rest = path.slice(base.length);

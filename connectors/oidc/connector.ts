@@ -138,6 +138,8 @@ export class OidcConnector implements Connector {
     } catch (err) {
       throw translateUpstreamError(err, 'refresh');
     }
+    // Before anything else can fail: a rotated refresh token must not be lost.
+    if (tokens.refresh_token) await input.saveTokens?.({ refreshToken: tokens.refresh_token });
     const claims = own?.claims ?? tokens.claims();
     if (claims) {
       // OIDC Core 12.2: a refreshed ID token must keep iss, sub and aud; openid-client does not compare them.
@@ -159,6 +161,7 @@ export class OidcConnector implements Connector {
     if (!meta.end_session_endpoint) return undefined;
     const params: Record<string, string> = { post_logout_redirect_uri: input.postLogoutRedirectUri, client_id: this.#cfg.clientId };
     if (input.idToken) params.id_token_hint = input.idToken;
+    if (input.state) params.state = input.state;
     return oidc.buildEndSessionUrl(config, params);
   }
 
@@ -223,8 +226,10 @@ export class OidcConnector implements Connector {
     const idClaims: Record<string, unknown> | undefined = own?.claims ?? tokens.claims();
     if (!idClaims && !previous) throw new FedgateError('ID_TOKEN_INVALID', 'The identity provider returned no ID token.');
     if (idClaims && !previous) this.#checkIdTokenAge(idClaims);
+    // A refresh response without an ID token (OIDC Core §12.2) keeps the previous identity and
+    // claims; userinfo, when on, overlays them and must name the same subject.
     let claims: Record<string, unknown> = { ...(idClaims ?? previous?.claims ?? {}) };
-    const subject = String(claims.sub);
+    const subject = idClaims ? String(idClaims.sub) : previous?.subject ?? String(claims.sub);
     if (this.#cfg.userinfo ?? this.#preset.userinfo ?? false) {
       let info: oidc.UserInfoResponse;
       try {

@@ -4,6 +4,8 @@ import type { LogoutTokenClaims } from '../../lib/connector.js';
 
 const backchannelEvent = 'http://schemas.openid.net/event/backchannel-logout';
 const maxLogoutTokenBytes = 8192;
+/** `typ` values of a logout token: `logout+jwt` (RFC 8725 §3.11 explicit typing) or plain `JWT` (RFC 7519 §5.1). */
+const acceptedTyp = /^(application\/)?(logout\+jwt|jwt)$/i;
 
 export interface LogoutTokenCheck {
   jwks: jose.JWTVerifyGetKey;
@@ -17,7 +19,8 @@ export interface LogoutTokenCheck {
 /**
  * Validates an OIDC Back-Channel Logout 1.0 `logout_token` (§2.6): signature with the upstream's
  * JWKS and pinned algorithm, `iss`, `aud`, `iat` (recent), `jti`, the back-channel `events`
- * member, `sid` and/or `sub`, and no `nonce`. Replay of `jti` is checked by the gateway.
+ * member, `sid` and/or `sub`, and no `nonce`; `typ` `logout+jwt`, `JWT` or absent. Replay of
+ * `jti` is checked by the gateway. https://openid.net/specs/openid-connect-backchannel-1_0.html#LogoutToken
  */
 export async function verifyLogoutToken(token: string, check: LogoutTokenCheck): Promise<LogoutTokenClaims> {
   const invalid = (detail: string) => new FedgateError('LOGOUT_TOKEN_INVALID', 'The logout token is invalid.', { detail });
@@ -29,7 +32,10 @@ export async function verifyLogoutToken(token: string, check: LogoutTokenCheck):
   } catch {
     throw invalid('unreadable header');
   }
-  if (header.typ !== undefined && !/^(application\/)?logout\+jwt$/i.test(header.typ)) throw invalid('typ is not logout+jwt');
+  // §2.4 recommends `logout+jwt`, but the typ is optional and real upstreams (glewlwyd) send
+  // `JWT`: both are accepted when everything else holds (the `events` member tells a logout token
+  // apart from an ID token). Any other explicit type (`at+jwt`...) is another kind of token.
+  if (header.typ !== undefined && !acceptedTyp.test(header.typ)) throw invalid('typ is not logout+jwt or JWT');
   if (header.jku !== undefined || header.jwk !== undefined || header.x5u !== undefined) throw invalid('key-carrying header');
   let payload: jose.JWTPayload;
   try {

@@ -38,6 +38,12 @@ export function translateUpstreamError(err: unknown, stage: 'discovery' | 'token
   if (e instanceof ResponseTooLargeError || e.cause instanceof ResponseTooLargeError) return make('UPSTREAM_RESPONSE_INVALID', 'The identity provider sent a response that is too large.');
   if (isNetworkError(e)) return make('UPSTREAM_UNAVAILABLE', 'The identity provider is not reachable right now.');
   if (stage === 'discovery') return make('UPSTREAM_UNAVAILABLE', 'The identity provider\'s configuration could not be loaded.');
+  if (stage === 'refresh' && refusedStatus(e)) {
+    // A refresh token refused in any shape (400 with or without a JSON body, invalid_grant, reuse
+    // detection, 401 invalid_client) cannot succeed on retry: the session ends and the user signs
+    // in again, instead of every later request answering 503 (RFC 6749 §5.2).
+    return make('REFRESH_REJECTED', 'The identity provider ended the session.');
+  }
   if (code === 'OAUTH_RESPONSE_BODY_ERROR') {
     const oauthError = (e as { error?: unknown }).error;
     if (stage === 'refresh' && oauthError === 'invalid_grant') return make('REFRESH_REJECTED', 'The identity provider ended the session.');
@@ -51,6 +57,18 @@ export function translateUpstreamError(err: unknown, stage: 'discovery' | 'token
     return make('ID_TOKEN_INVALID', 'The identity provider\'s ID token was rejected.');
   }
   return make('UPSTREAM_RESPONSE_INVALID', 'The identity provider sent an invalid response.');
+}
+
+/**
+ * Whether the token endpoint answered with a client error (4xx other than 408 and 429, which are
+ * worth retrying). oauth4webapi puts the status on its ResponseBodyError and on a challenge error;
+ * for a non-conforming response, openid-client's ClientError carries the Response as `cause`.
+ */
+function refusedStatus(e: Error): boolean {
+  const own = (e as { status?: unknown }).status;
+  const cause = e.cause as { status?: unknown } | undefined;
+  const status = typeof own === 'number' ? own : cause !== null && typeof cause === 'object' && typeof cause.status === 'number' ? cause.status : undefined;
+  return status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
 }
 
 function isNetworkError(e: Error, depth = 0): boolean {

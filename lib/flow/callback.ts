@@ -13,6 +13,11 @@ function isAudience(v: unknown): v is string | string[] {
   return typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string'));
 }
 
+/** An upstream `auth_time` worth keeping: a positive finite number (some upstreams send 0). */
+function upstreamAuthTime(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : undefined;
+}
+
 /** Bounds of a callback query: the response parameters (RFC 6749 §4.1.2, RFC 9207) are few and short. */
 const maxParamLength = 4096;
 const maxNameLength = 64;
@@ -71,7 +76,7 @@ export async function handleCallback(ctx: GatewayContext, req: Req, res: Res, pa
 
     const { sub, claims, scope } = localIdentityOf(ctx, connector.id, identity);
     const now = ctx.now();
-    const authTime = typeof identity.claims.auth_time === 'number' ? identity.claims.auth_time : Math.floor(now / 1000);
+    const authTime = upstreamAuthTime(identity.claims.auth_time) ?? Math.floor(now / 1000);
     const auth: SessionAuth = {
       v: 1,
       sid: randomToken(),
@@ -89,6 +94,7 @@ export async function handleCallback(ctx: GatewayContext, req: Req, res: Res, pa
         ...upstreamTokensOf(identity, Math.floor(now / 1000)),
         ...(typeof identity.claims.iss === 'string' ? { iss: identity.claims.iss } : {}),
         ...(isAudience(identity.claims.aud) ? { aud: identity.claims.aud } : {}),
+        claims: identity.claims,
       },
     };
     await establishSession(ctx, req, auth);

@@ -5,6 +5,7 @@ import { escapeHtml, noStore, page, queryOf, readForm, redirect, sendError, send
 import { readSessionAuth, type SessionAuth } from '../session/state.js';
 import { destroySession, type SessionHandle } from '../session/lifecycle.js';
 import { sanitizeReturnTo } from './return-to.js';
+import { randomToken } from './transactions.js';
 
 /**
  * GET|POST {basePath}/logout. A cross-site request cannot log a user out: POST needs a
@@ -43,25 +44,37 @@ export async function handleLogout(ctx: GatewayContext, req: Req, res: Res): Pro
     clearSessionCookie(ctx, res);
     const connector = auth ? ctx.connectors.get(auth.connector) : undefined;
     if (auth) ctx.emit('logout', { connector: auth.connector, sub: auth.sub, upstream: Boolean(connector?.upstreamLogout) }, req);
-    const upstream = auth ? await upstreamLogoutUrl(ctx, auth) : undefined;
+    const upstream = auth ? await upstreamLogoutUrl(ctx, auth, returnTo) : undefined;
     redirect(res, upstream ?? returnTo);
   } catch (err) {
     sendError(req, res, toFedgateError(err));
   }
 }
 
+/** How long a logout `state` waits for the browser to come back from the upstream, seconds. */
+const logoutStateTtl = 600;
+const logoutStateKey = (state: string) => `logout:${state}`;
+
 /**
  * Where the browser continues after the local session ended, when the connector asks for upstream
  * logout (`logout: "upstream"`) and the vendor has a logout endpoint; undefined otherwise. The
  * local session is gone already, so an unreachable upstream only skips its logout.
+ *
+ * A random, single-use `state` goes with the request (RP-Initiated Logout 1.0 §2; some providers,
+ * glewlwyd among them, only send the browser back when it is present) and is remembered with
+ * `returnTo`: when the browser comes back with it, {@link handlePostLogoutReturn} continues there.
+ * https://openid.net/specs/openid-connect-rpinitiated-1_0.html#RPLogout
  */
-export async function upstreamLogoutUrl(ctx: GatewayContext, auth: SessionAuth): Promise<string | undefined> {
+export async function upstreamLogoutUrl(ctx: GatewayContext, auth: SessionAuth, returnTo = '/'): Promise<string | undefined> {
   const connector = ctx.connectors.get(auth.connector);
   if (!connector?.upstreamLogout || !connector.buildLogoutUrl) return undefined;
   try {
+    const state = randomToken();
+    await ctx.kv.set(logoutStateKey(state), returnTo, logoutStateTtl);
     const url = await connector.buildLogoutUrl({
       ...(auth.upstream.idToken ? { idToken: auth.upstream.idToken } : {}),
       postLogoutRedirectUri: connector.postLogoutRedirectUri ?? `${ctx.config.baseUrl}/`,
+      state,
     });
     return url?.href;
   } catch (err) {
@@ -69,6 +82,36 @@ export async function upstreamLogoutUrl(ctx: GatewayContext, auth: SessionAuth):
     ctx.logger.warn({ event: 'logout.upstream_failed', connector: auth.connector, code: e.code }, 'Upstream logout skipped');
     return undefined;
   }
+}
+
+/**
+ * The browser back from the upstream's logout at a connector's post-logout URI: with a `state`
+ * this gateway issued (single use, bounded lifetime), it continues to the `returnTo` of that
+ * logout. Any other request there, an unknown or replayed `state` included, is left to the app
+ * (false) and no redirect is taken from it.
+ */
+export async function handlePostLogoutReturn(ctx: GatewayContext, req: Req, res: Res, landingPaths: ReadonlySet<string>, path: string): Promise<boolean> {
+  if (!landingPaths.has(path) || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
+  const state = single(queryOf(req), 'state');
+  if (!state || !/^[A-Za-z0-9_-]{20,100}$/.test(state)) return false;
+  // The app's own page must not fail because Redis does: without the store, the state is just not honoured.
+  const returnTo = await ctx.kv.take(logoutStateKey(state)).catch(() => null);
+  if (returnTo === null) return false;
+  noStore(res);
+  redirect(res, sanitizeReturnTo(returnTo));
+  return true;
+}
+
+/** Paths on this gateway's origin where upstream logouts send the browser back. */
+export function postLogoutLandingPaths(ctx: GatewayContext): Set<string> {
+  const origin = new URL(ctx.config.baseUrl).origin;
+  const paths = new Set<string>();
+  for (const connector of ctx.connectors.values()) {
+    if (!connector.upstreamLogout) continue;
+    const uri = new URL(connector.postLogoutRedirectUri ?? `${ctx.config.baseUrl}/`);
+    if (uri.origin === origin) paths.add(uri.pathname);
+  }
+  return paths;
 }
 
 function clearSessionCookie(ctx: GatewayContext, res: Res): void {

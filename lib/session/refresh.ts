@@ -5,6 +5,8 @@ import type { Req } from '../http/respond.js';
 import type { SessionHandle } from './lifecycle.js';
 import { readSessionAuth, type SessionAuth } from './state.js';
 import { localIdentityOf, upstreamTokensOf } from './identity.js';
+import type { Connector, UpstreamIdentity } from '../connector.js';
+import { isRecord } from '../values.js';
 
 const lockLeaseMs = 15_000;
 const waitForWinnerMs = 5_000;
@@ -24,8 +26,9 @@ export type RefreshOutcome = { kind: 'unchanged' | 'refreshed'; auth: SessionAut
  * Refreshes the upstream tokens when they near expiry — single-flight across requests and
  * instances through a Redis lock whose lease is renewed while the refresh runs. Losers wait for
  * the winner and adopt its result, so rotating refresh tokens never log a user out because two
- * requests raced. `invalid_grant` or a changed identity ends the session; an unreachable upstream
- * throws (503) and leaves the session as it is.
+ * requests raced. A refused refresh token (any 4xx of the token endpoint) or a changed identity
+ * ends the session; an unreachable upstream throws (503) and leaves the session as it is, with a
+ * rotated refresh token already stored.
  */
 export async function refreshIfNeeded(ctx: GatewayContext, req: Req, auth: SessionAuth): Promise<RefreshOutcome> {
   const connector = ctx.connectors.get(auth.connector);
@@ -44,34 +47,7 @@ export async function refreshIfNeeded(ctx: GatewayContext, req: Req, auth: Sessi
       const latest = await reload(ctx, req);
       if (!latest) return { kind: 'ended', reason: 'session gone' };
       if (latest.rev > auth.rev) return adopt(sess, latest);
-      let identity;
-      try {
-        identity = await connector.refresh({
-          refreshToken: latest.upstream.refreshToken!,
-          original: { subject: latest.upstream.sub, claims: { iss: latest.upstream.iss, aud: latest.upstream.aud }, tokens: {} },
-        });
-      } catch (err) {
-        const e = toFedgateError(err);
-        if (e.code === 'REFRESH_REJECTED' || e.code === 'ID_TOKEN_INVALID') return { kind: 'ended', reason: e.code };
-        throw e;
-      }
-      const local = localIdentityOf(ctx, auth.connector, identity);
-      if (local.sub !== latest.sub) return { kind: 'ended', reason: 'subject changed' };
-      const next: SessionAuth = {
-        ...latest,
-        lastSeen: Math.max(latest.lastSeen, auth.lastSeen),
-        claims: local.claims,
-        scope: local.scope,
-        rev: latest.rev + 1,
-        // A refresh without expires_in leaves no stale expiry behind.
-        upstream: { ...latest.upstream, expiresAt: undefined, ...upstreamTokensOf(identity, Math.floor(ctx.now() / 1000)) },
-      };
-      sess.fedgate = next;
-      await new Promise<void>((resolve, reject) => sess.save((err) => (err ? reject(err) : resolve())));
-      // Other instances drop their cached copy of this session (claims and tokens changed).
-      if (req.sessionID) ctx.sessionCache?.invalidate([req.sessionID]);
-      ctx.emit('refresh.succeeded', { connector: auth.connector, sub: auth.sub }, req);
-      return { kind: 'refreshed', auth: next };
+      return await refreshWith(ctx, req, connector, auth, latest);
     } finally {
       clearInterval(renew);
       await ctx.kv.delIfEquals(lockKey, token).catch(() => undefined);
@@ -90,6 +66,72 @@ export async function refreshIfNeeded(ctx: GatewayContext, req: Req, auth: Sessi
   if (!latest) return { kind: 'ended', reason: 'session ended by a concurrent refresh' };
   if (latest.rev > auth.rev) return adopt(sess, latest);
   throw new FedgateError('UPSTREAM_UNAVAILABLE', 'The session could not be refreshed right now.', { detail: 'refresh lock not released in time' });
+}
+
+/** The winner's refresh: the connector's token request, the re-mapped identity, the session saved. */
+async function refreshWith(ctx: GatewayContext, req: Req, connector: Connector, auth: SessionAuth, latest: SessionAuth): Promise<RefreshOutcome> {
+  const sess = req.session as SessionHandle;
+  let identity: UpstreamIdentity;
+  try {
+    identity = await connector.refresh!({
+      refreshToken: latest.upstream.refreshToken!,
+      original: previousIdentity(latest),
+      saveTokens: async (tokens) => {
+        // A rotated refresh token is stored before anything else can fail (userinfo, mapping).
+        if (!tokens.refreshToken || tokens.refreshToken === latest.upstream.refreshToken) return;
+        sess.fedgate = { ...latest, upstream: { ...latest.upstream, refreshToken: tokens.refreshToken } };
+        await saveSession(sess);
+      },
+    });
+  } catch (err) {
+    const e = toFedgateError(err);
+    if (endingCodes.has(e.code)) return { kind: 'ended', reason: e.code };
+    throw e;
+  }
+  const local = localIdentityOf(ctx, auth.connector, identity);
+  if (local.sub !== latest.sub) return { kind: 'ended', reason: 'subject changed' };
+  const next: SessionAuth = {
+    ...latest,
+    lastSeen: Math.max(latest.lastSeen, auth.lastSeen),
+    claims: local.claims,
+    scope: local.scope,
+    rev: latest.rev + 1,
+    // A refresh without expires_in leaves no stale expiry behind.
+    upstream: {
+      ...latest.upstream,
+      expiresAt: undefined,
+      ...upstreamTokensOf(identity, Math.floor(ctx.now() / 1000)),
+      claims: identity.claims,
+    },
+  };
+  sess.fedgate = next;
+  await saveSession(sess);
+  // Other instances drop their cached copy of this session (claims and tokens changed).
+  if (req.sessionID) ctx.sessionCache?.invalidate([req.sessionID]);
+  ctx.emit('refresh.succeeded', { connector: auth.connector, sub: auth.sub }, req);
+  return { kind: 'refreshed', auth: next };
+}
+
+/** Failures after which the session cannot go on: the user signs in again. */
+const endingCodes = new Set(['REFRESH_REJECTED', 'ID_TOKEN_INVALID', 'USERINFO_SUBJECT_MISMATCH']);
+
+/**
+ * What the connector gets as the previous identity: the stored upstream claims of the last login
+ * or refresh (sessions of older versions kept only `iss` and `aud`), and the last upstream ID token.
+ */
+function previousIdentity(auth: SessionAuth): UpstreamIdentity {
+  const u = auth.upstream;
+  const stored = isRecord(u.claims) ? u.claims : { ...(u.iss ? { iss: u.iss } : {}), ...(u.aud ? { aud: u.aud } : {}) };
+  return {
+    subject: u.sub,
+    claims: { ...stored, sub: u.sub },
+    tokens: u.idToken ? { idToken: u.idToken } : {},
+    ...(u.sid ? { sid: u.sid } : {}),
+  };
+}
+
+function saveSession(sess: SessionHandle): Promise<void> {
+  return new Promise<void>((resolve, reject) => sess.save((err) => (err ? reject(err) : resolve())));
 }
 
 function adopt(sess: SessionHandle, latest: SessionAuth): RefreshOutcome {

@@ -36,6 +36,12 @@ export interface SessionAuth {
     /** `iss` and `aud` of the original ID token, compared on refresh. */
     iss?: string;
     aud?: string | string[];
+    /**
+     * Upstream claims of the last login or refresh (ID token overlaid by userinfo), handed back to
+     * the connector at refresh: a refresh response need not carry an ID token (OIDC Core §12.2),
+     * and then the identity and claims carry over. Absent in sessions of older versions.
+     */
+    claims?: Record<string, unknown>;
   };
 }
 

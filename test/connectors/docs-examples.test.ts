@@ -4,7 +4,7 @@ import { loadConfig } from '../../lib/config/load.js';
 import { SESSION_SECRET, testKeys } from '../fixtures/stack.js';
 
 /** The vendor types whose docs/connectors.md examples this file checks. */
-const types = ['auth0', 'okta', 'cognito', 'keycloak', 'entrust'];
+const types = ['oidc', 'auth0', 'okta', 'cognito', 'keycloak', 'entrust'];
 
 /** The first ```json block under `## {type}` in docs/connectors.md. */
 function exampleFor(type: string): Record<string, unknown> {
@@ -27,5 +27,20 @@ describe('docs/connectors.md examples', () => {
       connectors: [connector],
     }, { registry: builtinConnectors, env });
     expect(config.connectors[0]).toMatchObject({ id: type, type, logout: 'upstream' });
+  });
+});
+
+describe('docs/interop.md examples', () => {
+  test('the glewlwyd connector example is a valid connector config as written', async () => {
+    const doc = readFileSync(new URL('../../docs/interop.md', import.meta.url), 'utf8');
+    const block = /```json\n([\s\S]*?)\n```/.exec(doc.slice(doc.indexOf('\n## glewlwyd\n')));
+    const connector = JSON.parse(block![1]!) as Record<string, unknown>;
+    const config = loadConfig({
+      baseUrl: 'https://app.example.com',
+      session: { secret: SESSION_SECRET, redis: { url: 'redis://127.0.0.1:6379' } },
+      tokens: { keys: await testKeys() },
+      connectors: [connector],
+    }, { registry: builtinConnectors, env: { GLEWLWYD_CLIENT_SECRET: 'from-env-0123456789' } });
+    expect(config.connectors[0]).toMatchObject({ id: 'glewlwyd', type: 'oidc', clientAuthMethod: 'client_secret_post', userinfo: true, logout: 'upstream' });
   });
 });

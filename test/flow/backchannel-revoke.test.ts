@@ -43,7 +43,8 @@ describe('back-channel logout', () => {
     ['missing events', { events: undefined }, {}],
     ['a nonce', { nonce: 'n' }, {}],
     ['neither sid nor sub', { sub: undefined }, {}],
-    ['an ID-token typ', {}, { typ: 'JWT' }],
+    ['an access-token typ', {}, { typ: 'at+jwt' }],
+    ['an unknown typ', {}, { typ: 'secevent+jwt' }],
     ['a stale iat', { iat: Math.floor(Date.now() / 1000) - 3600 }, {}],
   ])('a token with %s is refused with 400 and changes nothing', async (_n, claims, header) => {
     const a = await stack.login();

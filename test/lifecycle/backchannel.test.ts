@@ -90,6 +90,36 @@ describe('back-channel logout from the real OP', () => {
     expect(stack.logger.lines.some((l) => (l.obj as { event?: string }).event === 'backchannel.logout')).toBe(true);
   });
 
+  test.each([
+    ['typ JWT (as glewlwyd sends it)', 'JWT'],
+    ['no typ at all', null],
+  ])('a logout token with %s from the OP is accepted and ends that session', async (_name, typ) => {
+    const one = await signedIn();
+    sentTokens.length = 0;
+    stack.op.logoutTokenTyp = typ;
+    try {
+      await logoutAtOp(one.browser);
+    } finally {
+      stack.op.logoutTokenTyp = undefined;
+    }
+    expect(delivered).toEqual([{ ok: true }]);
+    expect(await direct.exists(sessionKey(one.cookie))).toBe(0);
+    expect((await getJson(`${stack.url}/dashboard`, { cookie: one.cookie })).status).toBe(401);
+  });
+
+  test('a logout token typed at+jwt from the OP is refused and ends nothing', async () => {
+    const one = await signedIn();
+    stack.op.logoutTokenTyp = 'at+jwt';
+    try {
+      await logoutAtOp(one.browser);
+    } finally {
+      stack.op.logoutTokenTyp = undefined;
+    }
+    expect(delivered).toHaveLength(1);
+    expect(delivered[0]!.ok).toBe(false);
+    expect(await direct.exists(sessionKey(one.cookie))).toBe(1);
+  });
+
   test('the OP\'s logout token replayed is refused (jti remembered, with a TTL)', async () => {
     const one = await signedIn();
     sentTokens.length = 0;
@@ -112,6 +142,30 @@ describe('back-channel logout from the real OP', () => {
     const done = await one.browser.submitForm(out, { logout: 'yes' });
     expect(done.url).toBe(`${stack.url}/`);
     expect(delivered).toEqual([{ ok: true }]);
+  });
+
+  test('upstream logout carries a random state; coming back with it continues to returnTo, once', async () => {
+    const one = await signedIn();
+    const out = await one.browser.follow(`${stack.url}/auth/logout`, { method: 'POST', body: { returnTo: '/dashboard?after=logout' } });
+    const endSession = new URL(out.chain.find((u) => u.startsWith(`${stack.op.issuer}/session/end`))!);
+    const state = endSession.searchParams.get('state');
+    expect(state).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const done = await one.browser.submitForm(out, { logout: 'yes' });
+    // Back at the post-logout URI with the state, then on to returnTo (which signs in again here).
+    expect(done.chain).toContain(`${stack.url}/?state=${state}`);
+    expect(done.chain).toContain(`${stack.url}/dashboard?after=logout`);
+    // Single use: the same state again is left to the app (no redirect); so is an unknown one.
+    for (const s of [state!, 'x'.repeat(43)]) {
+      const again = await fetch(`${stack.url}/?state=${s}`, { redirect: 'manual' });
+      expect(again.status).toBe(200);
+      expect(await again.text()).toBe('hello');
+    }
+    // A second logout gets another state.
+    const two = await signedIn();
+    const out2 = await two.browser.follow(`${stack.url}/auth/logout`, { method: 'POST', body: {} });
+    const state2 = new URL(out2.chain.find((u) => u.startsWith(`${stack.op.issuer}/session/end`))!).searchParams.get('state');
+    expect(state2).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(state2).not.toBe(state);
   });
 
   test.each([

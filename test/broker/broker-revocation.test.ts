@@ -75,3 +75,10 @@ test('withdrawal by the user still ends the consent after a client revoked', asy
   expect(next.result.status).toBe(200);
   expect(next.result.body).toContain('name="decision" value="approve"');
 });
+
+test('a JWT access token cannot be revoked at /auth/revoke: unsupported_token_type (documented)', async () => {
+  const { config, tokens } = await consentedTokens(untrusted);
+  await expect(oidc.tokenRevocation(config, tokens.access_token, { token_type_hint: 'access_token' })).rejects.toMatchObject({ error: 'unsupported_token_type' });
+  // It keeps working at userinfo until it expires or its grant's refresh token is revoked.
+  expect(await userinfoStatus(tokens.access_token)).toBe(200);
+});

@@ -7,13 +7,13 @@
  *   userinfo, refresh with rotation, revocation, RP-initiated and back-channel logout, bad input.
  * The upstream is the suite's OP imitation (real oidc-provider).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as oidc from 'openid-client';
 import { chromium, type Browser as Chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startStack, type Stack } from '../fixtures/stack.js';
 import { getFreePort, waitFor } from '../fixtures/ports.js';
 import { recordSecret } from '../fixtures/secret-scan.js';
-import { startApache, type ApacheRp } from './broker-peers/apache.js';
+import { apacheConfig, startApache, type ApacheRp } from './broker-peers/apache.js';
 import { startAuthlibRp, type AuthlibRp } from './broker-peers/authlib.js';
 
 const chromiumPath = '/usr/bin/chromium';
@@ -96,7 +96,7 @@ async function apacheInfo(context: BrowserContext): Promise<{ status: number; bo
   return { status: res.status(), body };
 }
 
-async function apacheConfig(): Promise<oidc.Configuration> {
+async function apacheClient(): Promise<oidc.Configuration> {
   return oidc.discovery(new URL(`${stack.url}/auth`), 'apache', APACHE_SECRET, oidc.ClientSecretBasic(APACHE_SECRET), { execute: [oidc.allowInsecureRequests] });
 }
 
@@ -155,7 +155,7 @@ describe('Apache httpd + mod_auth_openidc (untrusted client)', () => {
     expect(await page.locator('h1').innerText()).toBe('Logged out of Apache');
     expect((await apacheInfo(alice)).status).not.toBe(200);
     // mod_auth_openidc revoked its refresh token at fedgate's revocation endpoint...
-    await expect(oidc.refreshTokenGrant(await apacheConfig(), String(before.body.refresh_token))).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(oidc.refreshTokenGrant(await apacheClient(), String(before.body.refresh_token))).rejects.toMatchObject({ error: 'invalid_grant' });
     // ...which ended its tokens, not the user's consent: signing in again asks nothing.
     const seen = watch(page);
     await page.goto(apache.protectedUrl);
@@ -269,4 +269,20 @@ describe('Authlib (trusted client)', () => {
       await context.close();
     }
   }, 45_000);
+});
+
+describe('docs/interop.md', () => {
+  test('the Apache configuration it shows uses the directives (and values) the suite runs with', () => {
+    const doc = readFileSync(new URL('../../docs/interop.md', import.meta.url), 'utf8');
+    const section = doc.slice(doc.search(/^## Apache mod_auth_openidc$/m));
+    const block = /```apache\n([\s\S]*?)\n```/.exec(section)?.[1];
+    expect(block).toBeDefined();
+    const tested = apacheConfig('/tmp/x', { port: 8080, issuer: 'https://app.example.com/auth', clientId: 'apache', clientSecret: 's', scope: 'openid profile email' }, 'https://site.example.com')
+      .split('\n').map((l) => l.trim());
+    for (const line of block!.split('\n').map((l) => l.trim())) {
+      const [directive] = line.split(' ');
+      // Placeholders (<...>) differ; every directive is in the tested config, fixed values verbatim.
+      expect(tested.some((t) => (line.includes('<') && !line.startsWith('<') ? t.startsWith(`${directive} `) : t === line))).toBe(true);
+    }
+  });
 });

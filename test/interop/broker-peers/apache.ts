@@ -38,7 +38,8 @@ export interface ApacheRp {
   stop(): Promise<void>;
 }
 
-function config(dir: string, o: ApacheOptions, url: string): string {
+/** The httpd.conf of the instance (docs/interop.md shows its mod_auth_openidc part). */
+export function apacheConfig(dir: string, o: ApacheOptions, url: string): string {
   const asRoot = process.getuid?.() === 0;
   return [
     `ServerRoot "${dir}"`,
@@ -82,7 +83,7 @@ export async function startApache(o: ApacheOptions): Promise<ApacheRp> {
   await mkdir(path.join(dir, 'htdocs', 'protected'), { recursive: true });
   await writeFile(path.join(dir, 'htdocs', 'protected', 'hello.txt'), 'protected hello\n');
   await writeFile(path.join(dir, 'htdocs', 'loggedout.html'), '<!doctype html><title>Logged out</title><h1>Logged out of Apache</h1>\n');
-  await writeFile(path.join(dir, 'httpd.conf'), config(dir, o, url));
+  await writeFile(path.join(dir, 'httpd.conf'), apacheConfig(dir, o, url));
   // Apache drops to www-data when started as root: its documents must stay readable.
   for (const d of [dir, path.join(dir, 'htdocs'), path.join(dir, 'htdocs', 'protected')]) await chmod(d, 0o755);
   const child: ChildProcess = spawn(apacheBinary, ['-f', path.join(dir, 'httpd.conf'), '-DFOREGROUND'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -25,12 +25,14 @@ let apache: ApacheRp;
 let authlib: AuthlibRp;
 let browser: Chromium;
 let alice: BrowserContext;
+let badSecretPort: number;
 
 beforeAll(async () => {
   for (const bin of [chromiumPath, '/usr/sbin/apache2']) if (!existsSync(bin)) throw new Error(`${bin} not found: the interop peers are installed by .ci/run`);
   recordSecret(APACHE_SECRET);
   recordSecret(AUTHLIB_SECRET);
   const [apachePort, authlibPort] = [await getFreePort(), await getFreePort()];
+  badSecretPort = await getFreePort();
   const apacheUrl = `http://127.0.0.1:${apachePort}`;
   const authlibUrl = `http://127.0.0.1:${authlibPort}`;
   stack = await startStack({
@@ -40,7 +42,8 @@ beforeAll(async () => {
         clients: [
           {
             client_id: 'apache', client_secret: APACHE_SECRET, client_name: 'Apache app', trusted: false,
-            redirect_uris: [`${apacheUrl}/protected/redirect_uri`],
+            // The second one is a misconfigured instance's (wrong secret, see "bad client input").
+            redirect_uris: [`${apacheUrl}/protected/redirect_uri`, `http://127.0.0.1:${badSecretPort}/protected/redirect_uri`],
             post_logout_redirect_uris: [`${apacheUrl}/loggedout.html`],
             backchannel_logout_uri: `${apacheUrl}/protected/redirect_uri?logout=backchannel`,
           },
@@ -200,6 +203,43 @@ describe('Apache httpd + mod_auth_openidc (untrusted client)', () => {
       await fresh.close();
       await page.close();
     }
+  }, 45_000);
+});
+
+describe('Apache httpd + mod_auth_openidc: bad client configuration', () => {
+  /** Runs a misconfigured Apache instance for one scenario in a fresh Chromium profile. */
+  async function withApache(opts: { port: number; clientSecret: string; redirectPath?: string }, run: (rp: ApacheRp, page: Page) => Promise<void>): Promise<void> {
+    const rp = await startApache({ issuer: `${stack.url}/auth`, clientId: 'apache', scope: 'openid profile email', ...opts });
+    const context = await newContext();
+    try {
+      await run(rp, await context.newPage());
+    } finally {
+      await context.close();
+      await rp.stop();
+    }
+  }
+
+  test('an unregistered redirect URI: fedgate shows its error page and never redirects to it', async () => {
+    await withApache({ port: await getFreePort(), clientSecret: APACHE_SECRET, redirectPath: '/protected/unregistered' }, async (rp, page) => {
+      const res = await page.goto(rp.protectedUrl);
+      expect(res?.status()).toBe(400);
+      expect(page.url().startsWith(`${stack.url}/auth/authorize`)).toBe(true);
+      expect(await page.getByRole('heading', { name: 'Sign-in problem' }).isVisible()).toBe(true);
+      expect(await page.locator('code').innerText()).toBe('invalid_redirect_uri');
+    });
+  }, 45_000);
+
+  test('a wrong client secret: the code exchange is refused (invalid_client) and nobody is signed in', async () => {
+    await withApache({ port: badSecretPort, clientSecret: 'not-the-apache-secret-0123456789-abcdefghijk' }, async (rp, page) => {
+      await page.goto(rp.protectedUrl);
+      // The consent page shows unless the user allowed this client before (same client id).
+      if (page.url().includes('/auth/interaction/')) await page.getByRole('button', { name: 'Allow' }).click();
+      await page.waitForURL((u) => u.href.startsWith(rp.redirectUri), { timeout: 15_000 });
+      expect(new URL(page.url()).searchParams.get('code')).not.toBeNull();
+      // The module shows a bare "Error:" page and logs fedgate's answer.
+      expect(await rp.errorLog()).toContain('response contained an "error" entry with value: ""invalid_client""');
+      expect((await page.context().request.get(`${rp.redirectUri}?info=json`, { maxRedirects: 0 })).status()).not.toBe(200);
+    });
   }, 45_000);
 });
 

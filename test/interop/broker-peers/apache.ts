@@ -22,6 +22,8 @@ export interface ApacheOptions {
   clientId: string;
   clientSecret: string;
   scope: string;
+  /** Path of OIDCRedirectURI; default `/protected/redirect_uri`. */
+  redirectPath?: string;
 }
 
 export interface ApacheRp {
@@ -55,7 +57,7 @@ export function apacheConfig(dir: string, o: ApacheOptions, url: string): string
     `OIDCProviderMetadataURL ${o.issuer}/.well-known/openid-configuration`,
     `OIDCClientID ${o.clientId}`,
     `OIDCClientSecret ${o.clientSecret}`,
-    `OIDCRedirectURI ${url}/protected/redirect_uri`,
+    `OIDCRedirectURI ${url}${o.redirectPath ?? '/protected/redirect_uri'}`,
     `OIDCCryptoPassphrase ${o.clientSecret}-passphrase`,
     `OIDCScope "${o.scope}"`,
     'OIDCPKCEMethod S256',
@@ -105,7 +107,7 @@ export async function startApache(o: ApacheOptions): Promise<ApacheRp> {
   }
   return {
     url,
-    redirectUri: `${url}/protected/redirect_uri`,
+    redirectUri: `${url}${o.redirectPath ?? '/protected/redirect_uri'}`,
     protectedUrl: `${url}/protected/hello.txt`,
     loggedOutUrl: `${url}/loggedout.html`,
     backchannelUri: `${url}/protected/redirect_uri?logout=backchannel`,

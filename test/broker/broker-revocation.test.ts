@@ -4,10 +4,12 @@
  * (/auth/consents) or the operator.
  */
 import * as oidc from 'openid-client';
-import { CONFIDENTIAL_SECRET, authorize, decide, discover, exchange, startBrokerStack, type BrokerClientSpec, type BrokerStack } from './helpers.js';
+import { decodeJwt } from 'jose';
+import { waitFor } from '../fixtures/ports.js';
+import { CONFIDENTIAL_SECRET, authorize, decide, discover, exchange, revokeAndLogOut, signedIn, startBrokerStack, type BrokerClientSpec, type BrokerStack } from './helpers.js';
 import { recordSecret } from '../fixtures/secret-scan.js';
 
-const untrusted: BrokerClientSpec = { client_id: 'revoker', client_secret: CONFIDENTIAL_SECRET, scopes: ['openid', 'profile', 'email', 'offline_access'] };
+const untrusted: BrokerClientSpec = { client_id: 'revoker', client_secret: CONFIDENTIAL_SECRET, scopes: ['openid', 'profile', 'email', 'offline_access'], backchannel: true };
 const other: BrokerClientSpec = { client_id: 'other', client_secret: CONFIDENTIAL_SECRET, scopes: ['openid', 'email', 'offline_access'] };
 
 let stack: BrokerStack;
@@ -81,4 +83,20 @@ test('a JWT access token cannot be revoked at /auth/revoke: unsupported_token_ty
   await expect(oidc.tokenRevocation(config, tokens.access_token, { token_type_hint: 'access_token' })).rejects.toMatchObject({ error: 'unsupported_token_type' });
   // It keeps working at userinfo until it expires or its grant's refresh token is revoked.
   expect(await userinfoStatus(tokens.access_token)).toBe(200);
+});
+
+test('a client that revokes and then logs the user out (as mod_auth_openidc does): signed out, consent kept', async () => {
+  const { config, browser, tokens } = await consentedTokens(untrusted);
+  const before = stack.rp.logoutTokens.length;
+  expect(await revokeAndLogOut(stack, config, browser, tokens)).toBe(`${stack.rp.url}/bye`);
+  expect(await signedIn(stack, browser)).toBe(false);
+  // The back-channel logout still reaches the client whose tokens are already revoked.
+  const token = await waitFor('a logout token at the client', () => stack.rp.logoutTokens.length > before && stack.rp.logoutTokens[before]);
+  expect(decodeJwt(token)).toMatchObject({ aud: 'revoker', sub: 'corp|alice' });
+  await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+  // Signing in again (upstream login, no consent page) goes straight back to the client.
+  const again = await authorize(stack, config, browser, { scope: 'openid email' });
+  expect(again.result.stoppedAt).toBeDefined();
+  expect(again.result.chain.some((u) => u.startsWith(stack.op.url))).toBe(true);
+  await exchange(config, again);
 });

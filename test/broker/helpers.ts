@@ -150,3 +150,18 @@ export async function signedIn(stack: Stack, browser: Browser): Promise<boolean>
   const res = await browser.get(`${stack.url}/dashboard`, { headers: { accept: 'application/json' } });
   return res.status === 200;
 }
+
+/**
+ * RP-initiated logout the way Apache's mod_auth_openidc does it: the client first revokes its
+ * refresh token and access token (RFC 7009; the access token is a JWT, refused with
+ * `unsupported_token_type`, which the client ignores), then sends the browser to
+ * `end_session_endpoint`, where the user confirms. Returns where the browser came back to.
+ */
+export async function revokeAndLogOut(stack: BrokerStack, config: oidc.Configuration, browser: Browser, tokens: Tokens): Promise<string | undefined> {
+  if (tokens.refresh_token) await oidc.tokenRevocation(config, tokens.refresh_token, { token_type_hint: 'refresh_token' });
+  await oidc.tokenRevocation(config, tokens.access_token, { token_type_hint: 'access_token' }).catch(() => undefined);
+  const url = oidc.buildEndSessionUrl(config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: `${stack.rp.url}/bye` });
+  const confirm = await browser.follow(url.href, { stopAt: (u) => u.origin === stack.rp.url });
+  const done = await browser.submitForm(confirm, { logout: 'yes' }, { stopAt: (u) => u.origin === stack.rp.url });
+  return done.stoppedAt;
+}

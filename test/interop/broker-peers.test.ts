@@ -5,7 +5,8 @@
  *   withdrawal at /auth/consents, deny;
  * - Authlib 1.2 (Debian python3-authlib), a trusted client: never asked, ID token validation,
  *   userinfo, refresh with rotation, revocation, RP-initiated and back-channel logout, bad input.
- * The upstream is the suite's OP imitation (real oidc-provider).
+ * The upstream is the suite's OP imitation (real oidc-provider). The Apache tests run in order and
+ * share one Chromium profile (`alice`): one user's story from first consent to withdrawal.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import * as oidc from 'openid-client';

@@ -226,9 +226,12 @@ describe('HTTP: the same-origin signals of a form post', () => {
     expect((await b.get(`${stack.url}/dashboard`, { headers: json })).status).toBe(200);
   });
 
-  test('logout POST with Origin: null and Sec-Fetch-Site: same-origin signs out', async () => {
+  test.each([
+    ['Origin: null and Sec-Fetch-Site: same-origin', { origin: 'null', 'sec-fetch-site': 'same-origin' }],
+    ['Sec-Fetch-Site: none (user-initiated)', { 'sec-fetch-site': 'none' }],
+  ])('logout POST with %s signs out', async (_name, headers) => {
     const b = await stack.login();
-    const res = await b.post(`${stack.url}/auth/logout`, {}, { headers: { origin: 'null', 'sec-fetch-site': 'same-origin' } });
+    const res = await b.post(`${stack.url}/auth/logout`, {}, { headers });
     expect(res.status).toBe(302);
     expect((await b.get(`${stack.url}/dashboard`, { headers: json })).status).toBe(401);
   });

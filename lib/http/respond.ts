@@ -17,6 +17,17 @@ export function wantsHtml(req: Req): boolean {
   return accept.includes('text/html');
 }
 
+/**
+ * A page the browser shows as a document, whatever the method: a form POST navigates too, so its
+ * error must be a page, not JSON. Fetch Metadata says so when sent (`Sec-Fetch-Mode: navigate`,
+ * https://www.w3.org/TR/fetch-metadata/); without it, an `Accept` naming HTML does.
+ */
+export function navigates(req: Req): boolean {
+  const mode = req.headers['sec-fetch-mode'];
+  if (mode !== undefined) return mode === 'navigate';
+  return (req.headers.accept ?? '').includes('text/html');
+}
+
 /** Parses the query of the original URL; repeated keys are kept so callers can reject them. */
 export function queryOf(req: Req): URLSearchParams {
   const raw = req.originalUrl ?? req.url ?? '/';
@@ -78,7 +89,7 @@ export function sendError(req: Req, res: Res, err: FedgateError, extraHtml = '')
   noStore(res);
   res.setHeader('Referrer-Policy', 'no-referrer');
   if (err.status === 503) res.setHeader('Retry-After', '5');
-  if (wantsHtml(req)) {
+  if (wantsHtml(req) || navigates(req)) {
     sendHtml(res, err.status, page('Sign-in problem', `<h1>Sign-in problem</h1><p>${escapeHtml(err.message)}</p><p>Error code: <code>${escapeHtml(err.code)}</code></p>${extraHtml}`));
     return;
   }

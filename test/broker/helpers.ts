@@ -29,6 +29,15 @@ export async function startRelyingParty(): Promise<RelyingParty> {
     if (typeof token === 'string') logoutTokens.push(token);
     res.status(200).end();
   });
+  // A page of this (other) site linking to, or posting a form to, a fedgate URL: the cross-site
+  // starting point of real-browser tests.
+  app.get('/link', (req, res) => {
+    const to = String(req.query.to ?? '');
+    const method = req.query.post === '1' ? 'post' : 'get';
+    const escaped = to.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+    res.type('html').send(`<!doctype html><title>elsewhere</title><a id="go" href="${escaped}">go</a>`
+      + `<form method="${method}" action="${escaped}"><button id="submit" type="submit">submit</button></form>`);
+  });
   const server: Server = createServer(app);
   const port = await listenEphemeral(server);
   const url = `http://127.0.0.1:${port}`;
@@ -140,4 +149,19 @@ export async function signIn(stack: BrokerStack, config: oidc.Configuration, bro
 export async function signedIn(stack: Stack, browser: Browser): Promise<boolean> {
   const res = await browser.get(`${stack.url}/dashboard`, { headers: { accept: 'application/json' } });
   return res.status === 200;
+}
+
+/**
+ * RP-initiated logout the way Apache's mod_auth_openidc does it: the client first revokes its
+ * refresh token and access token (RFC 7009; the access token is a JWT, refused with
+ * `unsupported_token_type`, which the client ignores), then sends the browser to
+ * `end_session_endpoint`, where the user confirms. Returns where the browser came back to.
+ */
+export async function revokeAndLogOut(stack: BrokerStack, config: oidc.Configuration, browser: Browser, tokens: Tokens): Promise<string | undefined> {
+  if (tokens.refresh_token) await oidc.tokenRevocation(config, tokens.refresh_token, { token_type_hint: 'refresh_token' });
+  await oidc.tokenRevocation(config, tokens.access_token, { token_type_hint: 'access_token' }).catch(() => undefined);
+  const url = oidc.buildEndSessionUrl(config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: `${stack.rp.url}/bye` });
+  const confirm = await browser.follow(url.href, { stopAt: (u) => u.origin === stack.rp.url });
+  const done = await browser.submitForm(confirm, { logout: 'yes' }, { stopAt: (u) => u.origin === stack.rp.url });
+  return done.stoppedAt;
 }

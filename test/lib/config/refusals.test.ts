@@ -361,3 +361,14 @@ describe('signing keys are checked when fedgate() is called', () => {
     await gateway.close();
   });
 });
+
+describe('broker client URIs', () => {
+  test('surrounding whitespace is refused; a query stays allowed (RFC 6749 §3.1.2)', () => {
+    const c = valid();
+    c.op = { enabled: true, clients: [{ client_id: 'web', client_secret: CLIENT_SECRET, redirect_uris: ['https://web.example.com/cb ', 'https://web.example.com/cb?tenant=a'], post_logout_redirect_uris: ['\thttps://web.example.com/'] }] };
+    expect(lines(configError(c))).toEqual([
+      'op.clients[0].redirect_uris[0]: must not have surrounding whitespace',
+      'op.clients[0].post_logout_redirect_uris[0]: must not have surrounding whitespace',
+    ]);
+  });
+});

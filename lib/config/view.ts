@@ -38,7 +38,7 @@ type Issue = z.core.$ZodIssue;
  * Turns a zod issue into problems: `required` for a missing value, the closest branch of a union,
  * and `unknown key; did you mean clientId?` for a typo of a key `schema` knows at that place.
  */
-export function issueToProblems(issue: Issue, schema: z.ZodType, display: readonly PropertyKey[], within: readonly PropertyKey[] = []): ConfigProblem[] {
+export function issueToProblems(issue: Issue, schema: z.ZodType, display: readonly PropertyKey[], within: readonly PropertyKey[] = [], elsewhere?: (key: string) => string[]): ConfigProblem[] {
   const rel = [...within, ...issue.path];
   const at = (extra: PropertyKey[] = []) => formatPath([...display, ...rel, ...extra]);
   switch (issue.code) {
@@ -46,6 +46,9 @@ export function issueToProblems(issue: Issue, schema: z.ZodType, display: readon
       const known = knownKeysAt(schema, rel);
       // A `__proto__` key is reported once, as not allowed anywhere (lib/config/file.ts).
       return issue.keys.filter((k) => k !== '__proto__').map((k) => {
+        // A key of another connector type (`domain` on an `oidc` entry) says so rather than guess a typo.
+        const owners = rel.length === 0 && elsewhere ? elsewhere(k) : [];
+        if (owners.length) return { path: at([k]), message: `unknown key for this type (a key of ${owners.join(', ')})` };
         const near = nearestName(k, known);
         return { path: at([k]), message: near ? `unknown key; did you mean ${near}?` : 'unknown key' };
       });
@@ -55,7 +58,7 @@ export function issueToProblems(issue: Issue, schema: z.ZodType, display: readon
       if (issue.errors.length === 0) return [{ path: at(), message: issue.message }];
       const best = [...issue.errors].sort((a, b) => a.length - b.length)[0] ?? [];
       if (best.length === 0) return [{ path: at(), message: 'invalid value' }];
-      return best.flatMap((i) => issueToProblems(i, schema, display, rel));
+      return best.flatMap((i) => issueToProblems(i, schema, display, rel, elsewhere));
     }
     case 'invalid_type':
       if (/received undefined$/.test(issue.message)) return [{ path: at(), message: 'required' }];
@@ -94,7 +97,8 @@ function parseConnector(entry: unknown, index: number, registry: ConnectorRegist
   if (known) {
     const result = known.schema.safeParse(entry);
     if (result.success) return result.data as ConnectorEntry;
-    problems.push(...result.error.issues.flatMap((i) => issueToProblems(i, known.schema, display)));
+    const elsewhere = (key: string) => [...registry.values()].filter((t) => t !== known && knownKeysAt(t.schema, []).includes(key)).map((t) => t.type);
+    problems.push(...result.error.issues.flatMap((i) => issueToProblems(i, known.schema, display, [], elsewhere)));
     return undefined;
   }
   const names = [...registry.keys()];

@@ -372,3 +372,15 @@ describe('broker client URIs', () => {
     ]);
   });
 });
+
+describe('keys of another connector type', () => {
+  test('name the types they belong to instead of guessing a typo', () => {
+    const c = valid();
+    c.connectors[0]!.domain = 'acme.okta.com';
+    c.connectors[0]!.realm = 'main';
+    expect(lines(configError(c))).toEqual([
+      'connectors[0].domain: unknown key for this type (a key of auth0, okta, cognito, entrust)',
+      'connectors[0].realm: unknown key for this type (a key of keycloak)',
+    ]);
+  });
+});

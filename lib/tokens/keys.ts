@@ -176,7 +176,11 @@ export function checkPrivateJwksSync(keys: string | { keys: readonly object[] },
   if (typeof keys === 'string') {
     const file = resolve(baseDir, keys);
     const read = readJsonFileSync(file);
-    if (!read.ok) return [{ path, message: `cannot read "${file}" as a JSON JWKS file (${read.reason})` }];
+    if (!read.ok) {
+      const message = read.kind === 'unreadable' ? `cannot read "${file}" as a JSON JWKS file (${read.reason})`
+        : read.kind === 'encoding' ? `"${file}" ${read.reason}` : `"${file}" is not valid JSON: ${read.reason}`;
+      return [{ path, message }];
+    }
     jwks = read.value;
     problems.push(...duplicateKeyProblems(read.duplicates, basename(file), path));
   }

@@ -343,7 +343,16 @@ describe('signing keys are checked when fedgate() is called', () => {
     writeFileSync(path.join(dir, 'broken.json'), '{"keys": [');
     const c = valid();
     c.tokens.keys = path.join(dir, 'broken.json');
-    expect(lines(configError(c))).toEqual([`tokens.keys: cannot read "${path.join(dir, 'broken.json')}" as a JSON JWKS file (unexpected end of file at line 1, column 11)`]);
+    expect(lines(configError(c))).toEqual([`tokens.keys: "${path.join(dir, 'broken.json')}" is not valid JSON: unexpected end of file at line 1, column 11`]);
+
+    writeFileSync(path.join(dir, 'latin1.json'), Buffer.from(JSON.stringify({ keys: [{ ...jwk, kid: 'cl\u00e9' }] }), 'latin1'));
+    c.tokens.keys = path.join(dir, 'latin1.json');
+    expect(lines(configError(c))).toEqual([`tokens.keys: "${path.join(dir, 'latin1.json')}" is not valid UTF-8 (Latin-1 or another encoding?); save it as UTF-8`]);
+
+    const dup = JSON.stringify({ keys: [jwk] }).replace('"kid":', '"kid":"first","kid":');
+    writeFileSync(path.join(dir, 'dup.json'), dup);
+    c.tokens.keys = path.join(dir, 'dup.json');
+    expect(lines(configError(c))).toEqual([`tokens.keys.keys[0].kid: duplicate key in dup.json (line 1, column ${dup.lastIndexOf('"kid"') + 1}): JSON would silently keep only the last one`]);
 
     const mixed = valid();
     mixed.tokens.keys = { keys: [{ ...structuredClone(jwk), x: jwk2.x, y: jwk2.y }] };

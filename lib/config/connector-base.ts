@@ -8,25 +8,26 @@ export const gatewayOwnedParams = [
 ] as const;
 
 /**
- * Problems of a configured URL beyond "is an http(s) URL": surrounding whitespace (a copy-paste
- * slip the URL parser would silently strip), credentials (they would travel in every request and
- * log line), and, unless `allowQuery`, a query string or a fragment (issuers and endpoints have
- * none: OpenID Connect Discovery 1.0 §2, RFC 8414 §2; the gateway appends its own parameters).
+ * Problems of a configured URL beyond "is an http(s) URL": credentials (they would travel in every
+ * request and log line), a query string or a fragment (issuers and endpoints have none: OpenID
+ * Connect Discovery 1.0 §2, RFC 8414 §2; the gateway appends its own parameters).
  */
-export function urlValueProblems(value: string, allowQuery = false): string[] {
+function urlValueProblems(value: string): string[] {
+  const url = URL.parse(value);
+  if (url === null) return [];
   const problems: string[] = [];
-  if (value !== value.trim()) problems.push('must not have surrounding whitespace');
-  const url = URL.parse(value.trim());
-  if (url === null) return problems;
   if (url.username || url.password) problems.push('must not contain credentials (user:password@)');
-  if (!allowQuery && value.includes('?')) problems.push('must not contain a query string');
+  if (value.includes('?')) problems.push('must not contain a query string');
   if (value.includes('#')) problems.push('must not contain a fragment');
   return problems;
 }
 
-/** An http(s) URL config value: no whitespace around it, no credentials, query or fragment. */
+/**
+ * An http(s) URL config value: no surrounding whitespace (a copy-paste slip the URL parser would
+ * silently strip), no credentials, query or fragment.
+ */
 const httpUrl = z.string()
-  // Before the URL check, which trims the value it passes on.
+  // Before the URL check, which passes the value on trimmed.
   .refine((value) => value === value.trim(), 'must not have surrounding whitespace')
   .url({ protocol: /^https?$/ })
   .superRefine((value, ctx) => {

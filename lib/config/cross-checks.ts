@@ -8,6 +8,7 @@ import type { ConfigView } from './view.js';
 /** Defaults that the cross-field rules compare against (lib/config/load.ts applies the same). */
 export const defaults = { idleTimeout: 1800, absoluteTimeout: 43200, accessTokenTtl: 300, idTokenTtl: 300 } as const;
 
+/** What the cross-field rules need besides the configuration itself. */
 export interface CrossCheckOptions {
   registry: ConnectorRegistry;
   nodeEnv?: string;
@@ -17,10 +18,12 @@ export interface CrossCheckOptions {
   readKeyFile?: boolean;
 }
 
+/** Whether a URL host names this machine (http is tolerated there in development). */
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '127.0.0.1' || host === '[::1]';
 }
 
+/** `u` without one trailing slash (issuers are compared exactly). */
 export function stripSlash(u: string): string {
   return u.endsWith('/') ? u.slice(0, -1) : u;
 }

@@ -144,12 +144,16 @@ function connectorChecks(v: ConfigView, options: CrossCheckOptions): ConfigProbl
   const problems: ConfigProblem[] = [];
   const seen = new Set<string>();
   const allowInsecureRequests = v.allowInsecureRequests === true;
-  v.connectors.forEach((conn, i) => {
-    if (!conn) return;
+  v.connectorFields.forEach((fields, i) => {
+    // The common keys are checked even when another key of the entry (or its type) is wrong.
     const at = `connectors[${i}]`;
-    if (seen.has(conn.id)) problems.push({ path: `${at}.id`, message: `duplicate connector id "${conn.id}"` });
-    seen.add(conn.id);
-    if (conn.claims) problems.push(...validateMapping(conn.claims, `${at}.claims`));
+    if (fields.id !== undefined) {
+      if (seen.has(fields.id)) problems.push({ path: `${at}.id`, message: `duplicate connector id "${fields.id}"` });
+      seen.add(fields.id);
+    }
+    if (fields.claims) problems.push(...validateMapping(fields.claims, `${at}.claims`));
+    const conn = v.connectors[i];
+    if (!conn) return;
     const type = options.registry.get(conn.type);
     if (type?.validate && !v.invalid.has('allowInsecureRequests')) problems.push(...type.validate(conn, at, { allowInsecureRequests }));
   });

@@ -16,6 +16,8 @@ type Fields<S extends z.core.$ZodShape> = { -readonly [K in keyof S]?: z.output<
 
 /** One connector entry as its type's schema parsed it. */
 export type ConnectorEntry = ParsedConfig['connectors'][number];
+/** The keys every connector type shares, each as its own schema parsed it. */
+export type CommonFields = Fields<typeof connectorBaseShape>;
 
 /**
  * What of a configuration passed the schema, section by section, so that cross-field rules run
@@ -28,6 +30,8 @@ export type ConfigView = Omit<Fields<Shape>, 'session' | 'tokens' | 'connectors'
   tokens?: Fields<TokensShape>;
   /** One slot per entry; undefined where the entry failed its type's schema. */
   connectors: readonly (ConnectorEntry | undefined)[];
+  /** The common keys of every entry that parsed on their own (also for entries that failed as a whole). */
+  connectorFields: readonly CommonFields[];
   /** Paths (`session.redis`) whose value is present or required but failed the schema. */
   invalid: ReadonlySet<string>;
 };
@@ -141,8 +145,11 @@ export function validateSections(schema: Schema, raw: Record<string, unknown>, r
   const rawTokens = raw.tokens === undefined ? {} : raw.tokens;
   const tokens = isRecord(rawTokens) ? parseFields(schema.shape.tokens.unwrap().shape, rawTokens, 'tokens', invalid) : undefined;
   if (!tokens) invalid.add('tokens');
-  const connectors = Array.isArray(raw.connectors) ? raw.connectors.map((entry, i) => parseConnector(entry, i, registry, problems)) : [];
+  const entries: unknown[] = Array.isArray(raw.connectors) ? raw.connectors : [];
+  const connectors = entries.map((entry, i) => parseConnector(entry, i, registry, problems));
+  // Scratch set: which common keys of an entry failed is already reported with the entry.
+  const connectorFields = entries.map((entry) => (isRecord(entry) ? parseFields(connectorBaseShape, entry, '', new Set()) : {}));
 
-  const view: ConfigView = { ...top, ...(session ? { session } : {}), ...(tokens ? { tokens } : {}), connectors, invalid };
+  const view: ConfigView = { ...top, ...(session ? { session } : {}), ...(tokens ? { tokens } : {}), connectors, connectorFields, invalid };
   return { problems, view, parsed: result.success ? result.data : undefined };
 }

@@ -393,3 +393,19 @@ describe('keys of another connector type', () => {
     ]);
   });
 });
+
+describe('an entry with a wrong key still gets its cross-entry checks', () => {
+  test('duplicate id and claim-mapping problems are reported beside the schema problem', () => {
+    const c = valid();
+    c.connectors.push({ id: 'corp', type: 'oidcx', clientId: 'b', claims: { iss: 'x', constructor: 'y' } });
+    c.connectors.push({ id: 'corp', type: 'oidc', issuer: 'https://idp3.example.com', clientId: 'c', name: '' });
+    expect(lines(configError(c))).toEqual([
+      'connectors[1].type: must be one of oidc, auth0, okta, cognito, keycloak, entrust, azure-ad, azure-b2c, github; did you mean oidc?',
+      'connectors[2].name: Too small: expected string to have >=1 characters',
+      'connectors[1].id: duplicate connector id "corp"',
+      'connectors[1].claims.iss: reserved JWT claim cannot be mapped',
+      'connectors[1].claims.constructor: is not an allowed claim name',
+      'connectors[2].id: duplicate connector id "corp"',
+    ]);
+  });
+});

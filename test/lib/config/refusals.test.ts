@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError, fedgate, type ConfigInput } from '../../../index.js';
@@ -407,5 +407,17 @@ describe('an entry with a wrong key still gets its cross-entry checks', () => {
       'connectors[1].claims.constructor: is not an allowed claim name',
       'connectors[2].id: duplicate connector id "corp"',
     ]);
+  });
+});
+
+describe('docs/configuration.md', () => {
+  test('the claim-mapping example loads', () => {
+    const doc = readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
+    const section = doc.slice(doc.indexOf('## Claim mapping'));
+    const start = section.indexOf('```json') + '```json'.length;
+    const example = JSON.parse(section.slice(start, section.indexOf('```', start))) as { claims: Json };
+    const c = valid();
+    c.connectors[0]!.claims = example.claims;
+    expect(load(c).connectors[0]!.claims).toEqual(example.claims);
   });
 });

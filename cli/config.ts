@@ -12,9 +12,17 @@ export function collectingLogger(): Logger & { warnings: string[] } {
   return { warnings, debug: noop, info: noop, warn: (_obj, msg) => warnings.push(msg ?? 'warning'), error: (_obj, msg) => warnings.push(msg ?? 'error') };
 }
 
-/** Loads a config file with the real loader and the built-in connector types. */
-export function loadConfigFile(file: string, env: Readonly<Record<string, string | undefined>>): ResolvedConfig {
-  return loadConfig(file, { registry: builtinConnectors, env, ...(process.env.NODE_ENV !== undefined ? { nodeEnv: process.env.NODE_ENV } : {}) });
+/**
+ * Loads a config file with the real loader and the built-in connector types. `readKeyFile: false`
+ * skips reading `tokens.keys` (for commands that never sign with it).
+ */
+export function loadConfigFile(file: string, env: Readonly<Record<string, string | undefined>>, options: { readKeyFile?: boolean } = {}): ResolvedConfig {
+  return loadConfig(file, {
+    registry: builtinConnectors,
+    env,
+    ...(process.env.NODE_ENV !== undefined ? { nodeEnv: process.env.NODE_ENV } : {}),
+    ...(options.readKeyFile === false ? { readKeyFile: false } : {}),
+  });
 }
 
 /** Prints every problem of a ConfigError as `path: message`; rethrows anything else. */

@@ -111,7 +111,8 @@ export async function runMap(args: string[], io: Io): Promise<number> {
   const missingEnv = new Set<string>();
   let config: ResolvedConfig;
   try {
-    config = loadConfigFile(configFile, placeholderEnv(missingEnv));
+    // The dry run signs with a throwaway key, so tokens.keys need not exist here.
+    config = loadConfigFile(configFile, placeholderEnv(missingEnv), { readKeyFile: false });
   } catch (err) {
     io.out(`${displayPath(path.resolve(configFile))}: invalid`);
     printConfigError(err, io);

@@ -6,7 +6,7 @@
  */
 export const errorCodes = {
   CONFIG_INVALID: { status: 500, doc: 'The configuration failed validation; `problems` lists every path and message.' },
-  CONFIG_FILE_UNREADABLE: { status: 500, doc: 'The configuration file (or a file it points to, such as `tokens.keys`) could not be read or is not valid JSON.' },
+  CONFIG_FILE_UNREADABLE: { status: 500, doc: 'The configuration file (or a file it points to, such as `tokens.keys`) could not be read, is not UTF-8, or is not valid JSON (the problem names the line and column).' },
   GATEWAY_NOT_MOUNTED: { status: 500, doc: '`requireAuth` ran on a request that did not pass through the gateway middleware (`app.use(gateway)` missing or mounted after the route).' },
   GATEWAY_CLOSED: { status: 503, doc: 'The gateway was closed with `gateway.close()`.' },
   CONNECTOR_UNKNOWN: { status: 404, doc: 'No connector with that id is configured.' },

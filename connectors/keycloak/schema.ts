@@ -5,7 +5,7 @@ import { connectorBaseShape, httpUrl } from '../../lib/config/connector-base.js'
 export const keycloakSchema = z.strictObject({
   type: z.literal('keycloak'),
   ...connectorBaseShape,
-  url: httpUrl.refine((u) => !u.includes('?'), 'must not contain a query')
+  url: httpUrl
     .describe('Keycloak base URL, e.g. "https://sso.example.com"; include the legacy "/auth" prefix when your server has one.'),
   realm: z.string().min(1).max(255).regex(/^[^/?#\s]+$/, 'must be a realm name without "/", "?", "#" or spaces').describe('Realm name.'),
   issuer: httpUrl.optional().describe('Overrides the computed issuer "{url}/realms/{realm}".'),

@@ -74,8 +74,10 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '127.0.0.1' || host === '[::1]';
 }
 
-/** An absolute URL that a browser may be sent to: https (http only on loopback or when allowed), no fragment. */
+/** An absolute URL that a browser may be sent to: https (http only on loopback or when allowed), no fragment, credentials or surrounding whitespace. */
 function checkUrl(value: string, at: string, allowInsecure: boolean, problems: ConfigProblem[]): void {
+  // The URL parser strips it, but redirect URIs are compared exactly: such an entry never matches.
+  if (value !== value.trim()) problems.push({ path: at, message: 'must not have surrounding whitespace' });
   let url: URL;
   try {
     url = new URL(value);

@@ -1,5 +1,5 @@
 export {
-  claimMappingEntrySchema, claimMappingSchema, claimRuleSchema, claimTypes, reservedClaims,
+  claimMappingEntrySchema, claimMappingSchema, claimRuleSchema, claimTypes, reservedClaims, standardClaimTypes,
   type ClaimMapping, type ClaimMappingEntry, type ClaimRule,
 } from './schema.js';
 export {

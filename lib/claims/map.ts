@@ -1,5 +1,5 @@
 import { FedgateError } from '../errors.js';
-import { reservedClaims, type ClaimMapping, type ClaimMappingEntry, type ClaimRule } from './schema.js';
+import { reservedClaims, standardClaimTypes, type ClaimMapping, type ClaimMappingEntry, type ClaimRule } from './schema.js';
 
 /** One of the coercion targets of a rule's `type`. */
 export type ClaimType = NonNullable<ClaimRule['type']>;
@@ -95,7 +95,8 @@ export function compileMapping(mapping: ClaimMapping): CompiledMapping {
       sources: Object.freeze(names.map((name) => Object.freeze({ name, segments: Object.freeze(name.split('.')) }))),
       isConstant,
       constant: rule.value,
-      type: rule.type,
+      // A standard claim always gets its OpenID Connect type, so a wrong upstream shape fails the login.
+      type: rule.type ?? standardClaimTypes.get(local),
       split: rule.split,
       fallback: rule.default,
       required: rule.required === true,
@@ -112,7 +113,8 @@ export function compileMapping(mapping: ClaimMapping): CompiledMapping {
  *
  * Per rule: the first present source (not `undefined`, not `null`) or the constant, else `default`; then `type`
  * coercion (or a JSON-safe deep copy without `type`, so the result never aliases upstream objects); then
- * `lowercase`, `match`, `prefix`, in that order, on strings and string items. A string that fails `match` drops
+ * `lowercase`, `match`, `prefix`, in that order, on strings and string items. A standard claim without a `type`
+ * (OpenID Connect Core §5.1: `email`, `name`, `email_verified`, ...) is coerced to its standard type. A string that fails `match` drops
  * the claim; array items that fail it are removed. Reserved JWT claims and unsafe names are never emitted.
  *
  * A source is tried as a literal claim name first (`cognito:groups`, `https://example.com/roles`), then as a
@@ -130,13 +132,12 @@ export function mapClaims(
   options: MapClaimsOptions = {},
 ): Record<string, unknown> {
   const compiled = mapping instanceof CompiledMapping ? mapping : compileMapping(mapping);
-  // A Map then Object.fromEntries defines own data properties, so no key can reach a prototype setter.
   const out = new Map<string, unknown>();
   for (const rule of compiled.rules) {
     const value = mapRule(rule, upstream);
     if (value !== undefined) out.set(rule.local, value);
   }
-  const result = Object.fromEntries(out);
+  const result = nullPrototypeObject(out);
   const maxBytes = options.maxBytes ?? defaultMaxClaimBytes;
   if (Buffer.byteLength(JSON.stringify(result), 'utf8') > maxBytes) {
     throw new FedgateError('CLAIMS_INVALID', `Mapped claims exceed ${maxBytes} bytes`);
@@ -260,7 +261,17 @@ function cloneJson(value: unknown, local: string, depth: number): unknown {
     const item = value[key];
     if (item !== undefined && !unsafeClaimNames.has(key)) entries.push([key, cloneJson(item, local, depth + 1)]);
   }
-  return Object.fromEntries(entries);
+  return nullPrototypeObject(entries);
+}
+
+/**
+ * Own data properties on an object without a prototype: no key can reach a prototype setter, and a
+ * polluted `Object.prototype` elsewhere in the process cannot make `claims.isAdmin` appear.
+ */
+function nullPrototypeObject(entries: Iterable<readonly [string, unknown]>): Record<string, unknown> {
+  const out = Object.create(null) as Record<string, unknown>;
+  for (const [key, value] of entries) Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  return out;
 }
 
 function transformString(rule: CompiledClaimRule, value: string): string | undefined {

@@ -5,6 +5,18 @@ export const reservedClaims = ['iss', 'aud', 'exp', 'iat', 'nbf', 'jti'] as cons
 
 export const claimTypes = ['string', 'number', 'boolean', 'string[]'] as const;
 
+/**
+ * Standard claims whose JSON type OpenID Connect Core §5.1 fixes
+ * (https://openid.net/specs/openid-connect-core-1_0.html#StandardClaims). As local claims they always
+ * have that type: an upstream `email: ["mallory@evil.example", "alice@example.com"]` must never reach an
+ * app whose `claims.email.endsWith('@example.com')` would then fail open.
+ */
+export const standardClaimTypes: ReadonlyMap<string, 'string' | 'boolean'> = new Map([
+  ...['email', 'name', 'given_name', 'family_name', 'middle_name', 'nickname', 'preferred_username', 'profile',
+    'picture', 'website', 'gender', 'birthdate', 'zoneinfo', 'locale', 'phone_number'].map((c) => [c, 'string'] as const),
+  ...['email_verified', 'phone_number_verified'].map((c) => [c, 'boolean'] as const),
+]);
+
 /** A claim source: a claim name as written, or a dotted path into nested objects and arrays. */
 const sourceSchema = z.string().min(1).max(256);
 

@@ -1,6 +1,6 @@
 import type { ConfigProblem } from '../errors.js';
 import { coerceClaim, compileClaimPattern, unsafeClaimNames } from './map.js';
-import { reservedClaims, type ClaimMapping, type ClaimRule } from './schema.js';
+import { reservedClaims, standardClaimTypes, type ClaimMapping, type ClaimRule } from './schema.js';
 
 const reservedNames: ReadonlySet<string> = new Set(reservedClaims);
 
@@ -60,7 +60,13 @@ function checkPattern(pattern: string): string | undefined {
   return hasNestedRepetition(pattern) ? 'regular expression may backtrack catastrophically' : undefined;
 }
 
-function checkRule(local: string, rule: ClaimRule, path: string, problems: ConfigProblem[]): void {
+function checkRule(local: string, given: ClaimRule, path: string, problems: ConfigProblem[]): void {
+  const standard = standardClaimTypes.get(local);
+  if (standard !== undefined && given.type !== undefined && given.type !== standard) {
+    problems.push({ path: `${path}.type`, message: `must be "${standard}": OpenID Connect Core §5.1 defines ${local} as a ${standard}` });
+  }
+  // The type the claim really gets (lib/claims/map.ts): its own, else the standard one.
+  const rule: ClaimRule = given.type === undefined && standard !== undefined ? { ...given, type: standard } : given;
   if (rule.from !== undefined && Object.hasOwn(rule, 'value')) {
     problems.push({ path, message: 'cannot have both "from" and "value"' });
   }

@@ -7,7 +7,32 @@ export const gatewayOwnedParams = [
   'code_challenge', 'code_challenge_method', 'request', 'request_uri',
 ] as const;
 
-const httpUrl = z.url({ protocol: /^https?$/ }).refine((u) => !u.includes('#'), 'must not contain a fragment');
+/**
+ * Problems of a configured URL beyond "is an http(s) URL": credentials (they would travel in every
+ * request and log line), a query string or a fragment (issuers and endpoints have none: OpenID
+ * Connect Discovery 1.0 §2, RFC 8414 §2; the gateway appends its own parameters).
+ */
+function urlValueProblems(value: string): string[] {
+  const url = URL.parse(value);
+  if (url === null) return [];
+  const problems: string[] = [];
+  if (url.username || url.password) problems.push('must not contain credentials (user:password@)');
+  if (value.includes('?')) problems.push('must not contain a query string');
+  if (value.includes('#')) problems.push('must not contain a fragment');
+  return problems;
+}
+
+/**
+ * An http(s) URL config value: no surrounding whitespace (a copy-paste slip the URL parser would
+ * silently strip), no credentials, query or fragment.
+ */
+const httpUrl = z.string()
+  // Before the URL check, which passes the value on trimmed.
+  .refine((value) => value === value.trim(), 'must not have surrounding whitespace')
+  .url({ protocol: /^https?$/ })
+  .superRefine((value, ctx) => {
+    for (const message of urlValueProblems(value)) ctx.addIssue({ code: 'custom', message, input: value });
+  });
 
 export const idTokenAlgs = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'HS256', 'HS384', 'HS512'] as const;
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { ConnectorRegistry } from '../connector.js';
 import type { ConnectorBaseConfig } from './connector-base.js';
 import { opConfigSchema } from '../broker/config.js';
+import { httpUrl } from './connector-base.js';
 
 const positiveSeconds = z.number().int().positive().max(31_536_000);
 
@@ -42,7 +43,7 @@ export function buildConfigSchema(registry: ConnectorRegistry) {
 
   return z.strictObject({
     $schema: z.string().optional(),
-    baseUrl: z.url({ protocol: /^https?$/ }).refine((u) => { const p = URL.parse(u); return p === null || (!p.search && !p.hash && (p.pathname === '/' || p.pathname === '')); }, 'must be an origin (scheme, host, port) without path, query or fragment')
+    baseUrl: httpUrl.refine((u) => { const p = URL.parse(u.trim()); return p === null || p.search || p.hash || p.pathname === '/' || p.pathname === ''; }, 'must be an origin (scheme, host, port) without path, query or fragment')
       .describe('Public origin of the app, e.g. https://app.example.com. Redirect URIs are built from it, never from Host headers.'),
     basePath: z.string().regex(/^\/[A-Za-z0-9._~\-/]*[A-Za-z0-9._~-]$/, 'must start with "/" and not end with "/"').optional().describe('Mount path of the auth routes. Default "/auth".'),
     allowInsecureRequests: z.boolean().optional().describe('Development only: allow http:// upstreams and an http baseUrl. Refused with NODE_ENV=production.'),
@@ -65,7 +66,7 @@ export function buildConfigSchema(registry: ConnectorRegistry) {
       transactionTtl: positiveSeconds.optional().describe('Lifetime of a pending login (state, nonce, PKCE), seconds. Default 600.'),
     }),
     tokens: z.strictObject({
-      issuer: z.url({ protocol: /^https?$/ }).optional().describe('Issuer of local tokens. Default baseUrl + basePath.'),
+      issuer: httpUrl.optional().describe('Issuer of local tokens. Default baseUrl + basePath.'),
       audience: z.string().min(1).optional().describe('`aud` of local access tokens. Default baseUrl.'),
       keys: z.union([z.string().min(1), jwksSchema]).optional().describe('Private JWKS (file path or inline). First key signs; all are published.'),
       insecureEphemeralKeys: z.boolean().optional().describe('Development only: generate a signing key at start. Refused with NODE_ENV=production.'),

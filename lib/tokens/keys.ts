@@ -1,11 +1,13 @@
+import { createPrivateKey, createPublicKey, sign, verify, type JsonWebKey as NodeJwk } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK } from 'jose';
 import type { CryptoKey, JWK } from 'jose';
 import { ConfigError } from '../errors.js';
 import type { ConfigProblem } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { isRecord } from '../values.js';
+import { duplicateKeyProblems, readJsonFileSync } from '../config/file.js';
 
 /**
  * Signing algorithms accepted for local keys. Asymmetric only: a published JWKS must never let
@@ -130,6 +132,61 @@ export function validatePrivateJwks(jwks: unknown, path: string): ConfigProblem[
     }
   });
   return problems;
+}
+
+/**
+ * Imports every key of a JWKS that passed {@link validatePrivateJwks} with node:crypto, which is
+ * synchronous, and signs a probe with the private part and verifies it with the public members:
+ * a mixed-up copy would otherwise publish a key that verifies none of the tokens.
+ */
+function importProblemsSync(keys: readonly Record<string, unknown>[], path: string): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const probe = Buffer.from('fedgate key check');
+  keys.forEach((jwk, index) => {
+    const at = `${path}.keys[${index}]`;
+    const publicJwk: Record<string, unknown> = {};
+    for (const member of publicMembers[String(jwk.kty)] ?? []) publicJwk[member] = jwk[member];
+    let matches: boolean;
+    try {
+      const privateKey = createPrivateKey({ key: jwk as NodeJwk, format: 'jwk' });
+      const publicKey = createPublicKey({ key: publicJwk as NodeJwk, format: 'jwk' });
+      // Ed25519 takes no digest; the others sign a SHA-256 digest (the padding does not matter here).
+      const digest = jwk.kty === 'OKP' ? null : 'sha256';
+      matches = verify(digest, probe, publicKey, sign(digest, probe, privateKey));
+    } catch {
+      problems.push({ path: at, message: 'cannot be imported: invalid key parameters for its kty/crv/alg' });
+      return;
+    }
+    if (!matches) problems.push({ path: at, message: 'its public members do not belong to its private key' });
+  });
+  return problems;
+}
+
+/**
+ * Checks `tokens.keys` completely and synchronously, as `fedgate()` validates the rest of the
+ * configuration: reads the file (UTF-8, strict JSON, no duplicate keys), validates the private
+ * JWKS and imports every key. Messages name files and members, never key material.
+ *
+ * @param keys `tokens.keys`: a file path (resolved against `baseDir`) or an inline JWKS
+ * @param path the config path, `tokens.keys`
+ */
+export function checkPrivateJwksSync(keys: string | { keys: readonly object[] }, baseDir: string, path: string): ConfigProblem[] {
+  let jwks: unknown = keys;
+  const problems: ConfigProblem[] = [];
+  if (typeof keys === 'string') {
+    const file = resolve(baseDir, keys);
+    const read = readJsonFileSync(file);
+    if (!read.ok) {
+      const message = read.kind === 'unreadable' ? `cannot read "${file}" as a JSON JWKS file (${read.reason})`
+        : read.kind === 'encoding' ? `"${file}" ${read.reason}` : `"${file}" is not valid JSON: ${read.reason}`;
+      return [{ path, message }];
+    }
+    jwks = read.value;
+    problems.push(...duplicateKeyProblems(read.duplicates, basename(file), path));
+  }
+  const shape = validatePrivateJwks(jwks, path);
+  if (shape.length > 0) return [...problems, ...shape];
+  return [...problems, ...importProblemsSync((jwks as { keys: Record<string, unknown>[] }).keys, path)];
 }
 
 /** Copies only the publishable members of a JWK and marks it for signatures (RFC 7517 §4.2). */

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { getFreePort } from '../fixtures/ports.js';
 import { closeAllOps, getSharedKey, startOp, type TestOp } from '../fixtures/op.js';
 import { generatePrivateJwk } from '../../lib/tokens/keys.js';
@@ -109,7 +110,42 @@ describe('fedgate check', () => {
     const bad = await tmp.write('bad.json', '{ "baseUrl": ');
     const b = await runCli(['check', bad], { env });
     expect(b.code).toBe(1);
-    expect(b.stdout).toBe(`${bad}: invalid\n(file): bad.json is not valid JSON\n`);
+    expect(b.stdout).toBe(`${bad}: invalid\n(file): bad.json is not valid JSON: unexpected end of file at line 1, column 14\n`);
+  });
+
+  test('a JSON syntax error names line and column, a duplicate key its path, and no content is quoted', async () => {
+    const text = JSON.stringify(config(op.issuer), null, 2);
+    const missingComma = await tmp.write('comma.json', text.replace('"allowInsecureRequests": true,', '"allowInsecureRequests": true'));
+    const r = await runCli(['check', missingComma], { env });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe(`${missingComma}: invalid\n(file): comma.json is not valid JSON: expected ',' or '}' at line 4, column 3\n`);
+    const dup = await tmp.write('dup.json', text.replace('"clientId": "app",', `"clientId": "app",\n      "clientSecret": "${clientSecret}",`));
+    const d = await runCli(['check', dup], { env });
+    expect(d.code).toBe(1);
+    // The second occurrence is the one named.
+    const second = readFileSync(dup, 'utf8').split('\n').findLastIndex((l) => l.includes('"clientSecret"')) + 1;
+    expect(d.stdout).toBe(`${dup}: invalid\nconnectors[0].clientSecret: duplicate key in dup.json (line ${second}, column 7): JSON would silently keep only the last one\n`);
+    noSecrets(d.stdout);
+  });
+
+  test('a bad connector type hides none of the entry\'s other problems; unknown keys get the nearest known key', async () => {
+    const file = await tmp.write('typo.json', config(op.issuer, (c) => {
+      c.connectors = [
+        { id: 'corp', type: 'oicd', name: '', issuer: op.issuer, clientID: 'app' },
+        { id: 'kc', type: 'keycloak', url: op.issuer, realm: 'main', clientId: 'app', scope: ['openid'] },
+      ];
+      c.sesion = {};
+    }));
+    const r = await runCli(['check', file], { env });
+    expect(r.code).toBe(1);
+    expect(r.stdout.trim().split('\n')).toEqual([
+      `${file}: invalid`,
+      'sesion: unknown key; did you mean session?',
+      'connectors[0].type: must be one of oidc, auth0, okta, cognito, keycloak, entrust, azure-ad, azure-b2c, github; did you mean oidc?',
+      'connectors[0].name: Too small: expected string to have >=1 characters',
+      'connectors[0].clientId: required',
+      'connectors[1].scope: unknown key; did you mean scopes?',
+    ]);
   });
 
   test('command-line mistakes exit 2 with the usage', async () => {

@@ -107,7 +107,7 @@ describe('fedgate map', () => {
     expect(lines[2]).toMatch(/^local claim\s+value\s+from\s+rule\s+transforms$/);
     expect(lines).toContainEqual(expect.stringMatching(/^roles\s+\["admin","analyst","billing-viewer"\]\s+https:\/\/example\.com\/roles\s+config\s+type string\[\], lowercase, match/));
     expect(lines).toContainEqual(expect.stringMatching(/^tenant\s+"acme"\s+\(constant\)\s+config$/));
-    expect(lines).toContainEqual(expect.stringMatching(/^given_name\s+-\s+\(absent\)\s+preset$/));
+    expect(lines).toContainEqual(expect.stringMatching(/^given_name\s+-\s+\(absent\)\s+preset\s+type string$/));
     expect(lines).toContain('unmapped upstream claims: extra');
     expect(lines).toContain('local scopes: billing:read reports:read');
     expect(lines).toContain('ID token payload (header typ "JWT"):');

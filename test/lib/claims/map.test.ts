@@ -212,12 +212,14 @@ describe('mapClaims: safety', () => {
   });
 
   test('__proto__ as a local name and inside upstream data pollutes nothing', () => {
-    const upstream = JSON.parse('{"profile": {"__proto__": {"isAdmin": true}, "constructor": {"prototype": {"isAdmin": true}}, "ok": 1}}') as Record<string, unknown>;
-    const mapping = JSON.parse('{"__proto__": "profile", "profile": "profile", "constructor": "profile", "prototype": "profile"}') as ClaimMapping;
+    const upstream = JSON.parse('{"account": {"__proto__": {"isAdmin": true}, "constructor": {"prototype": {"isAdmin": true}}, "ok": 1}}') as Record<string, unknown>;
+    const mapping = JSON.parse('{"__proto__": "account", "account": "account", "constructor": "account", "prototype": "account"}') as ClaimMapping;
     const out = mapClaims(mapping, upstream);
-    expect(Object.keys(out)).toEqual(['profile']);
-    expect(out.profile).toEqual({ ok: 1 });
-    expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
+    expect(Object.keys(out)).toEqual(['account']);
+    expect(out.account).toEqual({ ok: 1 });
+    // No prototype at all: a polluted Object.prototype elsewhere cannot add claims either.
+    expect(Object.getPrototypeOf(out)).toBeNull();
+    expect(Object.getPrototypeOf(out.account)).toBeNull();
     expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
   });
 
@@ -299,5 +301,30 @@ describe('compileMapping and mergeMappings', () => {
     const merged = mergeMappings({ sub: 'sub' }, user);
     expect(Object.getPrototypeOf(merged)).toBe(Object.prototype);
     expect(Object.hasOwn(merged, '__proto__')).toBe(true);
+  });
+});
+
+describe('mapClaims: standard claims (OpenID Connect Core §5.1)', () => {
+  test('string claims are never arrays or objects: CLAIMS_INVALID names the claim, not the value', () => {
+    for (const [local, value] of [['email', ['mallory@evil.example', 'alice@example.com']], ['name', { first: 'A' }], ['picture', ['x']], ['phone_number', { n: 1 }]] as const) {
+      let err: unknown;
+      try {
+        mapClaims({ [local]: local }, { [local]: value });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toMatchObject({ code: 'CLAIMS_INVALID', message: `Claim "${local}" is not a valid string` });
+      expect(JSON.stringify(err)).not.toContain('evil.example');
+    }
+  });
+
+  test('boolean claims are booleans ("true"/"false" accepted); scalars become strings', () => {
+    expect(mapClaims({ email_verified: 'ev', phone_number_verified: 'pv', name: 'n', locale: 'l' }, { ev: 'TRUE', pv: false, n: 42, l: 'de' }))
+      .toEqual({ email_verified: true, phone_number_verified: false, name: '42', locale: 'de' });
+    expect(() => mapClaims({ email_verified: 'ev' }, { ev: [true] })).toThrow('Claim "email_verified" is not a valid boolean');
+  });
+
+  test('a non-standard local name keeps any JSON value', () => {
+    expect(mapClaims({ emails: 'email' }, { email: ['a@example.com', 'b@example.com'] })).toEqual({ emails: ['a@example.com', 'b@example.com'] });
   });
 });

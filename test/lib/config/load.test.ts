@@ -71,7 +71,7 @@ describe('configuration errors', () => {
     expect(lines(err)).toEqual(expect.arrayContaining([
       expect.stringMatching(/^baseUrl: /) as unknown,
       'bogus: unknown key',
-      'session.idelTimeout: unknown key',
+      'session.idelTimeout: unknown key; did you mean idleTimeout?',
       'session.secret: must be at least 32 characters',
       'connectors[1].clientId: required',
     ]));
@@ -188,6 +188,9 @@ describe('configuration files', () => {
     writeFileSync(file, JSON.stringify(c));
 
     const elsewhere = tempDir();
+    // Key files are read when the config loads: a copy in the working directory for the object case.
+    mkdirSync(path.join(elsewhere, 'keys'));
+    writeFileSync(path.join(elsewhere, 'keys', 'jwks.json'), JSON.stringify(jwks));
     const config = load(file, { cwd: elsewhere, nodeEnv: 'test' });
     expect(config.tokens.keys).toBe(path.join(dir, 'keys', 'jwks.json'));
     expect(config.baseDir).toBe(dir);
@@ -209,7 +212,7 @@ describe('configuration files', () => {
     writeFileSync(file, `{ "session": { "secret": "${CLIENT_SECRET}" }, `);
     const err = configError(file);
     expect(err.code).toBe('CONFIG_FILE_UNREADABLE');
-    expect(lines(err)).toEqual(['(file): broken.json is not valid JSON']);
+    expect(lines(err)).toEqual(['(file): broken.json is not valid JSON: unexpected end of file at line 1, column 75']);
     expect(err.message).not.toContain(CLIENT_SECRET);
   });
 

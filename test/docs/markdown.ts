@@ -1,6 +1,8 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildConfigSchema } from '../../lib/config/schema.js';
+import { builtinConnectors } from '../../connectors/registry.js';
 
 /** The repository root. */
 export const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -92,15 +94,24 @@ export function jsonValues(block: CodeBlock): unknown[] {
 }
 
 /** What a JSON snippet is. */
-export type JsonKind = 'config' | 'connector' | 'connector-fragment' | 'log-line';
+export type JsonKind = 'config' | 'connector' | 'connector-fragment' | 'log-line' | 'other';
 
-/** Classifies one JSON value of a snippet by its keys. */
+const topLevelKeys = new Set(Object.keys(buildConfigSchema(builtinConnectors).shape).filter((k) => k !== '$schema'));
+const connectorKeys = new Set([...builtinConnectors.values()].flatMap((t) => Object.keys((t.schema as unknown as { shape: object }).shape)));
+
+/**
+ * Classifies one JSON value of a snippet by its keys: a config (any top-level config key), a
+ * connector entry (`id` and `type`), part of one (any connector key), a log line, or other JSON
+ * (a token payload, a JWKS, a response: only parsed).
+ */
 export function jsonKind(value: unknown): JsonKind {
-  const v = value as Json;
-  if ('level' in v && 'msg' in v) return 'log-line';
-  if ('baseUrl' in v || 'connectors' in v || 'op' in v || 'session' in v) return 'config';
-  if ('id' in v && 'type' in v) return 'connector';
-  return 'connector-fragment';
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'other';
+  const keys = Object.keys(value);
+  if (keys.includes('level') && keys.includes('msg')) return 'log-line';
+  if (keys.some((k) => topLevelKeys.has(k))) return 'config';
+  if (keys.includes('id') && keys.includes('type')) return 'connector';
+  if (keys.some((k) => connectorKeys.has(k))) return 'connector-fragment';
+  return 'other';
 }
 
 /**
@@ -112,16 +123,20 @@ export function asWholeConfig(value: unknown): Json {
   const v = value as Json;
   switch (jsonKind(v)) {
     case 'config': {
-      const config: Json = { ...base, ...v };
-      // A snippet that names its own key file needs no ephemeral keys.
-      if (v.tokens === undefined) config.tokens = base.tokens;
-      return config;
+      // Sections merge with the base's; a snippet's own Redis or key file replaces the
+      // development-only stand-ins (they cannot be combined).
+      const session = { ...base.session, ...(v.session as Json | undefined) };
+      if ('redis' in session) delete (session as Json).insecureMemoryStore;
+      const tokens = { ...base.tokens, ...(v.tokens as Json | undefined) };
+      if ('keys' in tokens) delete (tokens as Json).insecureEphemeralKeys;
+      return { ...base, ...v, session, tokens };
     }
     case 'connector':
       return { ...base, connectors: [v] };
     case 'connector-fragment':
       return { ...base, connectors: [{ ...base.connectors[0], ...v }] };
     case 'log-line':
-      throw new Error('a log line is not a config');
+    case 'other':
+      throw new Error('not a config');
   }
 }

@@ -29,7 +29,10 @@ test('the pages have examples, and opting out stays rare', () => {
 describe('JSON', () => {
   const values = runnable.filter((b) => b.lang === 'json').flatMap((b) => jsonValues(b).map((v, i) => [`${b.where}#${i + 1}`, v] as const));
 
-  test.each(values.filter(([, v]) => jsonKind(v) !== 'log-line'))('%s loads as a config', (_where, value) => {
+  const configs = values.filter(([, v]) => !['log-line', 'other'].includes(jsonKind(v)));
+  test('most JSON examples are configs', () => expect(configs.length).toBeGreaterThan(values.length / 2));
+
+  test.each(configs)('%s loads as a config', (_where, value) => {
     expect(() => loadConfig(asWholeConfig(value), { registry: builtinConnectors, env: snippetEnv })).not.toThrow();
   });
 

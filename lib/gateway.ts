@@ -17,7 +17,9 @@ import { createTokenService } from './tokens/service.js';
 import { resolveAuth, resolveAuthFast } from './guard/resolve.js';
 import { gatewayInfo, requireAuth, type RequireAuthOptions } from './guard/require-auth.js';
 import { sendError, type Next, type Req, type Res } from './http/respond.js';
+import { hstsHeader } from './http/hygiene.js';
 import { createRouter } from './router.js';
+import { createSealer } from './flow/sealed.js';
 import { createBroker } from './broker/index.js';
 import { destroyIndexed, indexKeys } from './session/session-index.js';
 import { createSessionCache } from './session/cache.js';
@@ -148,8 +150,11 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
     : undefined;
   const tokens = createTokenService(config, { logger, now, ...(nodeEnv !== undefined ? { nodeEnv } : {}) });
   const sessionMw = createSessionMiddleware(config, store);
+  const hsts = hstsHeader(config.secure, config.hsts);
   const info = {
     basePath: config.basePath,
+    origin: config.baseUrl,
+    ...(hsts !== undefined ? { hsts } : {}),
     ...(metrics ? { observe: (outcome: GuardOutcome) => metrics.guard(outcome) } : {}),
   };
   const ctx: GatewayContext = {
@@ -171,7 +176,10 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
       cookieName: config.secure ? '__Host-fedgate-tx' : 'fedgate.tx',
       // __Host- cookies must have Path=/.
       cookiePath: config.secure ? '/' : config.basePath,
+      pendingPrefix: config.secure ? '__Secure-fedgate-login.' : 'fedgate.login.',
+      pendingPath: config.basePath,
       secure: config.secure,
+      sealer: createSealer(config.session.secrets, 'pending login v1'),
       now,
     },
     ...(options.renderChooser ? { renderChooser: options.renderChooser } : {}),

@@ -18,6 +18,8 @@ export function createRouter(ctx: GatewayContext) {
     const q = raw.indexOf('?');
     const path = q === -1 ? raw : raw.slice(0, q);
     if (path !== base && !path.startsWith(`${base}/`)) return false;
+    // Every answer of the auth routes is fedgate's own: HSTS on an https origin (RFC 6797).
+    if (ctx.gatewayInfo.hsts !== undefined) res.setHeader('Strict-Transport-Security', ctx.gatewayInfo.hsts);
     const rest = path.slice(base.length);
     const method = req.method ?? 'GET';
     const get = method === 'GET' || method === 'HEAD';

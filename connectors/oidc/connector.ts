@@ -14,6 +14,10 @@ import { verifyLogoutToken } from './logout-token.js';
 import { grantWithOwnIdToken, takeCallbackIssuer, type GrantSetup, type IdTokenValidator } from './own-validation.js';
 import type { OidcConfig } from './schema.js';
 
+/** Seconds an upstream ID token may be old at login, and the clock skew allowed on top. */
+const defaultIdTokenMaxAge = 300;
+const idTokenClockTolerance = 30;
+
 /** Connector config fields the generic implementation reads (vendor schemas add their own). */
 export type OidcConnectorConfig = Omit<OidcConfig, 'type' | 'issuer'> & { type: string; issuer?: string };
 
@@ -218,6 +222,7 @@ export class OidcConnector implements Connector {
   ): Promise<UpstreamIdentity> {
     const idClaims: Record<string, unknown> | undefined = own?.claims ?? tokens.claims();
     if (!idClaims && !previous) throw new FedgateError('ID_TOKEN_INVALID', 'The identity provider returned no ID token.');
+    if (idClaims && !previous) this.#checkIdTokenAge(idClaims);
     let claims: Record<string, unknown> = { ...(idClaims ?? previous?.claims ?? {}) };
     const subject = String(claims.sub);
     if (this.#cfg.userinfo ?? this.#preset.userinfo ?? false) {
@@ -248,6 +253,20 @@ export class OidcConnector implements Connector {
       });
     }
     return identity;
+  }
+
+  /**
+   * At login the ID token was just minted for this code exchange: one issued long ago (still
+   * unexpired) is a replay or a broken upstream clock (OIDC Core §3.1.3.7 step 10 lets the client
+   * refuse an `iat` too far in the past). `idTokenMaxAge` seconds, default 300, plus 30 s tolerance.
+   */
+  #checkIdTokenAge(claims: Record<string, unknown>): void {
+    const iat = claims.iat;
+    const maxAge = this.#cfg.idTokenMaxAge ?? defaultIdTokenMaxAge;
+    const nowSeconds = Math.floor(this.#ctx.now() / 1000);
+    if (typeof iat !== 'number' || !Number.isFinite(iat) || iat < nowSeconds - maxAge - idTokenClockTolerance) {
+      throw new FedgateError('ID_TOKEN_INVALID', 'The identity provider\'s ID token was rejected.', { detail: 'iat missing or older than idTokenMaxAge' });
+    }
   }
 
   /** Verifies an upstream JWT access token against the discovered JWKS, for presets that read it (Keycloak roles). */

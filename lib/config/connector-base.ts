@@ -31,6 +31,7 @@ export const connectorBaseShape = {
   domains: z.array(z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'must be a domain name')).max(256).optional()
     .describe('E-mail domains routed to this connector by `login_hint` (home-realm discovery).'),
   idTokenSigningAlg: z.enum(idTokenAlgs).optional().describe('The only accepted upstream ID token algorithm. Default RS256. HS* needs a clientSecret.'),
+  idTokenMaxAge: z.number().int().min(30).max(86_400).optional().describe('Seconds an upstream ID token\'s `iat` may lie in the past at login (plus 30 s clock tolerance). Default 300.'),
   refresh: z.boolean().optional().describe('Refresh upstream tokens when they near expiry.'),
   exposeUpstreamTokens: z.boolean().optional().describe('Expose the upstream tokens on `req.auth.upstream`. Default false.'),
 } as const;

@@ -10,6 +10,7 @@ import { formatPath } from './paths.js';
 import { validateOpConfig, type OpConfig } from '../broker/config.js';
 import { buildConfigSchema, type ParsedConfig, type PrivateJwks, type RedisConfig, type ScopeRule } from './schema.js';
 import { deepFreeze } from '../values.js';
+import type { HstsSettings } from '../http/hygiene.js';
 
 /** The validated, defaulted and frozen configuration the gateway runs on. */
 export interface ResolvedConfig {
@@ -18,6 +19,8 @@ export interface ResolvedConfig {
   /** Whether the public origin is https (Secure cookies, `__Host-` name). */
   readonly secure: boolean;
   readonly allowInsecureRequests: boolean;
+  /** Strict-Transport-Security settings (sent only when `secure`), or false when turned off. */
+  readonly hsts: HstsSettings | false;
   readonly httpTimeout: number;
   /** Folder that relative file paths resolve against. */
   readonly baseDir: string;
@@ -207,6 +210,7 @@ function resolve(c: ParsedConfig, baseDir: string): ResolvedConfig {
     basePath,
     secure,
     allowInsecureRequests: c.allowInsecureRequests ?? false,
+    hsts: c.hsts === false ? false : { maxAge: c.hsts?.maxAge ?? 31_536_000, includeSubDomains: c.hsts?.includeSubDomains ?? false },
     httpTimeout: c.httpTimeout ?? 10,
     baseDir,
     session: {

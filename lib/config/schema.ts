@@ -46,6 +46,13 @@ export function buildConfigSchema(registry: ConnectorRegistry) {
       .describe('Public origin of the app, e.g. https://app.example.com. Redirect URIs are built from it, never from Host headers.'),
     basePath: z.string().regex(/^\/[A-Za-z0-9._~\-/]*[A-Za-z0-9._~-]$/, 'must start with "/" and not end with "/"').optional().describe('Mount path of the auth routes. Default "/auth".'),
     allowInsecureRequests: z.boolean().optional().describe('Development only: allow http:// upstreams and an http baseUrl. Refused with NODE_ENV=production.'),
+    hsts: z.union([
+      z.literal(false),
+      z.strictObject({
+        maxAge: z.number().int().min(31_536_000, 'must be at least one year (31536000)').max(63_072_000).optional().describe('max-age in seconds. Default 31536000 (one year).'),
+        includeSubDomains: z.boolean().optional().describe('Add includeSubDomains. Default false.'),
+      }),
+    ]).optional().describe('Strict-Transport-Security on fedgate\'s own responses when baseUrl is https; false when a proxy sets it. Default { maxAge: 31536000 }.'),
     httpTimeout: z.number().positive().max(120).optional().describe('Timeout of each upstream HTTP request, seconds. Default 10.'),
     session: z.strictObject({
       secret: z.union([secretString, z.array(secretString).min(1)]).describe('Cookie signing secret(s); the first signs, all verify.'),

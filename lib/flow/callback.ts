@@ -1,4 +1,4 @@
-import { randomToken, takeTransaction } from './transactions.js';
+import { consumePendingLogin, randomToken } from './transactions.js';
 import { FedgateError, toFedgateError } from '../errors.js';
 import type { GatewayContext } from '../context.js';
 import { requestIdOf } from '../events.js';
@@ -13,9 +13,32 @@ function isAudience(v: unknown): v is string | string[] {
   return typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string'));
 }
 
-/** Parameters a callback may carry at most once each (RFC 9207 `iss` included). */
-const singleParams = ['state', 'code', 'error', 'error_description', 'error_uri', 'iss', 'session_state'];
+/** Bounds of a callback query: the response parameters (RFC 6749 §4.1.2, RFC 9207) are few and short. */
 const maxParamLength = 4096;
+const maxNameLength = 64;
+const maxParams = 32;
+
+/**
+ * Refuses a malformed callback query before the pending login is touched or any token request is
+ * made: a repeated parameter (whichever copy a library reads, an attacker chose), array or object
+ * notation (`code[]=`), oversize names, values or counts, and a response with neither `code` nor
+ * `error`. This is the client's fault, so 400 — never a 502 that blames the upstream.
+ */
+function checkCallbackParams(q: URLSearchParams): void {
+  const seen = new Set<string>();
+  let count = 0;
+  const malformed = (detail: string) => new FedgateError('CALLBACK_PARAMS_INVALID', 'The sign-in response is malformed.', { detail });
+  for (const [name, value] of q) {
+    count += 1;
+    if (count > maxParams) throw malformed('too many parameters');
+    if (name.length > maxNameLength || /[[\]]/.test(name)) throw malformed('parameter name malformed or too long');
+    if (value.length > maxParamLength) throw malformed(`parameter ${name} too long`);
+    if (seen.has(name)) throw malformed(`parameter ${name} repeated`);
+    seen.add(name);
+  }
+  if (!seen.has('state')) return;
+  if (!seen.has('code') && !seen.has('error')) throw malformed('neither code nor error');
+}
 
 /**
  * GET {basePath}/callback/:connector. The transaction chooses the connector; a callback on
@@ -29,15 +52,10 @@ export async function handleCallback(ctx: GatewayContext, req: Req, res: Res, pa
   let restartable: { connector: Connector; returnTo: string } | undefined;
   try {
     const q = queryOf(req);
-    for (const name of singleParams) {
-      const values = q.getAll(name);
-      if (values.length > 1 || values.some((v) => v.length > maxParamLength)) {
-        throw new FedgateError('CALLBACK_PARAMS_INVALID', 'The sign-in response is malformed.', { detail: `parameter ${name} repeated or too long` });
-      }
-    }
+    checkCallbackParams(q);
     const state = q.get('state');
     if (!state) throw new FedgateError('CALLBACK_PARAMS_INVALID', 'The sign-in response is missing its state.', { detail: 'state missing' });
-    const tx = await takeTransaction(ctx.transactions, req, state);
+    const tx = await consumePendingLogin(ctx.transactions, req, res, state);
     connectorId = tx.connector;
     if (tx.connector !== pathConnector) {
       throw new FedgateError('CALLBACK_CONNECTOR_MISMATCH', 'The sign-in response arrived for another provider than the one the sign-in started with.');
@@ -49,6 +67,7 @@ export async function handleCallback(ctx: GatewayContext, req: Req, res: Res, pa
     callbackUrl.search = q.toString();
     restartable = { connector, returnTo: tx.returnTo };
     const identity = await connector.completeLogin({ callbackUrl, state, data: tx.data });
+    await tx.commit();
 
     const { sub, claims, scope } = localIdentityOf(ctx, connector.id, identity);
     const now = ctx.now();

@@ -4,7 +4,7 @@ import type { GatewayContext } from '../context.js';
 import { requestIdOf } from '../events.js';
 import { escapeHtml, noStore, page, queryOf, redirect, sendError, sendHtml, sendJson, single, wantsHtml, type Req, type Res } from '../http/respond.js';
 import { sanitizeReturnTo } from './return-to.js';
-import { randomToken, saveTransaction } from './transactions.js';
+import { createPendingLogin, randomToken } from './transactions.js';
 
 const maxLoginHint = 256;
 
@@ -40,7 +40,7 @@ export async function handleLogin(ctx: GatewayContext, req: Req, res: Res, conne
 
 /**
  * Begins an upstream login with `connector`: a new `state`, the connector's authorization URL, the
- * transaction stored and bound to this browser, then the redirect. Also used by the callback when a
+ * pending login kept in this browser (lib/flow/transactions.ts), then the redirect. Also used by the callback when a
  * connector asks for a restart (`LoginRestartRequest`).
  */
 export async function startLogin(ctx: GatewayContext, req: Req, res: Res, connector: Connector, opts: { returnTo: string; loginHint?: string; restart?: string }): Promise<void> {
@@ -51,7 +51,7 @@ export async function startLogin(ctx: GatewayContext, req: Req, res: Res, connec
     ...(opts.loginHint !== undefined ? { loginHint: opts.loginHint } : {}),
     ...(opts.restart !== undefined ? { restart: opts.restart } : {}),
   });
-  await saveTransaction(ctx.transactions, req, res, { connector: connector.id, data: begin.data, returnTo: opts.returnTo }, state);
+  createPendingLogin(ctx.transactions, req, res, { connector: connector.id, data: begin.data, returnTo: opts.returnTo }, state);
   noStore(res);
   res.setHeader('Referrer-Policy', 'no-referrer');
   ctx.emit('login.started', { connector: connector.id }, req);

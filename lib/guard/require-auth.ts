@@ -1,7 +1,8 @@
 import type { Auth } from '../auth.js';
 import { FedgateError } from '../errors.js';
 import { sanitizeReturnTo } from '../flow/return-to.js';
-import { page, redirect, sendHtml, sendJson, wantsHtml, type Next, type Req, type Res, sendInvalidToken, sendUnauthorized, sendUnavailable } from '../http/respond.js';
+import { page, redirect, sendError, sendHtml, sendJson, wantsHtml, type Next, type Req, type Res, sendInvalidToken, sendUnauthorized, sendUnavailable } from '../http/respond.js';
+import { defaultNoStore, isCrossSiteWrite } from '../http/hygiene.js';
 
 /** Options of `requireAuth`. */
 export interface RequireAuthOptions {
@@ -11,12 +12,21 @@ export interface RequireAuthOptions {
   claims?: Readonly<Record<string, string | number | boolean>>;
   /** A predicate, sync or async; false → 403, throwing → 503. */
   check?: (auth: Auth, req: Req) => boolean | Promise<boolean>;
+  /**
+   * Accept POST/PUT/PATCH/DELETE authenticated by the session cookie from another origin (refused
+   * by default: 403 `CROSS_SITE_REQUEST`). Only for a route that must take cross-site form posts.
+   */
+  allowCrossSite?: boolean;
 }
 
 /** Set by the gateway middleware so the standalone `requireAuth` knows where login lives. */
 export const gatewayInfo = Symbol.for('fedgate.gateway');
 export interface GatewayInfo {
   basePath: string;
+  /** The public origin (`baseUrl`): what a same-origin request's `Origin` header says. */
+  origin: string;
+  /** `Strict-Transport-Security` for fedgate's own answers; undefined on http or when turned off. */
+  hsts?: string;
   /** Metrics hook, when metrics are on. */
   observe?: (outcome: 'allowed' | 'unauthenticated' | 'forbidden' | 'unavailable') => void;
 }
@@ -34,6 +44,8 @@ export function requireAuth(options: RequireAuthOptions = {}) {
   const claimChecks = Object.entries(options.claims ?? {});
   const check = options.check;
   if (check !== undefined && typeof check !== 'function') throw new FedgateError('CONFIG_INVALID', 'requireAuth: check must be a function');
+  const allowCrossSite = options.allowCrossSite ?? false;
+  if (typeof allowCrossSite !== 'boolean') throw new FedgateError('CONFIG_INVALID', 'requireAuth: allowCrossSite must be a boolean');
 
   return function fedgateRequireAuth(req: Req, res: Res, next: Next): void {
     const auth = req.auth as Auth | undefined;
@@ -44,6 +56,9 @@ export function requireAuth(options: RequireAuthOptions = {}) {
       return;
     }
     const observe = info.observe;
+    // Guarded answers depend on who asks: no shared cache may keep one (the app may set its own).
+    defaultNoStore(res);
+    if (info.hsts !== undefined) res.setHeader('Strict-Transport-Security', info.hsts);
     if (auth.error) {
       observe?.(auth.error.code === 'TOKEN_INVALID' ? 'unauthenticated' : 'unavailable');
       if (auth.error.code === 'TOKEN_INVALID') {
@@ -62,6 +77,12 @@ export function requireAuth(options: RequireAuthOptions = {}) {
         return;
       }
       sendUnauthorized(res);
+      return;
+    }
+    if (auth.via === 'session' && !allowCrossSite && isCrossSiteWrite(req, info.origin)) {
+      // The cookie rode along on another site's request (CSRF); bearer requests carry no ambient credential.
+      observe?.('forbidden');
+      sendError(req, res, new FedgateError('CROSS_SITE_REQUEST', 'This request came from another site and was refused.'));
       return;
     }
     const missing = scopes.filter((s) => !auth.scope.includes(s));

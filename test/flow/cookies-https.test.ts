@@ -45,6 +45,11 @@ describe('cookies on an https baseUrl', () => {
     const tx = loginCookies.find((c) => c.startsWith('__Host-fedgate-tx='))!;
     expect(tx).toBeDefined();
     expect(attributes(tx)).toEqual(expect.arrayContaining(['path=/', 'httponly', 'samesite=lax', 'secure']));
+    // The pending login itself: __Secure- (Secure enforced by the browser), only on the auth routes.
+    const pending = loginCookies.find((c) => c.startsWith('__Secure-fedgate-login.'))!;
+    expect(pending).toBeDefined();
+    expect(attributes(pending)).toEqual(expect.arrayContaining(['path=/auth', 'httponly', 'samesite=lax', 'secure']));
+    expect(callbackCookies.some((c) => c.startsWith(pending.slice(0, pending.indexOf('=') + 1)) && /max-age=0/i.test(c))).toBe(true);
 
     const session = callbackCookies.find((c) => c.startsWith('__Host-fedgate='))!;
     expect(session).toBeDefined();

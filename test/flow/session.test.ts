@@ -230,7 +230,7 @@ describe('sessions', () => {
   });
 
   test('every key fedgate wrote in Redis has a TTL', async () => {
-    // A finished login, a pending one and a logged-out one, on top of the tests above.
+    // A finished login, a pending one (kept in the browser, not in Redis) and a logged-out one.
     await loginAs('alice');
     await stack.browser().get(`${stack.url}/auth/login/corp`);
     const out = await loginAs('alice');
@@ -239,7 +239,7 @@ describe('sessions', () => {
     const keys = await redis.keys('*');
     expect(keys.length).toBeGreaterThan(3);
     expect(keys.filter((k) => k.startsWith('fedgate:sess:')).length).toBeGreaterThan(0);
-    expect(keys.filter((k) => k.startsWith('fedgate:tx:')).length).toBeGreaterThan(0);
+    expect(keys.filter((k) => k.startsWith('fedgate:txu:')).length).toBeGreaterThan(0);
     const ttls = await Promise.all(keys.map(async (k) => [k, await redis.ttl(k)] as const));
     expect(ttls.filter(([, ttl]) => ttl <= 0)).toEqual([]);
     expect(keys.every((k) => k.startsWith('fedgate:'))).toBe(true);

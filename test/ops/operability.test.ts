@@ -75,7 +75,8 @@ describe('metrics', () => {
     expect(text).toMatch(/fedgate_require_auth_total\{outcome="forbidden"\} [1-9]/);
     expect(text).toMatch(/fedgate_upstream_request_duration_seconds_count\{connector="corp",endpoint="token",ok="true"\} [1-9]/);
     expect(text).toMatch(/fedgate_upstream_request_duration_seconds_count\{connector="corp",endpoint="discovery",ok="true"\} [1-9]/);
-    expect(text).toMatch(/fedgate_redis_command_duration_seconds_count\{op="getdel",ok="true"\} [1-9]/);
+    // The callback marks its state used (SET NX): a Redis command every login makes.
+    expect(text).toMatch(/fedgate_redis_command_duration_seconds_count\{op="setnx",ok="true"\} [1-9]/);
     expect(text).toMatch(/fedgate_active_sessions_estimate -?\d+/);
   });
 

@@ -35,6 +35,8 @@ const httpUrlPattern = '^https?://[^\\s/?#]+([/?#]\\S*)?$';
 export const configDefaults = {
   basePath: '/auth',
   allowInsecureRequests: false,
+  'hsts.maxAge': 31536000,
+  'hsts.includeSubDomains': false,
   httpTimeout: 10,
   'session.redis.prefix': 'fedgate:',
   'session.redis.commandTimeout': 2000,
@@ -59,6 +61,7 @@ export const configDefaults = {
   'connectors[].exposeUpstreamTokens': false,
   'connectors[].domains': [],
   'connectors[].authorizationParams': {},
+  'connectors[].idTokenMaxAge': 300,
 };
 
 /**

@@ -162,6 +162,8 @@ test('the defaults it declares are the loader\'s', () => {
   const actual: Record<string, unknown> = {
     basePath: resolved.basePath,
     allowInsecureRequests: resolved.allowInsecureRequests,
+    'hsts.maxAge': resolved.hsts === false ? undefined : resolved.hsts.maxAge,
+    'hsts.includeSubDomains': resolved.hsts === false ? undefined : resolved.hsts.includeSubDomains,
     httpTimeout: resolved.httpTimeout,
     'session.redis.prefix': resolved.session.prefix,
     'session.insecureMemoryStore': resolved.session.memoryStore,

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { connectorBaseShape } from '../../lib/config/connector-base.js';
@@ -67,8 +68,14 @@ test('every relative link in the README and docs/ points to a file (and heading)
 });
 
 test('the published package carries the pages the README links to, and the licence', () => {
-  const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { files: string[]; license: string; repository: { url: string }; homepage: string };
-  expect(pkg.files).toEqual(expect.arrayContaining(['docs', 'README.md', 'LICENSE', 'schema']));
+  const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { license: string; repository: { url: string }; homepage: string };
+  // What npm would publish (scripts skipped: the list is all that is needed).
+  const packed = spawnSync('npm', ['pack', '--dry-run', '--ignore-scripts', '--json'], { cwd: root, encoding: 'utf8' });
+  const files = (JSON.parse(packed.stdout) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path);
+  const linked = [...readme.matchAll(/\]\(((?:docs\/)?[\w./-]+)\)/g)].map((m) => m[1]!).filter((l) => !l.startsWith('http'));
+  expect(linked.length).toBeGreaterThan(8);
+  expect(files).toEqual(expect.arrayContaining([...linked, 'README.md', 'LICENSE', 'schema/config.schema.json', 'dist/index.js']));
+  expect(files.filter((f) => /tsbuildinfo|^dist\/example-app|^test\/|^scripts\//.test(f))).toEqual([]);
   expect(pkg.license).toBe('MIT');
   expect(readFileSync(path.join(root, 'LICENSE'), 'utf8')).toContain('Copyright (c) 2026 fedgate contributors');
   expect(pkg.repository.url).toBe('git+https://github.com/fedgate/fedgate.git');

@@ -1,4 +1,6 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildConfigSchema } from '../../lib/config/schema.js';
@@ -70,6 +72,30 @@ export const snippetEnv = new Proxy({}, {
     return 'example-value-0123456789-abcdefghijklmnopq';
   },
 }) as Record<string, string>;
+
+let workDir: string | undefined;
+
+/**
+ * A folder to load snippet configs from: it holds the signing key file the examples name
+ * (`./keys/jwks.json`, a private ES256 JWKS as `fedgate keys generate` writes it), so a config
+ * that points at its key file loads as it would in a user's project. `removeSnippetCwd()` in
+ * afterAll deletes it.
+ */
+export function snippetCwd(): string {
+  if (workDir) return workDir;
+  workDir = mkdtempSync(path.join(tmpdir(), 'fedgate-snippets-'));
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'snippet-key', alg: 'ES256', use: 'sig' };
+  mkdirSync(path.join(workDir, 'keys'));
+  writeFileSync(path.join(workDir, 'keys', 'jwks.json'), JSON.stringify({ keys: [jwk] }), { mode: 0o600 });
+  return workDir;
+}
+
+/** Deletes the folder of `snippetCwd()`, if one was made. */
+export function removeSnippetCwd(): void {
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
+  workDir = undefined;
+}
 
 /** The parts a snippet may leave out, so that a fragment becomes a whole config. */
 const base = {

@@ -4,7 +4,9 @@ import path from 'node:path';
 import { connectorBaseShape } from '../../lib/config/connector-base.js';
 import { buildConfigSchema } from '../../lib/config/schema.js';
 import { builtinConnectors } from '../../connectors/registry.js';
-import { asWholeConfig, codeBlocks, docFiles, root, snippetEnv } from './markdown.js';
+import { asWholeConfig, codeBlocks, docFiles, root, snippetEnv, snippetCwd, removeSnippetCwd } from './markdown.js';
+
+afterAll(removeSnippetCwd);
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 const configuration = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
@@ -35,7 +37,7 @@ test('docs/connectors.md has a section with a valid example entry for every buil
     const example = blocks.find((b) => b.line > heading && b.lang === 'json');
     const entry = JSON.parse(example!.code) as { type: string };
     expect(entry.type).toBe(type);
-    expect(() => loadConfig(asWholeConfig(entry), { registry: builtinConnectors, env: snippetEnv })).not.toThrow();
+    expect(() => loadConfig(asWholeConfig(entry), { registry: builtinConnectors, env: snippetEnv, cwd: snippetCwd() })).not.toThrow();
   }
 });
 

@@ -5,10 +5,12 @@ import { randomBytes } from 'node:crypto';
 import ts from 'typescript';
 import { loadConfig } from '../../lib/config/load.js';
 import { builtinConnectors } from '../../connectors/registry.js';
-import { allCodeBlocks, asWholeConfig, codeBlocks, jsonKind, jsonValues, root, snippetEnv, type CodeBlock } from './markdown.js';
+import { allCodeBlocks, asWholeConfig, codeBlocks, jsonKind, jsonValues, root, snippetEnv, snippetCwd, removeSnippetCwd, type CodeBlock } from './markdown.js';
 import { startOp, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, type TestOp } from '../fixtures/op.js';
 import { createBrowser } from '../fixtures/browser.js';
 import { getFreePort, waitFor } from '../fixtures/ports.js';
+
+afterAll(removeSnippetCwd);
 
 // Every example in the README and docs/ is checked, so none can rot: JSON configs load, TypeScript
 // and JavaScript type-check against the package, shell commands name scripts and CLI commands that
@@ -33,7 +35,7 @@ describe('JSON', () => {
   test('most JSON examples are configs', () => expect(configs.length).toBeGreaterThan(values.length / 2));
 
   test.each(configs)('%s loads as a config', (_where, value) => {
-    expect(() => loadConfig(asWholeConfig(value), { registry: builtinConnectors, env: snippetEnv })).not.toThrow();
+    expect(() => loadConfig(asWholeConfig(value), { registry: builtinConnectors, env: snippetEnv, cwd: snippetCwd() })).not.toThrow();
   });
 
   test.each(values.filter(([, v]) => jsonKind(v) === 'log-line'))('%s has the shape of fedgate\'s log lines', (_where, value) => {

@@ -6,7 +6,9 @@ import { schemaFile, configDefaults } from '../../scripts/write-schema.js';
 import { loadConfig } from '../../lib/config/load.js';
 import { resolveBrokerSettings } from '../../lib/broker/config.js';
 import { builtinConnectors } from '../../connectors/registry.js';
-import { allCodeBlocks, asWholeConfig, jsonKind, jsonValues, root, snippetEnv } from '../docs/markdown.js';
+import { allCodeBlocks, asWholeConfig, jsonKind, jsonValues, root, snippetEnv, snippetCwd, removeSnippetCwd } from '../docs/markdown.js';
+
+afterAll(removeSnippetCwd);
 
 // The published schema/config.schema.json checked with a standard validator (ajv), the way an
 // editor or `npx ajv-cli validate -s schema/config.schema.json -d gateway.json` uses it.
@@ -137,11 +139,11 @@ describe('a connector entry is checked against the schema of its type only', () 
 
   test('the schema and the loader agree on these cases', () => {
     const ok = minimal();
-    expect(() => loadConfig(ok, { registry: builtinConnectors, env: snippetEnv })).not.toThrow();
+    expect(() => loadConfig(ok, { registry: builtinConnectors, env: snippetEnv, cwd: snippetCwd() })).not.toThrow();
     const bad = minimal();
     Object.assign(bad.connectors[0]!, { clientSecet: 'x' });
-    expect(() => loadConfig(bad, { registry: builtinConnectors, env: snippetEnv })).toThrow(expect.objectContaining({
-      code: 'CONFIG_INVALID', problems: [{ path: 'connectors[0].clientSecet', message: 'unknown key' }],
+    expect(() => loadConfig(bad, { registry: builtinConnectors, env: snippetEnv, cwd: snippetCwd() })).toThrow(expect.objectContaining({
+      code: 'CONFIG_INVALID', problems: [{ path: 'connectors[0].clientSecet', message: expect.stringMatching(/^unknown key/) }],
     }));
   });
 });
@@ -157,7 +159,7 @@ test('the Redis forms (url, Sentinel, Cluster) are told apart by their key: a ty
 });
 
 test('the defaults it declares are the loader\'s', () => {
-  const resolved = loadConfig({ ...minimal(), op: { enabled: true, clients: [] } }, { registry: builtinConnectors, env: snippetEnv });
+  const resolved = loadConfig({ ...minimal(), op: { enabled: true, clients: [] } }, { registry: builtinConnectors, env: snippetEnv, cwd: snippetCwd() });
   const broker = resolveBrokerSettings(resolved.op!, { accessTokenTtl: 300, idTokenTtl: 300, transactionTtl: 600, absoluteTimeout: 43200 });
   const actual: Record<string, unknown> = {
     basePath: resolved.basePath,

@@ -129,3 +129,13 @@ test('package.json runs it before start and test, and the builds say what they d
   expect(pkg.scripts.pretest).toBe('node scripts/ensure-deps.js');
   for (const name of ['build', 'typecheck']) expect(pkg.scripts[name]).toMatch(/^node scripts\/step\.js "[^"]+" tsc /);
 });
+
+test('a build step says what it does before and after, and passes a failure on', () => {
+  const step = fileURLToPath(new URL('../../scripts/step.js', import.meta.url));
+  const ok = spawnSync(process.execPath, [step, 'building the thing', process.execPath, '-e', 'console.log("out")'], { encoding: 'utf8' });
+  expect(ok.status).toBe(0);
+  expect(ok.stdout).toMatch(/^fedgate: building the thing…\nout\nfedgate: building the thing: done \(\d+\.\d s\)\n$/);
+  const bad = spawnSync(process.execPath, [step, 'type-checking', process.execPath, '-e', 'process.exit(2)'], { encoding: 'utf8' });
+  expect(bad.status).toBe(2);
+  expect(bad.stderr).toBe('fedgate: type-checking: failed\n');
+});

@@ -3,12 +3,66 @@
 //   npm run schema
 // test/package/schema.test.ts renders the same schema from the sources and fails when the
 // committed file is stale.
+//
+// zod's rendering is then adjusted so that standard validators and editors agree with the loader:
+// - draft-07 (`ajv` and `ajv-cli` load it without flags; https://json-schema.org/specification-links#draft-7)
+//   and no `format` keyword (ajv rejects unknown formats unless ajv-formats is added): URLs are
+//   checked by a pattern instead;
+// - `${env:NAME}` is accepted in every constrained string, as the loader substitutes it in every
+//   string before validating (lib/config/env.ts);
+// - a connector entry is checked against the schema of its `type` only (if/then keyed on the
+//   `type` constant), so a typo gives one error at its path, not one per connector type;
+// - defaults the loader applies are declared (`default`), for editors' hovers and completion.
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
 /** Where the published schema lives. */
 export const schemaFile = new URL('../schema/config.schema.json', import.meta.url);
+
+/** A string that contains an `${env:NAME}` placeholder (same name syntax as lib/config/env.ts). */
+export const envPlaceholderPattern = '\\$\\{env:[A-Za-z_][A-Za-z0-9_]*\\}';
+
+// http(s) URL with a host: what the zod schema's `z.url({ protocol: /^https?$/ })` accepts, less
+// the refinements only fedgate's own validation can express.
+const httpUrlPattern = '^https?://[^\\s/?#]+([/?#]\\S*)?$';
+
+/**
+ * Defaults the loader applies (lib/config/load.ts, lib/redis, lib/broker, the connectors), by
+ * config path; `[]` steps into array items. test/package/schema.test.ts checks them against the
+ * loader's resolved configuration.
+ */
+export const configDefaults = {
+  basePath: '/auth',
+  allowInsecureRequests: false,
+  'hsts.maxAge': 31536000,
+  'hsts.includeSubDomains': false,
+  httpTimeout: 10,
+  'session.redis.prefix': 'fedgate:',
+  'session.redis.commandTimeout': 2000,
+  'session.redis.connectTimeout': 2000,
+  'session.insecureMemoryStore': false,
+  'session.idleTimeout': 1800,
+  'session.absoluteTimeout': 43200,
+  'session.transactionTtl': 600,
+  'session.cacheTtl': 1,
+  'tokens.insecureEphemeralKeys': false,
+  'tokens.accessTokenTtl': 300,
+  'tokens.idTokenTtl': 300,
+  'tokens.scopes': {},
+  'tokens.sessionBound': false,
+  'op.clients[].trusted': false,
+  'op.ttl.authorizationCode': 60,
+  'op.ttl.refreshToken': 1209600,
+  'op.ttl.grant': 7776000,
+  'op.sessionCheckInterval': 30,
+  'connectors[].logout': 'local',
+  'connectors[].refresh': true,
+  'connectors[].exposeUpstreamTokens': false,
+  'connectors[].domains': [],
+  'connectors[].authorizationParams': {},
+  'connectors[].idTokenMaxAge': 300,
+};
 
 /**
  * Renders the JSON Schema text (pretty-printed, trailing newline) for a connector registry.
@@ -18,14 +72,108 @@ export const schemaFile = new URL('../schema/config.schema.json', import.meta.ur
 export function renderConfigSchema(buildConfigSchema, registry) {
   // 'input': what a user writes (defaults make keys optional); refinements that JSON Schema
   // cannot express (e.g. "no fragment in a URL") are left to fedgate's own validation.
-  const { $schema, ...rest } = z.toJSONSchema(buildConfigSchema(registry), { io: 'input', unrepresentable: 'any' });
+  const { $schema, ...rest } = z.toJSONSchema(buildConfigSchema(registry), { io: 'input', unrepresentable: 'any', target: 'draft-7' });
+  for (const [path, value] of Object.entries(configDefaults)) setDefault(rest, path, value);
+  // Placeholders first, so the `type` enum of the selection stays a plain enum.
+  const body = selectConnectorsByType(acceptEnvPlaceholders(rest));
   const document = {
     $schema,
     title: 'fedgate configuration',
     description: 'Configuration of the fedgate Express federation gateway. Generated from lib/config/schema.ts by npm run schema; do not edit.',
-    ...rest,
+    ...body,
+    definitions: { envPlaceholder: { type: 'string', pattern: envPlaceholderPattern, description: 'Replaced by the environment variable NAME when the config is loaded.' } },
   };
   return `${JSON.stringify(document, null, 2)}\n`;
+}
+
+/** Replaces the `oneOf` over connector types by an enum on `type` plus one if/then per type. */
+function selectConnectorsByType(schema) {
+  const items = schema.properties.connectors.items;
+  const branches = items.oneOf ?? items.anyOf ?? [items];
+  const types = branches.map((b) => b.properties.type.const);
+  schema.properties.connectors.items = {
+    type: 'object',
+    required: ['type'],
+    properties: { type: { type: 'string', enum: types, description: 'Connector type.' } },
+    allOf: branches.map((branch, i) => ({ if: { properties: { type: { const: types[i] } } }, then: branch })),
+  };
+  return schema;
+}
+
+// Every string with a constraint a placeholder could fail (pattern, length, enum, URL) becomes
+// "a string containing ${env:NAME}, else that". Constants stay: they discriminate (`type`).
+function acceptEnvPlaceholders(node) {
+  if (Array.isArray(node)) return node.map(acceptEnvPlaceholders);
+  if (node === null || typeof node !== 'object') return node;
+  const out = {};
+  for (const [key, value] of Object.entries(node)) {
+    // Property names are not substituted, only values.
+    out[key] = key === 'propertyNames' ? value : acceptEnvPlaceholders(value);
+  }
+  if (out.format !== undefined) {
+    if (out.format !== 'uri') throw new Error(`write-schema: format "${out.format}" has no draft-07 pattern here; add one`);
+    delete out.format;
+    out.pattern = httpUrlPattern;
+  }
+  // `type: [a, b]` written as anyOf, which ajv's strict mode accepts without allowUnionTypes.
+  if (Array.isArray(out.type) && Object.keys(out).every((k) => k === 'type' || k === 'description')) {
+    const { type, ...others } = out;
+    return { ...others, anyOf: type.map((t) => ({ type: t })) };
+  }
+  if (Array.isArray(out.anyOf)) return selectObjectUnionByKey(out);
+  const constrained = ['pattern', 'minLength', 'maxLength', 'enum'].some((k) => k in out);
+  if (out.type !== 'string' || !constrained || 'const' in out) return out;
+  const { description, default: fallback, ...constraints } = out;
+  // if/else rather than anyOf: a wrong literal gets the constraint's own error only, not also
+  // "does not match the placeholder pattern".
+  return {
+    ...(description !== undefined ? { description } : {}),
+    ...(fallback !== undefined ? { default: fallback } : {}),
+    if: { $ref: '#/definitions/envPlaceholder' },
+    else: constraints,
+  };
+}
+
+// A union of closed objects told apart by a key (Redis `url` / `sentinels` / `cluster`, scope
+// rules `includes` / `equals` / `always`): select the branch by that key, like connector types,
+// so a typo inside one form is not also reported against the others.
+function selectObjectUnionByKey(node) {
+  const branches = node.anyOf;
+  if (!branches.every((b) => b.type === 'object' && b.additionalProperties === false && Array.isArray(b.required))) return node;
+  const keys = branches.map((b) => b.required.find((k) => branches.every((o) => o === b || !(k in (o.properties ?? {})))));
+  if (keys.some((k) => k === undefined)) return node;
+  const { anyOf, ...rest } = node;
+  return {
+    ...rest,
+    type: 'object',
+    allOf: [
+      ...branches.map((branch, i) => ({ if: has(keys[i]), then: branch })),
+      { if: { not: { anyOf: keys.map(has) } }, then: has(keys[0]) },
+    ],
+  };
+}
+
+// `properties` alongside `required` keeps ajv's strictRequired mode content.
+function has(key) {
+  return { properties: { [key]: true }, required: [key] };
+}
+
+// Sets `default` on every subschema the dotted path reaches (through anyOf/oneOf branches and
+// if/then selections); throws when it reaches none, so a renamed key cannot lose its default.
+function setDefault(schema, path, value) {
+  let nodes = [schema];
+  for (const step of path.split('.')) {
+    const name = step.endsWith('[]') ? step.slice(0, -2) : step;
+    nodes = nodes.flatMap((n) => alternatives(n)).flatMap((n) => (n.properties?.[name] ? [n.properties[name]] : []));
+    if (step.endsWith('[]')) nodes = nodes.flatMap((n) => alternatives(n)).flatMap((n) => (n.items ? [n.items] : []));
+  }
+  if (nodes.length === 0) throw new Error(`write-schema: default for ${path} reaches no schema`);
+  for (const n of nodes) n.default = value;
+}
+
+function alternatives(node) {
+  const branches = [...(node.anyOf ?? []), ...(node.oneOf ?? []), ...(node.allOf ?? []).map((a) => a.then ?? a)];
+  return [node, ...branches.flatMap((b) => alternatives(b))];
 }
 
 async function main() {

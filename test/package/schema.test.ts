@@ -29,7 +29,7 @@ describe('published JSON Schema', () => {
       required: string[];
       additionalProperties: boolean;
     };
-    expect(schema.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
+    expect(schema.$schema).toBe('http://json-schema.org/draft-07/schema#');
     expect(schema.title).toBe('fedgate configuration');
     expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['$schema', 'baseUrl', 'basePath', 'session', 'tokens', 'connectors']));
     expect(schema.required).toEqual(expect.arrayContaining(['baseUrl', 'session', 'connectors']));

@@ -1,17 +1,11 @@
-import { randomToken, takeTransaction } from './transactions.js';
+import { takeTransaction } from './transactions.js';
 import { FedgateError, toFedgateError } from '../errors.js';
 import type { GatewayContext } from '../context.js';
 import { requestIdOf } from '../events.js';
 import { escapeHtml, noStore, queryOf, redirect, sendError, type Req, type Res } from '../http/respond.js';
-import type { SessionAuth } from '../session/state.js';
-import { establishSession } from '../session/lifecycle.js';
-import { localIdentityOf, upstreamTokensOf } from '../session/identity.js';
+import { establishLogin } from './establish.js';
 import { LoginRestartRequest, type Connector } from '../connector.js';
 import { startLogin } from './login.js';
-
-function isAudience(v: unknown): v is string | string[] {
-  return typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string'));
-}
 
 /** Parameters a callback may carry at most once each (RFC 9207 `iss` included). */
 const singleParams = ['state', 'code', 'error', 'error_description', 'error_uri', 'iss', 'session_state'];
@@ -50,30 +44,7 @@ export async function handleCallback(ctx: GatewayContext, req: Req, res: Res, pa
     restartable = { connector, returnTo: tx.returnTo };
     const identity = await connector.completeLogin({ callbackUrl, state, data: tx.data });
 
-    const { sub, claims, scope } = localIdentityOf(ctx, connector.id, identity);
-    const now = ctx.now();
-    const authTime = typeof identity.claims.auth_time === 'number' ? identity.claims.auth_time : Math.floor(now / 1000);
-    const auth: SessionAuth = {
-      v: 1,
-      sid: randomToken(),
-      sub,
-      connector: connector.id,
-      claims,
-      scope,
-      authTime,
-      createdAt: now,
-      lastSeen: now,
-      rev: 0,
-      upstream: {
-        sub: identity.subject,
-        ...(identity.sid ? { sid: identity.sid } : {}),
-        ...upstreamTokensOf(identity, Math.floor(now / 1000)),
-        ...(typeof identity.claims.iss === 'string' ? { iss: identity.claims.iss } : {}),
-        ...(isAudience(identity.claims.aud) ? { aud: identity.claims.aud } : {}),
-      },
-    };
-    await establishSession(ctx, req, auth);
-    ctx.emit('login.succeeded', { connector: connector.id, sub }, req);
+    await establishLogin(ctx, req, connector, identity);
     redirect(res, tx.returnTo);
   } catch (caught) {
     let err = caught;

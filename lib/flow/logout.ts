@@ -61,6 +61,7 @@ export async function upstreamLogoutUrl(ctx: GatewayContext, auth: SessionAuth):
   try {
     const url = await connector.buildLogoutUrl({
       ...(auth.upstream.idToken ? { idToken: auth.upstream.idToken } : {}),
+      ...(auth.upstream.logoutData ? { data: auth.upstream.logoutData } : {}),
       postLogoutRedirectUri: connector.postLogoutRedirectUri ?? `${ctx.config.baseUrl}/`,
     });
     return url?.href;

@@ -36,6 +36,8 @@ export interface SessionAuth {
     /** `iss` and `aud` of the original ID token, compared on refresh. */
     iss?: string;
     aud?: string | string[];
+    /** The connector's `logoutData` (e.g. SAML NameID and SessionIndex for its LogoutRequest). */
+    logoutData?: Record<string, string>;
   };
 }
 

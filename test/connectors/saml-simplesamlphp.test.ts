@@ -1,0 +1,151 @@
+/**
+ * The `saml` connector against a real SAML IdP (SimpleSAMLphp 1.19 from Debian, its real login
+ * form) in real Chromium, with a real Redis. The app runs on http://localhost and the IdP on
+ * http://127.0.0.1: two different sites, so the IdP's POST to the ACS is cross-site exactly as in
+ * production and carries no SameSite=Lax cookie.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import express from 'express';
+import { createServer, type Server } from 'node:http';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { fedgate, requireAuth, type Gateway } from '../../index.js';
+import { startRedis, type RedisServer } from '../fixtures/redis.js';
+import { startSimpleSamlPhp, type SimpleSamlPhp } from '../fixtures/simplesamlphp.js';
+import { SESSION_SECRET, recordingLogger, testKeys } from '../fixtures/stack.js';
+import { closeServer, listenEphemeral } from '../fixtures/ports.js';
+import { recordSecret } from '../fixtures/secret-scan.js';
+
+const chromiumPath = '/usr/bin/chromium';
+const testTimeout = 90_000;
+
+let redis: RedisServer;
+let ssp: SimpleSamlPhp;
+let context: BrowserContext;
+let userDataDir: string;
+let server: Server;
+let gateway: Gateway;
+let base: string;
+const logger = recordingLogger();
+/** Cookie headers the ACS POST arrived with (proves the POST is cross-site: none). */
+const acsCookies: Array<string | undefined> = [];
+
+beforeAll(async () => {
+  if (!existsSync(chromiumPath)) throw new Error(`${chromiumPath} not found: install it with \`apt-get install -y chromium\``);
+  redis = await startRedis();
+  const app = express();
+  server = createServer(app);
+  const port = await listenEphemeral(server);
+  base = `http://localhost:${port}`;
+  ssp = await startSimpleSamlPhp({ sp: { entityId: `${base}/auth/saml/ssp`, acsUrl: `${base}/auth/callback/ssp`, sloUrl: `${base}/auth/saml/ssp/slo` } });
+  recordSecret(SESSION_SECRET);
+  gateway = fedgate({
+    baseUrl: base,
+    allowInsecureRequests: true,
+    httpTimeout: 5,
+    session: { secret: SESSION_SECRET, redis: { url: redis.url } },
+    tokens: { keys: (await testKeys()) as { keys: Record<string, unknown>[] }, scopes: { 'admin:all': { claim: 'groups', includes: 'admins' } } },
+    connectors: [{
+      id: 'ssp', type: 'saml', name: 'SimpleSAMLphp', metadataUrl: ssp.metadataUrl, logout: 'upstream',
+      claims: { department: { from: 'eduPersonAffiliation', type: 'string[]' } },
+    }],
+  }, { logger });
+  app.use((req, _res, next) => {
+    if (req.method === 'POST' && req.path === '/auth/callback/ssp') acsCookies.push(req.headers.cookie);
+    next();
+  });
+  app.use(gateway);
+  app.get('/dashboard', requireAuth(), (req, res) => res.json({ sub: req.auth.sub, claims: req.auth.claims, scope: req.auth.scope, via: req.auth.via }));
+  app.get('/tokens', requireAuth(), (req, res) => res.json({ idToken: req.auth.idToken, accessToken: req.auth.accessToken }));
+  app.get('/', (req, res) => res.send(req.auth.isAuthenticated ? `signed in as ${req.auth.sub}` : 'signed out'));
+  userDataDir = await mkdtemp(path.join(tmpdir(), 'fedgate-chromium-saml-'));
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: chromiumPath,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+  });
+}, testTimeout);
+
+afterAll(async () => {
+  await context?.close();
+  await gateway?.close();
+  if (server) await closeServer(server);
+  await ssp?.stop();
+  await redis?.stop();
+  if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
+});
+
+async function withPage(run: (page: Page) => Promise<void>): Promise<void> {
+  await context.clearCookies();
+  const page = await context.newPage();
+  try {
+    await run(page);
+  } catch (err) {
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n(page: ${page.url()})\n${(await page.content().catch(() => '')).slice(0, 1500)}\nIdP log: ${ssp.log().slice(-1500)}`, { cause: err });
+  } finally {
+    for (const c of await context.cookies()) recordSecret(c.value);
+    await page.close();
+  }
+}
+
+/** Signs in through SimpleSAMLphp's real login form, starting at a protected page. */
+async function signIn(page: Page, start = '/dashboard'): Promise<void> {
+  await page.goto(`${base}${start}`);
+  await page.waitForURL((u) => u.href.startsWith(ssp.url));
+  await page.fill('#username', 'alice');
+  await page.fill('#password', 'alice-pass-7261');
+  await page.press('#password', 'Enter');
+  await page.waitForURL((u) => u.href.startsWith(`${base}${start}`));
+}
+
+async function json<T>(page: Page, url: string): Promise<T> {
+  const res = await page.goto(url);
+  expect(res?.status()).toBe(200);
+  return JSON.parse(await page.locator('body').innerText()) as T;
+}
+
+test('signs in through the IdP\'s form: persistent NameID subject, mapped attributes, local tokens, requireAuth', async () => {
+  await withPage(async (page) => {
+    await signIn(page);
+    const me = await json<{ sub: string; claims: Record<string, unknown>; scope: string[]; via: string }>(page, `${base}/dashboard`);
+    // A persistent NameID (SimpleSAMLphp's default would be a transient one, new at every login).
+    expect(me.sub).toMatch(/^ssp\|[0-9a-f]{40}$/);
+    expect(me.via).toBe('session');
+    expect(me.claims).toMatchObject({
+      sub: me.sub, email: 'alice@example.org', email_verified: false, name: 'Alice Liddell', given_name: 'Alice', family_name: 'Liddell',
+      username: 'alice', groups: ['admins', 'staff'], department: ['member', 'staff'],
+    });
+    expect(me.scope).toEqual(['admin:all']);
+    // The ACS POST came without any cookie: the browser binding happened on the same-site step.
+    expect(acsCookies.length).toBeGreaterThan(0);
+    expect(acsCookies.at(-1)).toBeUndefined();
+
+    // Local tokens work as bearer tokens.
+    const tokens = await json<{ accessToken: string; idToken: string }>(page, `${base}/tokens`);
+    recordSecret(tokens.accessToken);
+    recordSecret(tokens.idToken);
+    const api = await fetch(`${base}/dashboard`, { headers: { authorization: `Bearer ${tokens.accessToken}`, accept: 'application/json' } });
+    expect(api.status).toBe(200);
+    expect(await api.json()).toMatchObject({ sub: me.sub, via: 'bearer' });
+
+    // The same user signs in again: the same subject (persistent NameID, not transient).
+    await context.clearCookies({ domain: 'localhost' });
+    await page.goto(`${base}/dashboard`);
+    await page.waitForURL((u) => u.href.startsWith(`${base}/dashboard`));
+    const again = await json<{ sub: string }>(page, `${base}/dashboard`);
+    expect(again.sub).toBe(me.sub);
+  });
+}, testTimeout);
+
+test('SP metadata names the ACS, SLO and persistent NameID first', async () => {
+  const res = await fetch(`${base}/auth/saml/ssp/metadata`);
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toContain('application/samlmetadata+xml');
+  const xml = await res.text();
+  expect(xml).toContain(`entityID="${base}/auth/saml/ssp"`);
+  expect(xml).toContain(`Location="${base}/auth/callback/ssp"`);
+  expect(xml).toContain(`Location="${base}/auth/saml/ssp/slo"`);
+  expect(xml.indexOf('nameid-format:persistent')).toBeLessThan(xml.indexOf('nameid-format:emailAddress'));
+});

@@ -34,7 +34,8 @@ export interface ResponseCheck {
   now: number;
 }
 
-export const maxSamlXmlBytes = 192 * 1024;
+/** Decoded SAML messages larger than this are refused (real ones, encrypted and with many groups, stay far below). */
+export const maxSamlXmlBytes = 128 * 1024;
 const bearer = 'urn:oasis:names:tc:SAML:2.0:cm:bearer';
 const success = 'urn:oasis:names:tc:SAML:2.0:status:Success';
 /** XML-DSig algorithms (https://www.w3.org/TR/xmldsig-core1/, RFC 6931); SHA-1 ones only with allowSha1. */

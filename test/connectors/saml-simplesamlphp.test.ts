@@ -149,3 +149,62 @@ test('SP metadata names the ACS, SLO and persistent NameID first', async () => {
   expect(xml).toContain(`Location="${base}/auth/saml/ssp/slo"`);
   expect(xml.indexOf('nameid-format:persistent')).toBeLessThan(xml.indexOf('nameid-format:emailAddress'));
 });
+
+/** The session cookie as a header, to replay it outside the browser after a logout. */
+async function sessionCookieHeader(): Promise<string> {
+  const c = (await context.cookies(base)).find((x) => x.name === 'fedgate.sid');
+  if (!c) throw new Error('no session cookie');
+  return `${c.name}=${c.value}`;
+}
+
+async function statusWithCookie(cookie: string): Promise<number> {
+  return (await fetch(`${base}/dashboard`, { headers: { cookie, accept: 'application/json' } })).status;
+}
+
+test('SP-initiated logout ends the local session and the IdP session (LogoutRequest to its SLO, LogoutResponse back)', async () => {
+  await withPage(async (page) => {
+    await signIn(page);
+    const cookie = await sessionCookieHeader();
+    expect(await statusWithCookie(cookie)).toBe(200);
+    const sloSeen: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().startsWith(`${ssp.url}/saml2/idp/SingleLogoutService.php`) || r.url().startsWith(`${base}/auth/saml/ssp/slo`)) sloSeen.push(new URL(r.url()).pathname);
+    });
+    await page.goto(`${base}/auth/logout`);
+    await page.waitForURL(`${base}/`);
+    expect(await page.locator('body').innerText()).toBe('signed out');
+    expect(sloSeen).toEqual(['/simplesaml/saml2/idp/SingleLogoutService.php', '/auth/saml/ssp/slo']);
+    expect(await statusWithCookie(cookie)).toBe(401);
+    // The IdP session is gone too: the next sign-in shows its login form again.
+    await page.goto(`${base}/dashboard`);
+    await page.waitForURL((u) => u.href.startsWith(ssp.url));
+    await expect(page.locator('#username').isVisible()).resolves.toBe(true);
+  });
+}, testTimeout);
+
+test('IdP-initiated logout: its signed LogoutRequest ends the matching session server-side and gets a LogoutResponse', async () => {
+  await withPage(async (page) => {
+    await signIn(page);
+    const cookie = await sessionCookieHeader();
+    const done = `${base}/?after-idp-logout`;
+    await page.goto(`${ssp.url}/saml2/idp/initSLO.php?RelayState=${encodeURIComponent(done)}`);
+    await page.waitForURL(done);
+    // Matched by NameID and SessionIndex in Redis, not by the cookie: the old cookie is dead everywhere.
+    expect(await statusWithCookie(cookie)).toBe(401);
+    expect(logger.lines.some((l) => (l.obj as { event?: string }).event === 'backchannel.logout' && (l.obj as { sessions?: number }).sessions === 1)).toBe(true);
+  });
+}, testTimeout);
+
+test('an unsigned LogoutRequest at the SLO endpoint is refused and ends nothing', async () => {
+  await withPage(async (page) => {
+    await signIn(page);
+    const cookie = await sessionCookieHeader();
+    const { deflateRawSync } = await import('node:zlib');
+    const nameId = (await json<{ claims: { nameid: string; session_index: string } }>(page, `${base}/dashboard`)).claims;
+    const xml = `<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_x1" Version="2.0" IssueInstant="${new Date().toISOString()}" Destination="${base}/auth/saml/ssp/slo"><saml:Issuer>${ssp.entityId}</saml:Issuer><saml:NameID>${nameId.nameid}</saml:NameID><samlp:SessionIndex>${nameId.session_index}</samlp:SessionIndex></samlp:LogoutRequest>`;
+    const res = await fetch(`${base}/auth/saml/ssp/slo?SAMLRequest=${encodeURIComponent(deflateRawSync(xml).toString('base64'))}`, { headers: { accept: 'application/json' } });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ code: 'SAML_LOGOUT_INVALID' });
+    expect(await statusWithCookie(cookie)).toBe(200);
+  });
+}, testTimeout);

@@ -11,6 +11,7 @@ import path from 'node:path';
 import express from 'express';
 import { createServer, type Server } from 'node:http';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import * as oidc from 'openid-client';
 import { fedgate, requireAuth, type Gateway } from '../../index.js';
 import { startRedis, type RedisServer } from '../fixtures/redis.js';
 import { startSimpleSamlPhp, type SimpleSamlPhp } from '../fixtures/simplesamlphp.js';
@@ -19,6 +20,7 @@ import { closeServer, listenEphemeral } from '../fixtures/ports.js';
 import { recordSecret } from '../fixtures/secret-scan.js';
 
 const chromiumPath = '/usr/bin/chromium';
+const clientSecret = 'saml-broker-client-secret-0123456789-abcdef';
 const testTimeout = 90_000;
 
 let redis: RedisServer;
@@ -41,6 +43,7 @@ beforeAll(async () => {
   base = `http://localhost:${port}`;
   ssp = await startSimpleSamlPhp({ sp: { entityId: `${base}/auth/saml/ssp`, acsUrl: `${base}/auth/callback/ssp`, sloUrl: `${base}/auth/saml/ssp/slo` } });
   recordSecret(SESSION_SECRET);
+  recordSecret(clientSecret);
   gateway = fedgate({
     baseUrl: base,
     allowInsecureRequests: true,
@@ -51,6 +54,8 @@ beforeAll(async () => {
       id: 'ssp', type: 'saml', name: 'SimpleSAMLphp', metadataUrl: ssp.metadataUrl, logout: 'upstream',
       claims: { department: { from: 'eduPersonAffiliation', type: 'string[]' } },
     }],
+    // Broker mode: fedgate is also an OpenID Provider for a downstream app (SAML in, OIDC out).
+    op: { enabled: true, clients: [{ client_id: 'downstream', client_secret: clientSecret, client_name: 'Downstream app', redirect_uris: [`${base}/rp/cb`], trusted: true }] },
   }, { logger });
   app.use((req, _res, next) => {
     if (req.method === 'POST' && req.path === '/auth/callback/ssp') acsCookies.push(req.headers.cookie);
@@ -60,6 +65,7 @@ beforeAll(async () => {
   app.get('/dashboard', requireAuth(), (req, res) => res.json({ sub: req.auth.sub, claims: req.auth.claims, scope: req.auth.scope, via: req.auth.via }));
   app.get('/tokens', requireAuth(), (req, res) => res.json({ idToken: req.auth.idToken, accessToken: req.auth.accessToken }));
   app.get('/', (req, res) => res.send(req.auth.isAuthenticated ? `signed in as ${req.auth.sub}` : 'signed out'));
+  app.get('/rp/cb', (_req, res) => res.send('downstream callback'));
   userDataDir = await mkdtemp(path.join(tmpdir(), 'fedgate-chromium-saml-'));
   context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: chromiumPath,
@@ -206,5 +212,32 @@ test('an unsigned LogoutRequest at the SLO endpoint is refused and ends nothing'
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ code: 'SAML_LOGOUT_INVALID' });
     expect(await statusWithCookie(cookie)).toBe(200);
+  });
+}, testTimeout);
+
+test('broker mode: a downstream OpenID Connect client gets fedgate\'s tokens after a SAML sign-in', async () => {
+  await withPage(async (page) => {
+    const config = await oidc.discovery(new URL(`${base}/auth`), 'downstream', clientSecret, oidc.ClientSecretBasic(clientSecret), { execute: [oidc.allowInsecureRequests] });
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const nonce = oidc.randomNonce();
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: `${base}/rp/cb`, scope: 'openid profile email', state, nonce,
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+    });
+    await page.goto(url.href);
+    await page.waitForURL((u) => u.href.startsWith(ssp.url));
+    await page.fill('#username', 'alice');
+    await page.fill('#password', 'alice-pass-7261');
+    await page.press('#password', 'Enter');
+    await page.waitForURL((u) => u.href.startsWith(`${base}/rp/cb`));
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true });
+    for (const t of [tokens.access_token, tokens.id_token, tokens.refresh_token]) if (t) recordSecret(t);
+    const claims = tokens.claims();
+    expect(claims?.iss).toBe(`${base}/auth`);
+    expect(claims?.aud).toBe('downstream');
+    expect(claims?.sub).toMatch(/^ssp\|[0-9a-f]{40}$/);
+    const info = await oidc.fetchUserInfo(config, tokens.access_token, claims!.sub);
+    expect(info).toMatchObject({ sub: claims!.sub, email: 'alice@example.org', name: 'Alice Liddell' });
   });
 }, testTimeout);

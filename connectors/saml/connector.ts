@@ -11,7 +11,7 @@ import { mergeMappings } from '../../lib/claims/map.js';
 import type { ClaimMapping } from '../../lib/claims/schema.js';
 import { IdpSource, type IdpInfo } from './idp.js';
 import { samlClaims } from './preset.js';
-import { validateResponse, type ValidatedAssertion } from './response.js';
+import { readSample, validateResponse, type ValidatedAssertion } from './response.js';
 import { handleSlo } from './slo.js';
 import { spMetadataXml } from './sp-metadata.js';
 import { samlSessionKey } from './session-key.js';
@@ -205,36 +205,15 @@ export class SamlConnector implements Connector, FormPostCallback, EndpointProvi
   }
 
   #identity(a: ValidatedAssertion): UpstreamIdentity {
-    let subject = a.nameId;
-    if (this.#cfg.subjectAttribute) {
-      const v = a.attributes[this.#cfg.subjectAttribute];
-      const first = Array.isArray(v) ? v[0] : v;
-      if (!first) throw new FedgateError('CLAIM_REQUIRED_MISSING', 'The identity provider did not send the attribute that identifies the user.', { detail: `subjectAttribute ${this.#cfg.subjectAttribute} missing` });
-      subject = first;
-    }
-    const claims: Record<string, unknown> = {
-      ...a.attributes,
-      sub: subject,
-      nameid: a.nameId,
-      ...(a.nameIdFormat ? { nameid_format: a.nameIdFormat } : {}),
-      ...(a.sessionIndex ? { session_index: a.sessionIndex } : {}),
-      iss: a.issuer,
-      // SAML has no verified-address flag: only the connector's configuration can vouch for it.
-      email_verified: this.#cfg.emailVerified === true,
-      ...(a.authnInstant ? { auth_time: Math.floor(a.authnInstant / 1000) } : {}),
-    };
-    const logoutData: Record<string, string> = { nameId: a.nameId };
-    if (a.nameIdFormat) logoutData.nameIdFormat = a.nameIdFormat;
-    if (a.nameQualifier) logoutData.nameQualifier = a.nameQualifier;
-    if (a.spNameQualifier) logoutData.spNameQualifier = a.spNameQualifier;
-    if (a.sessionIndex) logoutData.sessionIndex = a.sessionIndex;
-    return {
-      subject,
-      claims,
-      tokens: {},
-      ...(a.sessionIndex ? { sid: samlSessionKey(a.nameId, a.sessionIndex) } : {}),
-      logoutData,
-    };
+    return identityOf(a, this.#cfg);
+  }
+
+  /**
+   * Upstream claims from a sample SAML Response or Assertion, for `fedgate map`: the same claims a
+   * sign-in would give, read WITHOUT any check (no signature, audience or time). Offline tools only.
+   */
+  async sampleIdentity(xml: string): Promise<UpstreamIdentity> {
+    return identityOf(await readSample(xml), this.#cfg);
   }
 
   /** SP-initiated single logout: a (signed, when configured) LogoutRequest to the IdP's SLO. */
@@ -286,4 +265,38 @@ function readPem(file: string, baseDir: string | undefined): string {
   } catch {
     throw new FedgateError('CONFIG_FILE_UNREADABLE', 'A SAML key or certificate file cannot be read.', { detail: `file ${path.basename(resolved)}` });
   }
+}
+
+/** The upstream identity of a validated assertion: subject, claims (attributes by Name), logout data. */
+export function identityOf(a: ValidatedAssertion, cfg: SamlConfig): UpstreamIdentity {
+  let subject = a.nameId;
+  if (cfg.subjectAttribute) {
+    const v = a.attributes[cfg.subjectAttribute];
+    const first = Array.isArray(v) ? v[0] : v;
+    if (!first) throw new FedgateError('CLAIM_REQUIRED_MISSING', 'The identity provider did not send the attribute that identifies the user.', { detail: `subjectAttribute ${cfg.subjectAttribute} missing` });
+    subject = first;
+  }
+  const claims: Record<string, unknown> = {
+    ...a.attributes,
+    sub: subject,
+    nameid: a.nameId,
+    ...(a.nameIdFormat ? { nameid_format: a.nameIdFormat } : {}),
+    ...(a.sessionIndex ? { session_index: a.sessionIndex } : {}),
+    iss: a.issuer,
+    // SAML has no verified-address flag: only the connector's configuration can vouch for it.
+    email_verified: cfg.emailVerified === true,
+    ...(a.authnInstant ? { auth_time: Math.floor(a.authnInstant / 1000) } : {}),
+  };
+  const logoutData: Record<string, string> = { nameId: a.nameId };
+  if (a.nameIdFormat) logoutData.nameIdFormat = a.nameIdFormat;
+  if (a.nameQualifier) logoutData.nameQualifier = a.nameQualifier;
+  if (a.spNameQualifier) logoutData.spNameQualifier = a.spNameQualifier;
+  if (a.sessionIndex) logoutData.sessionIndex = a.sessionIndex;
+  return {
+    subject,
+    claims,
+    tokens: {},
+    ...(a.sessionIndex ? { sid: samlSessionKey(a.nameId, a.sessionIndex) } : {}),
+    logoutData,
+  };
 }

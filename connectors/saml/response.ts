@@ -247,3 +247,28 @@ function readAttributes(assertion: XmlNode): Record<string, string | string[]> {
   }
   return { ...out };
 }
+
+/**
+ * Reads a sample Response or Assertion WITHOUT validating it (for `fedgate map`): the NameID,
+ * SessionIndex, issuer and attributes as a sign-in would read them from a verified assertion.
+ */
+export async function readSample(xml: string): Promise<ValidatedAssertion> {
+  const doc = await parseXml(xml, 'SAML_RESPONSE_INVALID');
+  const assertion = child(doc, 'Assertion') ?? child(child(doc, 'Response'), 'Assertion');
+  if (!assertion) throw invalid('the sample holds no plain Assertion (an EncryptedAssertion cannot be read offline)');
+  const nameNode = children(child(assertion, 'Subject'), 'NameID')[0];
+  const nameId = textOnly(nameNode)?.trim();
+  if (!nameId) throw invalid('the sample assertion has no NameID');
+  const authn = child(assertion, 'AuthnStatement');
+  const authnInstant = Date.parse(attr(authn, 'AuthnInstant') ?? '');
+  return {
+    assertionId: attr(assertion, 'ID') ?? '',
+    issuer: textOnly(child(assertion, 'Issuer'))?.trim() ?? '',
+    nameId,
+    ...optional('nameIdFormat', attr(nameNode, 'Format')),
+    ...optional('sessionIndex', attr(authn, 'SessionIndex')),
+    expiresAt: 0,
+    ...(Number.isFinite(authnInstant) ? { authnInstant } : {}),
+    attributes: readAttributes(assertion),
+  };
+}

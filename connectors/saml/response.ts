@@ -45,6 +45,17 @@ const strongAlgs = new Set([
   'http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1', 'http://www.w3.org/2001/04/xmlenc#sha256', 'http://www.w3.org/2001/04/xmlenc#sha512',
 ]);
 
+/**
+ * XML Encryption algorithms accepted for assertions (https://www.w3.org/TR/xmlenc-core1/): RSA-OAEP
+ * key transport only (RSA PKCS#1 v1.5 invites Bleichenbacher-style oracles), AES-GCM or AES-CBC
+ * content (ADFS and Entra ID still default to CBC); 3DES is refused.
+ */
+const encryptionAlgs = new Set([
+  'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p', 'http://www.w3.org/2009/xmlenc11#rsa-oaep',
+  'http://www.w3.org/2009/xmlenc11#aes128-gcm', 'http://www.w3.org/2009/xmlenc11#aes256-gcm',
+  'http://www.w3.org/2001/04/xmlenc#aes128-cbc', 'http://www.w3.org/2001/04/xmlenc#aes256-cbc',
+]);
+
 const invalid = (detail: string, message = 'The identity provider\'s response was refused.') => new FedgateError('SAML_RESPONSE_INVALID', message, { detail });
 const badSignature = (detail: string) => new FedgateError('SAML_SIGNATURE_INVALID', 'The identity provider\'s response is not signed as required.', { detail });
 
@@ -98,6 +109,10 @@ async function checkEnvelope(xml: string, c: ResponseCheck): Promise<{ inRespons
   if (!encrypted && c.requireEncrypted) throw invalid('assertion not encrypted (requireEncryptedAssertions)');
   checkAlgorithms(doc, c.allowSha1);
   if (encrypted) {
+    for (const m of findAll(child(response, 'EncryptedAssertion'), 'EncryptionMethod')) {
+      const alg = attr(m, 'Algorithm');
+      if (!alg || !encryptionAlgs.has(alg)) throw invalid(`encryption algorithm refused: ${sanitizeParam(alg ?? 'none', 80)}`);
+    }
     // The algorithms of a signature inside the encrypted assertion are checked on the plaintext.
     const plainXml = await decrypt(xml, c.decryptionKey!);
     const inner = await parseXml(plainXml, 'SAML_RESPONSE_INVALID');
@@ -118,7 +133,8 @@ async function decrypt(xml: string, key: string): Promise<string> {
     if (out.length > maxSamlXmlBytes) throw new Error('too large');
     return out;
   } catch {
-    throw invalid('encrypted assertion could not be decrypted with spKeyFile');
+    // Same code and message as a bad signature: a distinguishable decryption failure is an oracle.
+    throw badSignature('encrypted assertion could not be decrypted with spKeyFile');
   }
 }
 

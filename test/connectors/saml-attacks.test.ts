@@ -15,7 +15,8 @@ import { startRedis, type RedisServer } from '../fixtures/redis.js';
 import { recordSecret } from '../fixtures/secret-scan.js';
 import { SESSION_SECRET, recordingLogger, testKeys } from '../fixtures/stack.js';
 import {
-  assertionXml, b64, certBody, encryptAssertion, makeKeyPair, newId, readAuthnRequest, responseXml, sign, type AssertionInput, type KeyPair,
+  assertionXml, b64, certBody, encryptAssertion, logoutRequestXml, makeKeyPair, newId, readAuthnRequest, redirectQuery, responseXml, sign,
+  type AssertionInput, type KeyPair, type LogoutRequestInput,
 } from '../fixtures/saml-idp.js';
 
 const issuer = 'https://idp.hostile.test/entity';
@@ -159,6 +160,14 @@ describe('an honest response', () => {
     const { acs } = await deliver(q.browser, response(q, signedAssertion(honest(q, 'enc')), 'enc'), q.relayState, 'enc');
     expectRefused(acs, 'SAML_RESPONSE_INVALID');
   });
+
+  test('RSA PKCS#1 v1.5 key transport is refused before any decryption', async () => {
+    const p = await begin('enc');
+    const encrypted = await encryptAssertion(signedAssertion(honest(p, 'enc')), spKeys.cert, { key: 'http://www.w3.org/2001/04/xmlenc#rsa-1_5' });
+    const { acs } = await deliver(p.browser, response(p, encrypted, 'enc'), p.relayState, 'enc');
+    expectRefused(acs, 'SAML_RESPONSE_INVALID');
+    await expectNoSession(p.browser);
+  });
 });
 
 describe('replays and browser binding', () => {
@@ -208,14 +217,14 @@ describe('replays and browser binding', () => {
 
 describe('what is checked against this SP', () => {
   test.each([
-    ['Audience', (p: Pending) => response(p, signedAssertion(honest(p, 'hostile', { audience: 'https://other-sp.example/saml' })))],
-    ['Recipient', (p: Pending) => response(p, signedAssertion(honest(p, 'hostile', { recipient: `${base}/auth/callback/unsol` })))],
-    ['Destination', (p: Pending) => response(p, signedAssertion(honest(p)), 'hostile', { destination: 'https://other-sp.example/acs' })],
-    ['Issuer', (p: Pending) => response(p, signedAssertion(honest(p, 'hostile', { issuer: 'https://evil.example/idp' })))],
-    ['expired assertion', (p: Pending) => response(p, signedAssertion(honest(p, 'hostile', { now: Date.now() - 3_600_000, notOnOrAfter: Date.now() - 600_000 })))],
-    ['assertion from the future', (p: Pending) => response(p, signedAssertion(honest(p, 'hostile', { notBefore: Date.now() + 600_000 })))],
-    ['Response InResponseTo differing from the signed one', (p: Pending) => response(p, signedAssertion(honest(p)), 'hostile', { inResponseTo: newId() })],
-  ])('a wrong %s is refused', async (_what, build) => {
+    ['a wrong Audience', (p: Pending) => response(p, signedAssertion(honest(p, 'hostile', { audience: 'https://other-sp.example/saml' })))],
+    ['a wrong Recipient', (p: Pending) => response(p, signedAssertion(honest(p, 'hostile', { recipient: `${base}/auth/callback/unsol` })))],
+    ['a wrong Destination', (p: Pending) => response(p, signedAssertion(honest(p)), 'hostile', { destination: 'https://other-sp.example/acs' })],
+    ['a wrong Issuer', (p: Pending) => response(p, signedAssertion(honest(p, 'hostile', { issuer: 'https://evil.example/idp' })))],
+    ['an expired assertion', (p: Pending) => response(p, signedAssertion(honest(p, 'hostile', { now: Date.now() - 3_600_000, notOnOrAfter: Date.now() - 600_000 })))],
+    ['an assertion from the future', (p: Pending) => response(p, signedAssertion(honest(p, 'hostile', { notBefore: Date.now() + 600_000 })))],
+    ['a Response InResponseTo differing from the signed one', (p: Pending) => response(p, signedAssertion(honest(p)), 'hostile', { inResponseTo: newId() })],
+  ])('%s is refused', async (_what, build) => {
     const p = await begin();
     const { acs } = await deliver(p.browser, build(p), p.relayState);
     expectRefused(acs, 'SAML_RESPONSE_INVALID');
@@ -304,5 +313,45 @@ describe('XML parsing', () => {
     expect(acs.headers.get('content-type')).toContain('text/html');
     expect(acs.body).toContain('SAML_SIGNATURE_INVALID');
     expect(JSON.stringify(logger.lines)).not.toContain('SAMLResponse=');
+  });
+});
+
+describe('IdP-initiated single logout', () => {
+  const slo = () => `${base}/auth/saml/hostile/slo`;
+  async function signedInWith(sessionIndex: string): Promise<Browser> {
+    const p = await begin();
+    const { final } = await deliver(p.browser, response(p, signedAssertion(honest(p, 'hostile', { sessionIndex }))), p.relayState);
+    expect(final?.status).toBe(200);
+    return p.browser;
+  }
+  const request = (over: Partial<LogoutRequestInput> = {}) => logoutRequestXml({ issuer, destination: slo(), nameId: 'user-7f3a', ...over });
+  const send = (query: string) => fetch(`${slo()}?${query}`, { headers: { accept: 'application/json' }, redirect: 'manual' });
+  const alive = async (b: Browser) => (await b.get(`${base}/dashboard`, { headers: { accept: 'application/json' } })).status === 200;
+
+  test('a signed LogoutRequest ends the session of that NameID and SessionIndex only, once', async () => {
+    const mine = await signedInWith('_idx-mine');
+    const other = await signedInWith('_idx-other');
+    const query = redirectQuery(request({ sessionIndex: '_idx-mine' }), 'SAMLRequest', idpKeys.key);
+    const res = await send(query);
+    expect(res.status).toBe(200);
+    expect(await alive(mine)).toBe(false);
+    expect(await alive(other)).toBe(true);
+    const replay = await send(query);
+    expect(replay.status).toBe(400);
+    expect(await replay.json()).toMatchObject({ code: 'SAML_LOGOUT_INVALID' });
+  });
+
+  test.each([
+    ['signed by an unknown key', () => redirectQuery(request({ sessionIndex: '_idx-x' }), 'SAMLRequest', otherKeys.key), 'SAML_SIGNATURE_INVALID'],
+    ['signed with SHA-1', () => redirectQuery(request({ sessionIndex: '_idx-x' }), 'SAMLRequest', idpKeys.key, { sha1: true }), 'SAML_LOGOUT_INVALID'],
+    ['for another Destination', () => redirectQuery(request({ sessionIndex: '_idx-x', destination: `${base}/auth/saml/unsol/slo` }), 'SAMLRequest', idpKeys.key), 'SAML_LOGOUT_INVALID'],
+    ['an hour old', () => redirectQuery(request({ sessionIndex: '_idx-x', issueInstant: Date.now() - 3_600_000 }), 'SAMLRequest', idpKeys.key), 'SAML_LOGOUT_INVALID'],
+    ['with a DTD', () => redirectQuery(`<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>${request({ sessionIndex: '_idx-x' })}`, 'SAMLRequest', idpKeys.key), 'SAML_LOGOUT_INVALID'],
+  ])('a LogoutRequest %s is refused and ends nothing', async (_what, build, code) => {
+    const browser = await signedInWith('_idx-x');
+    const res = await send(build());
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ code });
+    expect(await alive(browser)).toBe(true);
   });
 });

@@ -5,7 +5,7 @@
  * production and carries no SameSite=Lax cookie.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import express from 'express';
@@ -15,6 +15,7 @@ import * as oidc from 'openid-client';
 import { fedgate, requireAuth, type Gateway } from '../../index.js';
 import { startRedis, type RedisServer } from '../fixtures/redis.js';
 import { startSimpleSamlPhp, type SimpleSamlPhp } from '../fixtures/simplesamlphp.js';
+import { makeKeyPair, type KeyPair } from '../fixtures/saml-idp.js';
 import { SESSION_SECRET, recordingLogger, testKeys } from '../fixtures/stack.js';
 import { closeServer, listenEphemeral } from '../fixtures/ports.js';
 import { recordSecret } from '../fixtures/secret-scan.js';
@@ -30,6 +31,8 @@ let userDataDir: string;
 let server: Server;
 let gateway: Gateway;
 let base: string;
+let spKeys: KeyPair;
+let keyDir: string;
 const logger = recordingLogger();
 /** Cookie headers the ACS POST arrived with (proves the POST is cross-site: none). */
 const acsCookies: Array<string | undefined> = [];
@@ -41,7 +44,12 @@ beforeAll(async () => {
   server = createServer(app);
   const port = await listenEphemeral(server);
   base = `http://localhost:${port}`;
-  ssp = await startSimpleSamlPhp({ sp: { entityId: `${base}/auth/saml/ssp`, acsUrl: `${base}/auth/callback/ssp`, sloUrl: `${base}/auth/saml/ssp/slo` } });
+  spKeys = await makeKeyPair('fedgate-sp');
+  keyDir = await mkdtemp(path.join(tmpdir(), 'fedgate-saml-sp-'));
+  await writeFile(path.join(keyDir, 'sp.key'), spKeys.key);
+  await writeFile(path.join(keyDir, 'sp.crt'), spKeys.cert);
+  const sp = (id: string) => ({ entityId: `${base}/auth/saml/${id}`, acsUrl: `${base}/auth/callback/${id}`, sloUrl: `${base}/auth/saml/${id}/slo` });
+  ssp = await startSimpleSamlPhp({ sps: [sp('ssp'), { ...sp('sspsec'), signingCert: spKeys.cert, encryptAssertions: true }] });
   recordSecret(SESSION_SECRET);
   recordSecret(clientSecret);
   gateway = fedgate({
@@ -53,6 +61,9 @@ beforeAll(async () => {
     connectors: [{
       id: 'ssp', type: 'saml', name: 'SimpleSAMLphp', metadataUrl: ssp.metadataUrl, logout: 'upstream',
       claims: { department: { from: 'eduPersonAffiliation', type: 'string[]' } },
+    }, {
+      // Signed AuthnRequests (the IdP is set to require them) and encrypted assertions only.
+      id: 'sspsec', type: 'saml', metadataUrl: ssp.metadataUrl, spKeyFile: path.join(keyDir, 'sp.key'), spCertFile: path.join(keyDir, 'sp.crt'), requireEncryptedAssertions: true,
     }],
     // Broker mode: fedgate is also an OpenID Provider for a downstream app (SAML in, OIDC out).
     op: { enabled: true, clients: [{ client_id: 'downstream', client_secret: clientSecret, client_name: 'Downstream app', redirect_uris: [`${base}/rp/cb`], trusted: true }] },
@@ -81,6 +92,7 @@ afterAll(async () => {
   await ssp?.stop();
   await redis?.stop();
   if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
+  if (keyDir) await rm(keyDir, { recursive: true, force: true });
 });
 
 async function withPage(run: (page: Page) => Promise<void>): Promise<void> {
@@ -96,14 +108,21 @@ async function withPage(run: (page: Page) => Promise<void>): Promise<void> {
   }
 }
 
-/** Signs in through SimpleSAMLphp's real login form, starting at a protected page. */
-async function signIn(page: Page, start = '/dashboard'): Promise<void> {
-  await page.goto(`${base}${start}`);
+/** On fedgate's chooser (two SAML connectors here), picks the plain SimpleSAMLphp one. */
+async function choose(page: Page): Promise<void> {
+  await page.waitForURL((u) => u.href.startsWith(ssp.url) || u.pathname === '/auth/login');
+  if (new URL(page.url()).pathname === '/auth/login') await page.getByRole('link', { name: 'Sign in with SimpleSAMLphp' }).click();
   await page.waitForURL((u) => u.href.startsWith(ssp.url));
+}
+
+/** Signs in through SimpleSAMLphp's real login form, starting at a protected page. */
+async function signIn(page: Page, start = '/dashboard', landing = start): Promise<void> {
+  await page.goto(`${base}${start}`);
+  await choose(page);
   await page.fill('#username', 'alice');
   await page.fill('#password', 'alice-pass-7261');
   await page.press('#password', 'Enter');
-  await page.waitForURL((u) => u.href.startsWith(`${base}${start}`));
+  await page.waitForURL((u) => u.href.startsWith(`${base}${landing}`));
 }
 
 async function json<T>(page: Page, url: string): Promise<T> {
@@ -139,6 +158,7 @@ test('signs in through the IdP\'s form: persistent NameID subject, mapped attrib
     // The same user signs in again: the same subject (persistent NameID, not transient).
     await context.clearCookies({ domain: 'localhost' });
     await page.goto(`${base}/dashboard`);
+    await choose(page);
     await page.waitForURL((u) => u.href.startsWith(`${base}/dashboard`));
     const again = await json<{ sub: string }>(page, `${base}/dashboard`);
     expect(again.sub).toBe(me.sub);
@@ -183,7 +203,7 @@ test('SP-initiated logout ends the local session and the IdP session (LogoutRequ
     expect(await statusWithCookie(cookie)).toBe(401);
     // The IdP session is gone too: the next sign-in shows its login form again.
     await page.goto(`${base}/dashboard`);
-    await page.waitForURL((u) => u.href.startsWith(ssp.url));
+    await choose(page);
     await expect(page.locator('#username').isVisible()).resolves.toBe(true);
   });
 }, testTimeout);
@@ -226,7 +246,7 @@ test('broker mode: a downstream OpenID Connect client gets fedgate\'s tokens aft
       code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
     });
     await page.goto(url.href);
-    await page.waitForURL((u) => u.href.startsWith(ssp.url));
+    await choose(page);
     await page.fill('#username', 'alice');
     await page.fill('#password', 'alice-pass-7261');
     await page.press('#password', 'Enter');
@@ -240,4 +260,29 @@ test('broker mode: a downstream OpenID Connect client gets fedgate\'s tokens aft
     const info = await oidc.fetchUserInfo(config, tokens.access_token, claims!.sub);
     expect(info).toMatchObject({ sub: claims!.sub, email: 'alice@example.org', name: 'Alice Liddell' });
   });
+}, testTimeout);
+
+test('signed AuthnRequests (the IdP requires and verifies them) and encrypted assertions (decrypted with the SP key)', async () => {
+  await withPage(async (page) => {
+    let authnRequest: URL | undefined;
+    let acsBody: string | undefined;
+    page.on('request', (r) => {
+      if (r.url().startsWith(`${ssp.url}/saml2/idp/SSOService.php`) && !authnRequest) authnRequest = new URL(r.url());
+      if (r.method() === 'POST' && r.url() === `${base}/auth/callback/sspsec`) acsBody = r.postData() ?? undefined;
+    });
+    await signIn(page, '/auth/login/sspsec?returnTo=%2Fdashboard', '/dashboard');
+    const me = await json<{ sub: string; claims: Record<string, unknown> }>(page, `${base}/dashboard`);
+    expect(me.sub).toMatch(/^sspsec\|[0-9a-f]{40}$/);
+    expect(me.claims).toMatchObject({ email: 'alice@example.org' });
+    expect(authnRequest?.searchParams.get('SigAlg')).toBe('http://www.w3.org/2001/04/xmldsig-more#rsa-sha256');
+    expect(authnRequest?.searchParams.get('Signature')).toBeTruthy();
+    const samlResponse = Buffer.from(new URLSearchParams(acsBody).get('SAMLResponse') ?? '', 'base64').toString('utf8');
+    expect(samlResponse).toContain('EncryptedAssertion');
+    expect(samlResponse).not.toContain('alice@example.org');
+  });
+  // Its SP metadata publishes the certificate for signing and for encryption.
+  const xml = await (await fetch(`${base}/auth/saml/sspsec/metadata`)).text();
+  expect(xml).toContain('AuthnRequestsSigned="true"');
+  expect(xml).toContain('use="signing"');
+  expect(xml).toContain('use="encryption"');
 }, testTimeout);

@@ -57,7 +57,9 @@ export async function handleSlo(connector: SamlConnector, input: EndpointRequest
   let profile: Profile | null;
   try {
     const container = Object.fromEntries([...params.entries()]);
-    const result = redirect ? await saml.validateRedirectAsync(container, input.rawQuery) : await saml.validatePostRequestAsync(container);
+    // POST binding: a LogoutRequest or LogoutResponse must carry an enveloped signature (node-saml checks it).
+    const result = redirect ? await saml.validateRedirectAsync(container, input.rawQuery)
+      : request ? await saml.validatePostRequestAsync(container) : await saml.validatePostResponseAsync(container);
     profile = result.profile;
   } catch (err) {
     const message = err instanceof Error ? sanitizeParam(err.message, 160) : 'invalid';

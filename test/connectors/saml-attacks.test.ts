@@ -341,6 +341,18 @@ describe('IdP-initiated single logout', () => {
     expect(await replay.json()).toMatchObject({ code: 'SAML_LOGOUT_INVALID' });
   });
 
+  test('by HTTP-POST: a signed LogoutRequest ends the session, an unsigned one nothing', async () => {
+    const browser = await signedInWith('_idx-post');
+    const post = (xml: string) => fetch(slo(), { method: 'POST', headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ SAMLRequest: b64(xml) }), redirect: 'manual' });
+    const unsigned = await post(request({ sessionIndex: '_idx-post' }));
+    expect(unsigned.status).toBe(400);
+    expect(await unsigned.json()).toMatchObject({ code: 'SAML_SIGNATURE_INVALID' });
+    expect(await alive(browser)).toBe(true);
+    const signed = await post(sign(request({ sessionIndex: '_idx-post' }), { ...idpKeys, element: 'LogoutRequest' }));
+    expect(signed.status).toBe(200);
+    expect(await alive(browser)).toBe(false);
+  });
+
   test.each([
     ['signed by an unknown key', () => redirectQuery(request({ sessionIndex: '_idx-x' }), 'SAMLRequest', otherKeys.key), 'SAML_SIGNATURE_INVALID'],
     ['signed with SHA-1', () => redirectQuery(request({ sessionIndex: '_idx-x' }), 'SAMLRequest', idpKeys.key, { sha1: true }), 'SAML_LOGOUT_INVALID'],

@@ -200,6 +200,7 @@ export interface FormPostCallback {
   acceptCallbackPost(input: { form: URLSearchParams; callbackUrl: string }): Promise<PostedCallback>;
 }
 
+/** What a form-post callback's first, browser-independent half returns. */
 export interface PostedCallback {
   /** The gateway `state` the upstream echoed (SAML `RelayState`); absent for an unsolicited response. */
   state?: string;
@@ -221,6 +222,7 @@ export interface ConnectorEndpoint {
   methods: ReadonlyArray<'GET' | 'POST'>;
 }
 
+/** A request to a connector endpoint, reduced to what a connector may read. */
 export interface EndpointRequest {
   path: string;
   method: 'GET' | 'POST';

@@ -17,6 +17,7 @@ import { spMetadataXml } from './sp-metadata.js';
 import { samlSessionKey } from './session-key.js';
 import type { SamlConfig } from './schema.js';
 
+/** The NameID format asked for by default (SAML 2.0 core §8.3.7): stable and IdP-scoped. */
 export const persistentNameId = 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent';
 
 /** This SP's URLs, from configuration only (never from a request's Host). */

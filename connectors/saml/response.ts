@@ -20,6 +20,7 @@ export interface ValidatedAssertion {
   attributes: Record<string, string | string[]>;
 }
 
+/** What a Response is checked against: this SP, its IdP, and the connector's settings. */
 export interface ResponseCheck {
   acsUrl: string;
   spEntityId: string;

@@ -38,4 +38,5 @@ export const samlSchema = z.strictObject({
   postLogoutRedirectUri: httpUrl.optional().describe('Where the browser goes after the IdP answered a logout. Default {baseUrl}/.'),
 });
 
+/** A validated `saml` connector entry. */
 export type SamlConfig = z.infer<typeof samlSchema>;

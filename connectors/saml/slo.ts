@@ -10,6 +10,7 @@ import { checkAlgorithms, maxSamlXmlBytes } from './response.js';
 import type { SamlConfig } from './schema.js';
 import { attr, child, parseXml } from './xml.js';
 
+/** What the SLO endpoint needs from its connector. */
 export interface SloDeps {
   cfg: SamlConfig;
   store?: ConnectorStore;

@@ -2,6 +2,7 @@ import { certBody } from './idp.js';
 
 const esc = (v: string) => v.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
+/** What the SP metadata publishes. */
 export interface SpMetadataInput {
   entityId: string;
   acsUrl: string;

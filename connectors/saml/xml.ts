@@ -7,6 +7,7 @@ import { decryptXml, parseXml2JsFromString } from '@node-saml/node-saml/lib/xml.
 import type { XmlJsObject } from '@node-saml/node-saml/lib/types.js';
 import { FedgateError } from '../../lib/errors.js';
 
+/** An element as node-saml's xml2js parser returns it. */
 export type XmlNode = XmlJsObject;
 
 /**
@@ -40,10 +41,12 @@ export function children(node: XmlNode | undefined, name: string): XmlNode[] {
   return isNode(v) && name !== '$' ? [v] : [];
 }
 
+/** The first child element named `name`. */
 export function child(node: XmlNode | undefined, name: string): XmlNode | undefined {
   return children(node, name)[0];
 }
 
+/** An attribute's value, when present and a string. */
 export function attr(node: XmlNode | undefined, name: string): string | undefined {
   const attrs = node?.$ as unknown;
   if (!isNode(attrs)) return undefined;

@@ -17,7 +17,7 @@ import { startRedis, type RedisServer } from '../fixtures/redis.js';
 import { startSimpleSamlPhp, type SimpleSamlPhp } from '../fixtures/simplesamlphp.js';
 import { makeKeyPair, type KeyPair } from '../fixtures/saml-idp.js';
 import { SESSION_SECRET, recordingLogger, testKeys } from '../fixtures/stack.js';
-import { closeServer, listenEphemeral } from '../fixtures/ports.js';
+import { closeServer, listenEphemeral, waitFor } from '../fixtures/ports.js';
 import { recordSecret } from '../fixtures/secret-scan.js';
 
 const chromiumPath = '/usr/bin/chromium';
@@ -285,4 +285,32 @@ test('signed AuthnRequests (the IdP requires and verifies them) and encrypted as
   expect(xml).toContain('AuthnRequestsSigned="true"');
   expect(xml).toContain('use="signing"');
   expect(xml).toContain('use="encryption"');
+}, testTimeout);
+
+test('a response the IdP issued for one browser\'s sign-in is refused when another browser posts it', async () => {
+  await withPage(async (page) => {
+    // Browser A signs in at the IdP; its auto-submitted POST to the ACS is captured and not delivered.
+    let captured: string | undefined;
+    await page.route(`${base}/auth/callback/ssp`, async (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      captured = route.request().postData() ?? undefined;
+      return route.abort();
+    });
+    await page.goto(`${base}/auth/login/ssp?returnTo=%2Fdashboard`);
+    await page.waitForURL((u) => u.href.startsWith(ssp.url));
+    await page.fill('#username', 'alice');
+    await page.fill('#password', 'alice-pass-7261');
+    await page.press('#password', 'Enter');
+    await waitFor('the IdP\'s POST to the ACS', () => captured, { timeoutMs: 15_000 });
+    await page.unroute(`${base}/auth/callback/ssp`);
+
+    // "Browser B" (no cookies of the app) posts that genuine, signed response from another site.
+    await context.clearCookies({ domain: 'localhost' });
+    const fields = [...new URLSearchParams(captured)].map(([k, v]) => `<input type="hidden" name="${k}" value="${v.replace(/"/g, '&quot;')}">`).join('');
+    await page.setContent(`<form method="post" action="${base}/auth/callback/ssp">${fields}<button>go</button></form>`);
+    await page.click('button');
+    await page.waitForURL((u) => u.href.startsWith(`${base}/auth/callback/ssp?posted=`));
+    expect(await page.locator('body').innerText()).toContain('CALLBACK_STATE_INVALID');
+    expect((await context.cookies(base)).some((c) => c.name === 'fedgate.sid')).toBe(false);
+  });
 }, testTimeout);

@@ -17,6 +17,9 @@ import { spMetadataXml } from './sp-metadata.js';
 import { samlSessionKey } from './session-key.js';
 import type { SamlConfig } from './schema.js';
 
+/** NameID formats that do not identify the same user across sign-ins (SAML 2.0 core §8.3). */
+const unstableFormats = new Set(['urn:oasis:names:tc:SAML:2.0:nameid-format:transient', 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress']);
+
 /** The NameID format asked for by default (SAML 2.0 core §8.3.7): stable and IdP-scoped. */
 export const persistentNameId = 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent';
 
@@ -56,6 +59,7 @@ export class SamlConnector implements Connector, FormPostCallback, EndpointProvi
   readonly #key?: string;
   readonly #cert?: string;
   #state: ConnectorStatus;
+  #warnedUnstable = false;
 
   constructor(cfg: SamlConfig, ctx: ConnectorContext) {
     this.#cfg = cfg;
@@ -206,6 +210,12 @@ export class SamlConnector implements Connector, FormPostCallback, EndpointProvi
   }
 
   #identity(a: ValidatedAssertion): UpstreamIdentity {
+    if (!this.#cfg.subjectAttribute && a.nameIdFormat && unstableFormats.has(a.nameIdFormat) && !this.#warnedUnstable) {
+      // IdPs fall back to a transient (or e-mail) NameID silently when the persistent one is unavailable:
+      // every sign-in would then be a new local user. Said once per connector, without the value.
+      this.#warnedUnstable = true;
+      this.#ctx.logger.warn({ event: 'saml.nameid_unstable', connector: this.id, format: a.nameIdFormat }, 'The IdP sent a NameID that is not a stable subject; configure a persistent NameID at the IdP or set subjectAttribute');
+    }
     return identityOf(a, this.#cfg);
   }
 

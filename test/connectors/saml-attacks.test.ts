@@ -144,6 +144,20 @@ describe('an honest response', () => {
     expect(final?.json()).toMatchObject({ sub: 'hostile|user-7f3a', claims: { email: 'alice@example.org', email_verified: false, name: 'Alice', groups: ['staff', 'admins'] } });
   });
 
+  test('a transient NameID still signs in, and the operator is warned once that it is not a stable subject', async () => {
+    const warned = () => logger.lines.filter((l) => (l.obj as { event?: string }).event === 'saml.nameid_unstable').length;
+    expect(warned()).toBe(0);
+    for (const nameIdXml of ['_t1', '_t2']) {
+      const p = await begin();
+      const a = honest(p, 'hostile', { nameIdXml, nameIdFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient' });
+      const { final } = await deliver(p.browser, response(p, signedAssertion(a)), p.relayState);
+      expect(final?.json()).toMatchObject({ sub: `hostile|${nameIdXml}` });
+    }
+    expect(warned()).toBe(1);
+    const line = logger.lines.find((l) => (l.obj as { event?: string }).event === 'saml.nameid_unstable');
+    expect(JSON.stringify(line)).not.toContain('_t1');
+  });
+
   test('a rotated certificate list verifies with whichever listed certificate signed', async () => {
     const p = await begin('rotate');
     const { final } = await deliver(p.browser, response(p, signedAssertion(honest(p, 'rotate')), 'rotate'), p.relayState, 'rotate');

@@ -45,6 +45,7 @@ beforeAll(async () => {
   const port = await listenEphemeral(server);
   base = `http://localhost:${port}`;
   spKeys = await makeKeyPair('fedgate-sp');
+  recordSecret(spKeys.key.replace(/-----[A-Z ]+-----|\s+/g, ''));
   keyDir = await mkdtemp(path.join(tmpdir(), 'fedgate-saml-sp-'));
   await writeFile(path.join(keyDir, 'sp.key'), spKeys.key);
   await writeFile(path.join(keyDir, 'sp.crt'), spKeys.cert);

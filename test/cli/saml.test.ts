@@ -37,6 +37,7 @@ describe('fedgate check --probe with a saml connector', () => {
     const r = await runCli(['check', file, '--probe'], { env, timeoutMs: 30_000 });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`connector   corpsaml (saml, "Corp SAML") metadata ${ssp.metadataUrl}`);
     expect(r.stdout).toContain('probe corpsaml (saml):');
     expect(r.stdout).toContain(`GET ${ssp.metadataUrl} -> 200`);
     expect(r.stdout).toMatch(new RegExp(`idp entity id\\s+${ssp.entityId.replace(/[.?]/g, '\\$&')}`));

@@ -54,6 +54,8 @@ beforeAll(async () => {
       { id: 'enc', ...idp, spKeyFile: path.join(keyDir, 'sp.key'), spCertFile: path.join(keyDir, 'sp.crt'), requireEncryptedAssertions: true },
       // The certificate given as a base64 body in a rotation array: the first one is not the signer.
       { id: 'rotate', ...idp, idpCert: [certBody(otherKeys.cert), certBody(idpKeys.cert)] },
+      // Entra-style: the subject from an attribute, and this IdP's e-mails count as verified.
+      { id: 'entra', ...idp, subjectAttribute: 'http://schemas.microsoft.com/identity/claims/objectidentifier', emailVerified: true },
     ],
   }, { logger });
   app.use(gateway);
@@ -156,6 +158,34 @@ describe('an honest response', () => {
     expect(warned()).toBe(1);
     const line = logger.lines.find((l) => (l.obj as { event?: string }).event === 'saml.nameid_unstable');
     expect(JSON.stringify(line)).not.toContain('_t1');
+  });
+
+  test('an IdP cannot mark e-mails verified: an email_verified attribute is ignored', async () => {
+    const p = await begin();
+    const a = honest(p, 'hostile', { attributes: { mail: ['alice@example.org'], email_verified: ['true'] } });
+    const { final } = await deliver(p.browser, response(p, signedAssertion(a)), p.relayState);
+    expect(final?.json()).toMatchObject({ claims: { email: 'alice@example.org', email_verified: false } });
+  });
+
+  test('Entra ID claim URIs map into the profile; subjectAttribute is the subject; emailVerified: true vouches', async () => {
+    const xs = 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims';
+    const attributes = {
+      'http://schemas.microsoft.com/identity/claims/objectidentifier': ['7c1e0d2a-0000-4000-8000-000000000001'],
+      [`${xs}/emailaddress`]: ['dana@contoso.example'], [`${xs}/givenname`]: ['Dana'], [`${xs}/surname`]: ['Reyes'],
+      'http://schemas.microsoft.com/identity/claims/displayname': ['Dana Reyes'], [`${xs}/upn`]: ['dana@contoso.example'],
+      'http://schemas.microsoft.com/ws/2008/06/identity/claims/groups': ['g-1', 'g-2'], 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role': ['Reader'],
+    };
+    const p = await begin('entra');
+    const a = honest(p, 'entra', { nameIdXml: 'dana@contoso.example', nameIdFormat: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress', attributes });
+    const { final } = await deliver(p.browser, response(p, signedAssertion(a), 'entra'), p.relayState, 'entra');
+    expect(final?.json()).toMatchObject({
+      sub: 'entra|7c1e0d2a-0000-4000-8000-000000000001',
+      claims: { email: 'dana@contoso.example', email_verified: true, name: 'Dana Reyes', given_name: 'Dana', family_name: 'Reyes', username: 'dana@contoso.example', groups: ['g-1', 'g-2'], roles: ['Reader'] },
+    });
+
+    const q = await begin('entra');
+    const missing = await deliver(q.browser, response(q, signedAssertion(honest(q, 'entra')), 'entra'), q.relayState, 'entra');
+    expectRefused(missing.final!, 'CLAIM_REQUIRED_MISSING', 403);
   });
 
   test('a rotated certificate list verifies with whichever listed certificate signed', async () => {

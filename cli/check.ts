@@ -69,7 +69,8 @@ export async function runCheck(args: string[], io: Io): Promise<number> {
   const scopes = Object.keys(config.tokens.scopes);
   io.out(`  scopes      ${scopes.length ? scopes.join(', ') : '(none)'}`);
   for (const c of config.connectors) {
-    const issuer = typeof c['issuer'] === 'string' ? ` ${c['issuer']}` : '';
+    const saml = typeof c['metadataUrl'] === 'string' ? ` metadata ${c['metadataUrl']}` : typeof c['entryPoint'] === 'string' ? ` entryPoint ${c['entryPoint']}` : '';
+    const issuer = typeof c['issuer'] === 'string' ? ` ${c['issuer']}` : saml;
     io.out(`  connector   ${c.id} (${c.type}${c.name ? `, "${c.name}"` : ''})${issuer}${c.domains?.length ? ` domains ${c.domains.join(', ')}` : ''}`);
   }
   for (const w of insecureWarnings(config)) io.out(`warning: ${w}`);

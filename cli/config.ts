@@ -44,6 +44,8 @@ export function offlineContext(config: ResolvedConfig, logger: Logger): Connecto
     allowInsecureRequests: config.allowInsecureRequests,
     httpTimeout: config.httpTimeout,
     baseUrl: config.baseUrl,
+    basePath: config.basePath,
+    baseDir: config.baseDir,
   };
 }
 

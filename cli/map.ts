@@ -6,6 +6,7 @@ import { FedgateError } from '../lib/errors.js';
 import { generatePrivateJwk, loadKeySet } from '../lib/tokens/keys.js';
 import { createTokenMinter, reservedClaims } from '../lib/tokens/mint.js';
 import { computeScopes } from '../lib/tokens/scopes.js';
+import { SamlConnector } from '../connectors/saml/index.js';
 import { collectingLogger, createConnector, loadConfigFile, offlineContext, printConfigError } from './config.js';
 import { displayPath, exitCodes, inputError, isRecord, json, parseCommandLine, positionals, readTextFile, usageError, type Io } from './io.js';
 
@@ -13,7 +14,8 @@ export const mapUsage = `Usage: fedgate map <config.json> --connector <id> <clai
 
 Dry-runs a connector's effective claim mapping (its preset overlaid by the config's "claims")
 on sample upstream claims, offline. <claims.json> is a JSON object of ID token claims, or a
-file holding a compact JWT (its payload is decoded; the signature is not checked).
+file holding a compact JWT (its payload is decoded; the signature is not checked), or for a
+"saml" connector a SAML Response or Assertion (XML; read, not validated).
 Prints the local claims with where each came from, the local scopes, and the payloads of the
 local ID token and access token fedgate would mint. Nothing is signed with your keys.
   --userinfo <file>  userinfo claims overlaid on the ID token claims (connectors with "userinfo": true)
@@ -55,6 +57,21 @@ async function readClaims(file: string, what: string): Promise<{ claims: Record<
   }
   if (!isRecord(value)) throw inputError(`${what} ${displayPath(file)} must hold a JSON object of claims`);
   return { claims: value, fromJwt: jwt !== null };
+}
+
+/**
+ * A SAML Response or Assertion (XML) as the sample of a `saml` connector: the upstream claims a
+ * sign-in would give (attributes by Name, NameID as `sub`), read without validation. JSON files
+ * are read as for any connector.
+ */
+async function readSamlSample(connector: SamlConnector, file: string): Promise<{ claims: Record<string, unknown>; fromJwt: boolean } | undefined> {
+  const text = (await readTextFile(file, 'claims file')).trim();
+  if (!text.startsWith('<')) return undefined;
+  try {
+    return { claims: (await connector.sampleIdentity(text)).claims, fromJwt: false };
+  } catch (err) {
+    throw inputError(`claims file ${displayPath(file)}: ${err instanceof FedgateError ? (err.detail ?? err.message) : 'not a SAML assertion'}`);
+  }
 }
 
 /** The first source of a rule that is present, found with the real lookup of `mapClaims`. */
@@ -125,7 +142,8 @@ export async function runMap(args: string[], io: Io): Promise<number> {
   const cfg = config.connectors[index]!;
   const connector = createConnector(config, index, offlineContext(config, collectingLogger()));
 
-  const idClaims = await readClaims(claimsFile, 'claims file');
+  const samlSample = connector instanceof SamlConnector ? await readSamlSample(connector, claimsFile) : undefined;
+  const idClaims = samlSample ?? await readClaims(claimsFile, 'claims file');
   let upstream: Record<string, unknown> = idClaims.claims;
   if (values.userinfo !== undefined) upstream = { ...upstream, ...(await readClaims(values.userinfo, 'userinfo file')).claims };
   for (const dropped of ['_claim_names', '_claim_sources']) delete upstream[dropped];
@@ -177,6 +195,7 @@ export async function runMap(args: string[], io: Io): Promise<number> {
   }
   io.out(`connector ${connector.id} (${connector.type}): ${compiled.rules.length} rules, ${Object.keys(userRules).length} from the config${removed.length ? `, removed: ${removed.join(', ')}` : ''}`);
   if (idClaims.fromJwt) io.out('(claims decoded from a JWT payload; its signature was not checked)');
+  if (samlSample) io.out('(claims read from a SAML assertion sample; its signature, audience and times were not checked)');
   if (missingEnv.size) io.out(`(placeholders used for unset environment variables: ${[...missingEnv].join(', ')})`);
   io.out('');
   printTable(io, origins);

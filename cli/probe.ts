@@ -1,6 +1,8 @@
+import { X509Certificate } from 'node:crypto';
 import { limitedFetch } from '../connectors/shared/limited-fetch.js';
 import type { ResolvedConfig } from '../lib/config/load.js';
 import { toFedgateError } from '../lib/errors.js';
+import { SamlConnector } from '../connectors/saml/index.js';
 import { collectingLogger, createConnector } from './config.js';
 import { isRecord } from './io.js';
 
@@ -65,6 +67,8 @@ export async function probeConnector(config: ResolvedConfig, index: number, time
     allowInsecureRequests: config.allowInsecureRequests,
     httpTimeout: timeoutSeconds,
     baseUrl: config.baseUrl,
+    basePath: config.basePath,
+    baseDir: config.baseDir,
   });
 
   let readyError: string | undefined;
@@ -75,6 +79,12 @@ export async function probeConnector(config: ResolvedConfig, index: number, time
     readyError = `${e.code}: ${e.message}`;
   }
 
+  if (connector instanceof SamlConnector) {
+    for (const r of recorded) lines.push(`GET ${r.url} -> ${r.status}`);
+    if (readyError) problems.push(`SAML metadata rejected: ${readyError}`);
+    else await probeSaml(connector, cfg.logout === 'upstream', lines, problems);
+    return { lines, problems };
+  }
   const discovery = recorded.find((r) => isRecord(r.body) && typeof r.body.issuer === 'string');
   for (const r of recorded) lines.push(`GET ${r.url} -> ${r.status}`);
   if (!discovery) {
@@ -140,4 +150,27 @@ async function probeJwks(uri: string, alg: string, timeoutSeconds: number, lines
     && (k.alg === undefined || k.alg === alg) && (k.use === undefined || k.use === 'sig'));
   if (!usable) problems.push(`the JWKS has no key that can verify ${alg} ID tokens`);
   if (keys.some((k) => 'd' in k || 'p' in k || 'k' in k)) problems.push('the JWKS publishes private or symmetric key material');
+}
+
+/** What the IdP's metadata says, what to register there, and certificates near their end. */
+async function probeSaml(connector: SamlConnector, upstreamLogout: boolean, lines: string[], problems: string[]): Promise<void> {
+  const idp = await connector.idp();
+  lines.push(row('idp entity id', idp.entityId));
+  lines.push(row('SingleSignOnService', idp.ssoUrl));
+  lines.push(row('SingleLogoutService', idp.sloUrl ?? '(none)'));
+  if (upstreamLogout && !idp.sloUrl) problems.push('"logout": "upstream" but the IdP has no HTTP-Redirect SingleLogoutService');
+  for (const body of idp.certs) {
+    try {
+      const cert = new X509Certificate(Buffer.from(body, 'base64'));
+      const left = Math.floor((Date.parse(cert.validTo) - Date.now()) / 86_400_000);
+      lines.push(row('signing certificate', `${cert.subject.replace(/\n/g, ', ')}, valid until ${cert.validTo}`));
+      if (left < 0) problems.push(`an IdP signing certificate expired on ${cert.validTo}`);
+      else if (left < 30) lines.push(row('warning', `a signing certificate expires in ${left} days: add the next one (idpCert array)`));
+    } catch {
+      problems.push('an IdP signing certificate cannot be parsed');
+    }
+  }
+  lines.push(row('register SP entity id', connector.urls.entityId));
+  lines.push(row('register ACS', `${connector.urls.acs} (HTTP-POST)`));
+  lines.push(row('register SLO', connector.urls.slo));
 }

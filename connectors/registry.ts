@@ -8,6 +8,7 @@ import { entrustConnector } from './entrust/index.js';
 import { azureAdConnector } from './azure-ad/index.js';
 import { azureB2cConnector } from './azure-b2c/index.js';
 import { githubConnector } from './github/index.js';
+import { samlConnector } from './saml/index.js';
 
 /** The built-in connector types; `lib/` never imports them, the package entry does. */
 export const builtinConnectors: ConnectorRegistry = new Map<string, ConnectorType>([
@@ -20,4 +21,5 @@ export const builtinConnectors: ConnectorRegistry = new Map<string, ConnectorTyp
   [azureAdConnector.type, azureAdConnector as unknown as ConnectorType],
   [azureB2cConnector.type, azureB2cConnector as unknown as ConnectorType],
   [githubConnector.type, githubConnector as unknown as ConnectorType],
+  [samlConnector.type, samlConnector as unknown as ConnectorType],
 ]);

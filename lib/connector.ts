@@ -95,6 +95,11 @@ export interface CompleteLoginInput {
   callbackUrl: URL;
   state: string;
   data: Record<string, string>;
+  /**
+   * Set when the upstream answered with a form POST ({@link FormPostCallback}): what the
+   * connector's `acceptCallbackPost` returned as `data`, handed back in the browser-bound step.
+   */
+  posted?: Record<string, string>;
 }
 
 export interface UpstreamTokens {
@@ -116,6 +121,8 @@ export interface UpstreamIdentity {
   tokens: UpstreamTokens;
   /** Upstream session id (`sid`), used by back-channel logout. */
   sid?: string;
+  /** Opaque strings kept server-side with the session and handed back as `LogoutInput.data`. */
+  logoutData?: Record<string, string>;
 }
 
 export interface LogoutInput {
@@ -125,6 +132,8 @@ export interface LogoutInput {
   claims?: Record<string, unknown>;
   /** A random single-use value the gateway checks when the browser comes back (RP-Initiated Logout `state`). */
   state?: string;
+  /** The `logoutData` the connector returned with the identity, when it did. */
+  data?: Record<string, string>;
 }
 
 export interface RefreshInput {
@@ -177,6 +186,80 @@ export interface ConnectorContext {
   onStatusChange?: (status: ConnectorStatus) => void;
   /** The gateway's base URL, e.g. for building post-logout redirect URIs. */
   baseUrl: string;
+  /** The gateway's route prefix (`basePath`), for connectors that publish endpoints of their own. */
+  basePath?: string;
+  /** Folder that relative file paths in the connector's config resolve against. */
+  baseDir?: string;
+  /** Server-side state the gateway keeps for this connector (Redis in production); keys are namespaced per connector. */
+  store?: ConnectorStore;
+}
+
+/** The small, TTL-bound key-value surface a connector may use (replay guards). */
+export interface ConnectorStore {
+  /** Sets `key` only when absent; true when it was absent (the first use of a one-time value). */
+  setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean>;
+}
+
+/**
+ * Optional capability: the upstream answers the login with a cross-site form POST to the callback
+ * URL (SAML HTTP-POST binding). Such a POST carries no `SameSite=Lax` cookie, so the gateway splits
+ * the callback: `acceptCallbackPost` validates everything that needs no browser (signatures,
+ * audience, replay), the gateway keeps its result under a one-time handle and sends the browser on
+ * a same-site navigation, where the pending login of that browser is taken and `completeLogin`
+ * runs with `posted` set.
+ */
+export interface FormPostCallback {
+  acceptCallbackPost(input: { form: URLSearchParams; callbackUrl: string }): Promise<PostedCallback>;
+}
+
+/** What a form-post callback's first, browser-independent half returns. */
+export interface PostedCallback {
+  /** The gateway `state` the upstream echoed (SAML `RelayState`); absent for an unsolicited response. */
+  state?: string;
+  /** Unsolicited responses only: where the browser should go afterwards (the gateway sanitizes it). */
+  returnTo?: string;
+  /** Validated, JSON-serializable result, handed to `completeLogin` as `posted`. */
+  data: Record<string, string>;
+}
+
+/** True when `c` has the {@link FormPostCallback} capability. */
+export function acceptsFormPost(c: Connector): c is Connector & FormPostCallback {
+  return typeof (c as Partial<FormPostCallback>).acceptCallbackPost === 'function';
+}
+
+/** One route a connector publishes under `basePath` (e.g. SAML metadata and single logout). */
+export interface ConnectorEndpoint {
+  /** Path below basePath, e.g. `/saml/corp/metadata`. */
+  path: string;
+  methods: ReadonlyArray<'GET' | 'POST'>;
+}
+
+/** A request to a connector endpoint, reduced to what a connector may read. */
+export interface EndpointRequest {
+  path: string;
+  method: 'GET' | 'POST';
+  query: URLSearchParams;
+  /** The query string exactly as received (signed redirect-binding messages are verified over it). */
+  rawQuery: string;
+  /** The urlencoded body of a POST. */
+  form?: URLSearchParams;
+}
+
+/** What the gateway sends for an endpoint; `endSessions` are destroyed first (server-side). */
+export type EndpointResponse = ({ kind: 'document'; status: number; contentType: string; body: string } | { kind: 'redirect'; location: string }) & {
+  endSessions?: Array<{ upstreamSub: string } | { upstreamSid: string }>;
+};
+
+/** Optional capability: routes of the connector's own (SAML SP metadata, SLO). */
+export interface EndpointProvider {
+  readonly endpoints: readonly ConnectorEndpoint[];
+  /** Throws a FedgateError with a stable code on bad input. */
+  handleEndpoint(input: EndpointRequest): Promise<EndpointResponse>;
+}
+
+/** True when `c` has the {@link EndpointProvider} capability. */
+export function providesEndpoints(c: Connector): c is Connector & EndpointProvider {
+  return Array.isArray((c as Partial<EndpointProvider>).endpoints) && typeof (c as Partial<EndpointProvider>).handleEndpoint === 'function';
 }
 
 /** A connector type: its config schema (extending `connectorBaseSchema`) and its factory. */

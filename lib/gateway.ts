@@ -142,7 +142,14 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
   for (const c of config.connectors) {
     const type = allTypes.get(c.type);
     if (!type) throw new FedgateError('CONFIG_INVALID', `Unknown connector type "${c.type}"`);
-    const connector = type.create(c, { ...connectorCtx, fetch: instrumentFetch(connectorCtx.fetch, c.id, metrics) });
+    const connector = type.create(c, {
+      ...connectorCtx,
+      fetch: instrumentFetch(connectorCtx.fetch, c.id, metrics),
+      basePath: config.basePath,
+      baseDir: config.baseDir,
+      // Per-connector namespace: a connector's replay guard can never collide with the core's keys.
+      store: { setIfAbsent: (key, value, ttl) => kv.setIfAbsent(`c:${c.id}:${key}`, value, ttl) },
+    });
     connectors.set(connector.id, connector);
     mappings.set(connector.id, compileMapping(connector.claims));
   }

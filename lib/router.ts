@@ -1,10 +1,13 @@
 import type { GatewayContext } from './context.js';
 import { handleLogin } from './flow/login.js';
 import { handleCallback } from './flow/callback.js';
+import { handleCallbackPost, handlePostedFinish } from './flow/form-post.js';
+import { findEndpoint, handleConnectorEndpoint } from './flow/endpoints.js';
+import { acceptsFormPost } from './connector.js';
 import { handleLogout, handlePostLogoutReturn, postLogoutLandingPaths } from './flow/logout.js';
 import { handleBackchannelLogout } from './flow/backchannel.js';
 import { handleMetadata, handleUserinfo } from './flow/metadata-routes.js';
-import { sendJson, type Req, type Res } from './http/respond.js';
+import { queryOf, sendJson, type Req, type Res } from './http/respond.js';
 import { dispatchBroker } from './broker/index.js';
 
 /**
@@ -41,7 +44,21 @@ export function createRouter(ctx: GatewayContext) {
     if (await dispatchBroker(ctx, req, res, rest)) return true;
     if (rest === '/login' && get) return run(handleLogin(ctx, req, res, undefined));
     if (segments[0] === 'login' && segments.length === 2 && get) return run(handleLogin(ctx, req, res, param(1)));
-    if (segments[0] === 'callback' && segments.length === 2 && get) return run(handleCallback(ctx, req, res, param(1)));
+    if (segments[0] === 'callback' && segments.length === 2 && get) {
+      // `posted`: the same-site second half of a form-post callback (SAML ACS), see flow/form-post.
+      return run(queryOf(req).has('posted') ? handlePostedFinish(ctx, req, res, param(1)) : handleCallback(ctx, req, res, param(1)));
+    }
+    if (segments[0] === 'callback' && segments.length === 2 && method === 'POST') {
+      const connector = ctx.connectors.get(param(1));
+      if (connector && acceptsFormPost(connector)) return run(handleCallbackPost(ctx, req, res, connector));
+    }
+    const endpoint = findEndpoint(ctx, rest);
+    if (endpoint) {
+      if ((endpoint.methods as readonly string[]).includes(method === 'HEAD' ? 'GET' : method)) return run(handleConnectorEndpoint(ctx, req, res, endpoint.connector, rest));
+      res.setHeader('Allow', endpoint.methods.join(', '));
+      sendJson(res, 405, { error: 'method_not_allowed' });
+      return true;
+    }
     if (rest === '/logout' && (get || method === 'POST')) return run(handleLogout(ctx, req, res));
     if (segments[0] === 'backchannel-logout' && segments.length === 2 && method === 'POST') return run(handleBackchannelLogout(ctx, req, res, param(1)));
     if (rest === '/userinfo' && get) return run(Promise.resolve(handleUserinfo(ctx, req, res)));

@@ -12,12 +12,12 @@ export const gatewayOwnedParams = [
  * request and log line), a query string or a fragment (issuers and endpoints have none: OpenID
  * Connect Discovery 1.0 §2, RFC 8414 §2; the gateway appends its own parameters).
  */
-function urlValueProblems(value: string): string[] {
+function urlValueProblems(value: string, allowQuery = false): string[] {
   const url = URL.parse(value);
   if (url === null) return [];
   const problems: string[] = [];
   if (url.username || url.password) problems.push('must not contain credentials (user:password@)');
-  if (value.includes('?')) problems.push('must not contain a query string');
+  if (!allowQuery && value.includes('?')) problems.push('must not contain a query string');
   if (value.includes('#')) problems.push('must not contain a fragment');
   return problems;
 }
@@ -32,6 +32,17 @@ const httpUrl = z.string()
   .url({ protocol: /^https?$/ })
   .superRefine((value, ctx) => {
     for (const message of urlValueProblems(value)) ctx.addIssue({ code: 'custom', message, input: value });
+  });
+
+/**
+ * Like {@link httpUrl}, but a query string is part of the address: a document URL that the
+ * vendor issues with one (Entra's SAML "App Federation Metadata Url" carries `?appid=`).
+ */
+const httpDocumentUrl = z.string()
+  .refine((value) => value === value.trim(), 'must not have surrounding whitespace')
+  .url({ protocol: /^https?$/ })
+  .superRefine((value, ctx) => {
+    for (const message of urlValueProblems(value, true)) ctx.addIssue({ code: 'custom', message, input: value });
   });
 
 export const idTokenAlgs = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'HS256', 'HS384', 'HS512'] as const;
@@ -64,4 +75,4 @@ export const connectorBaseShape = {
 export const connectorBaseSchema = z.strictObject({ type: z.string(), ...connectorBaseShape });
 export type ConnectorBaseConfig = z.infer<typeof connectorBaseSchema>;
 
-export { httpUrl };
+export { httpUrl, httpDocumentUrl };

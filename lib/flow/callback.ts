@@ -1,22 +1,11 @@
-import { consumePendingLogin, randomToken } from './transactions.js';
+import { consumePendingLogin } from './transactions.js';
 import { FedgateError, toFedgateError } from '../errors.js';
 import type { GatewayContext } from '../context.js';
 import { requestIdOf } from '../events.js';
 import { escapeHtml, noStore, queryOf, redirect, sendError, type Req, type Res } from '../http/respond.js';
-import type { SessionAuth } from '../session/state.js';
-import { establishSession } from '../session/lifecycle.js';
-import { localIdentityOf, upstreamTokensOf } from '../session/identity.js';
+import { establishLogin } from './establish.js';
 import { LoginRestartRequest, type Connector } from '../connector.js';
 import { startLogin } from './login.js';
-
-function isAudience(v: unknown): v is string | string[] {
-  return typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string'));
-}
-
-/** An upstream `auth_time` worth keeping: a positive finite number (some upstreams send 0). */
-function upstreamAuthTime(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : undefined;
-}
 
 /** Bounds of a callback query: the response parameters (RFC 6749 §4.1.2, RFC 9207) are few and short. */
 const maxParamLength = 4096;
@@ -74,31 +63,7 @@ export async function handleCallback(ctx: GatewayContext, req: Req, res: Res, pa
     const identity = await connector.completeLogin({ callbackUrl, state, data: tx.data });
     await tx.commit();
 
-    const { sub, claims, scope } = localIdentityOf(ctx, connector.id, identity);
-    const now = ctx.now();
-    const authTime = upstreamAuthTime(identity.claims.auth_time) ?? Math.floor(now / 1000);
-    const auth: SessionAuth = {
-      v: 1,
-      sid: randomToken(),
-      sub,
-      connector: connector.id,
-      claims,
-      scope,
-      authTime,
-      createdAt: now,
-      lastSeen: now,
-      rev: 0,
-      upstream: {
-        sub: identity.subject,
-        ...(identity.sid ? { sid: identity.sid } : {}),
-        ...upstreamTokensOf(identity, Math.floor(now / 1000)),
-        ...(typeof identity.claims.iss === 'string' ? { iss: identity.claims.iss } : {}),
-        ...(isAudience(identity.claims.aud) ? { aud: identity.claims.aud } : {}),
-        claims: identity.claims,
-      },
-    };
-    await establishSession(ctx, req, auth);
-    ctx.emit('login.succeeded', { connector: connector.id, sub }, req);
+    await establishLogin(ctx, req, connector, identity);
     redirect(res, tx.returnTo);
   } catch (caught) {
     let err = caught;

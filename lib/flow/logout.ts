@@ -72,6 +72,7 @@ export async function upstreamLogoutUrl(ctx: GatewayContext, auth: SessionAuth, 
     await ctx.kv.set(logoutStateKey(state), returnTo, logoutStateTtl);
     const url = await connector.buildLogoutUrl({
       ...(auth.upstream.idToken ? { idToken: auth.upstream.idToken } : {}),
+      ...(auth.upstream.logoutData ? { data: auth.upstream.logoutData } : {}),
       postLogoutRedirectUri: connector.postLogoutRedirectUri ?? `${ctx.config.baseUrl}/`,
       state,
     });

@@ -42,6 +42,8 @@ export interface SessionAuth {
      * and then the identity and claims carry over. Absent in sessions of older versions.
      */
     claims?: Record<string, unknown>;
+    /** The connector's `logoutData` (e.g. SAML NameID and SessionIndex for its LogoutRequest). */
+    logoutData?: Record<string, string>;
   };
 }
 

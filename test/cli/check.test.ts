@@ -141,7 +141,7 @@ describe('fedgate check', () => {
     expect(r.stdout.trim().split('\n')).toEqual([
       `${file}: invalid`,
       'sesion: unknown key; did you mean session?',
-      'connectors[0].type: must be one of oidc, auth0, okta, cognito, keycloak, entrust, azure-ad, azure-b2c, github; did you mean oidc?',
+      'connectors[0].type: must be one of oidc, auth0, okta, cognito, keycloak, entrust, azure-ad, azure-b2c, github, saml; did you mean oidc?',
       'connectors[0].name: Too small: expected string to have >=1 characters',
       'connectors[0].clientId: required',
       'connectors[1].scope: unknown key; did you mean scopes?',

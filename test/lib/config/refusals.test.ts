@@ -193,7 +193,7 @@ describe('every problem at once', () => {
     const c = valid();
     c.connectors = [{ id: 'corp', type: 'oidcc', issuer: 'https://idp.example.com', scopes: [] }];
     expect(lines(configError(c))).toEqual([
-      'connectors[0].type: must be one of oidc, auth0, okta, cognito, keycloak, entrust, azure-ad, azure-b2c, github; did you mean oidc?',
+      'connectors[0].type: must be one of oidc, auth0, okta, cognito, keycloak, entrust, azure-ad, azure-b2c, github, saml; did you mean oidc?',
       'connectors[0].clientId: required',
       'connectors[0].scopes: Too small: expected array to have >=1 items',
     ]);
@@ -203,7 +203,7 @@ describe('every problem at once', () => {
     const c = valid();
     c.connectors = [{ id: 'corp', issuer: 'https://idp.example.com' }];
     expect(lines(configError(c))).toEqual([
-      'connectors[0].type: required, one of oidc, auth0, okta, cognito, keycloak, entrust, azure-ad, azure-b2c, github',
+      'connectors[0].type: required, one of oidc, auth0, okta, cognito, keycloak, entrust, azure-ad, azure-b2c, github, saml',
       'connectors[0].clientId: required',
     ]);
   });
@@ -400,7 +400,7 @@ describe('an entry with a wrong key still gets its cross-entry checks', () => {
     c.connectors.push({ id: 'corp', type: 'oidcx', clientId: 'b', claims: { iss: 'x', constructor: 'y' } });
     c.connectors.push({ id: 'corp', type: 'oidc', issuer: 'https://idp3.example.com', clientId: 'c', name: '' });
     expect(lines(configError(c))).toEqual([
-      'connectors[1].type: must be one of oidc, auth0, okta, cognito, keycloak, entrust, azure-ad, azure-b2c, github; did you mean oidc?',
+      'connectors[1].type: must be one of oidc, auth0, okta, cognito, keycloak, entrust, azure-ad, azure-b2c, github, saml; did you mean oidc?',
       'connectors[2].name: Too small: expected string to have >=1 characters',
       'connectors[1].id: duplicate connector id "corp"',
       'connectors[1].claims.iss: reserved JWT claim cannot be mapped',

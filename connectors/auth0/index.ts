@@ -4,15 +4,15 @@ import { genericClaims, OidcConnector, validateOidcBase, type OidcPreset } from 
 import { originOf, trimSlash, withParams } from '../shared/vendor-url.js';
 import { auth0Schema, type Auth0Config } from './schema.js';
 
-/** The issuer Auth0 puts in `iss`: always with a trailing slash, compared exactly [a0-community-userinfo]. */
+/** The issuer Auth0 puts in `iss`: always with a trailing slash, compared exactly (https://community.auth0.com/t/the-userinfo-endpoint-returns-401-unauthorized/6103). */
 export function auth0Issuer(cfg: Pick<Auth0Config, 'domain' | 'issuer'>): string {
   return cfg.issuer ?? `${originOf(cfg.domain)}/`;
 }
 
 /**
  * Default mapping. Auth0 refuses non-namespaced `roles`/`groups` from Actions (reserved names since
- * the 2022 custom-claims migration), so they only exist under the configured namespace [a0-claims]
- * [a0-claims-migration]; `nickname` is Auth0's user name claim.
+ * the 2022 custom-claims migration), so they only exist under the configured namespace (https://auth0.com/docs/tokens/create-namespaced-custom-claims)
+ * (https://auth0.com/docs/troubleshoot/product-lifecycle/past-migrations/custom-claims-migration); `nickname` is Auth0's user name claim.
  */
 export function auth0Claims(claimNamespace?: string): ClaimMapping {
   const mapping: ClaimMapping = { ...genericClaims, username: 'nickname', groups: null, roles: null };
@@ -34,7 +34,7 @@ export function auth0Preset(cfg: Auth0Config): OidcPreset {
     logoutUrl(meta, input) {
       // `end_session_endpoint` is only advertised when the tenant's "RP-Initiated Logout End
       // Session Endpoint Discovery" setting is on (default for tenants after 2023-11-14)
-      // [a0-rp-logout][a0-oidc-logout]; older tenants only have the legacy `/v2/logout`.
+      // (https://auth0.com/docs/ja-jp/authenticate/login/logout/log-users-out-of-auth0, https://auth0.com/docs/api/authentication/logout/oidc-logout.md); older tenants only have the legacy `/v2/logout`.
       if (meta.end_session_endpoint) {
         return withParams(meta.end_session_endpoint, {
           id_token_hint: input.idToken,

@@ -13,12 +13,12 @@ export interface GraphGroupsInput {
 }
 
 /**
- * Resolves Entra group overage (connector-quirks §3 [ms-overage][o2p-entra]): when the ID token
+ * Resolves Entra group overage (https://learn.microsoft.com/en-us/troubleshoot/entra/entra-id/app-integration/get-signed-in-users-groups-in-access-token, https://github.com/oauth2-proxy/oauth2-proxy/blob/HEAD/providers/ms_entra_id.go): when the ID token
  * carries `_claim_names.groups` instead of `groups`, pages
  * `GET {graph}/v1.0/me/transitiveMemberOf?$select=id&$top=100` with `ConsistencyLevel: eventual`,
  * following `@odata.nextLink`. The endpoint in `_claim_sources` is never followed (it is
  * upstream-controlled and would receive the token); `nextLink` must stay on the Graph origin.
- * The access token stays opaque: Graph tokens carry a header `nonce` and never verify [aad-609].
+ * The access token stays opaque: Graph tokens carry a header `nonce` and never verify (https://github.com/AzureAD/azure-activedirectory-identitymodel-extensions-for-dotnet/issues/609).
  */
 export async function fetchGraphGroups(input: GraphGroupsInput): Promise<string[]> {
   const base = new URL(input.graphBaseUrl);

@@ -3,7 +3,7 @@ import { FedgateError } from '../../lib/errors.js';
 import type { IdTokenValidator } from '../oidc/own-validation.js';
 import { tenantGuid } from './schema.js';
 
-/** Placeholder in the multi-tenant discovery issuer (connector-quirks §3 [wk-entra-common][aad-1731]). */
+/** Placeholder in the multi-tenant discovery issuer (https://github.com/panva/wellknown/blob/HEAD/issuers/entra-common/entra-common.mjs, https://github.com/AzureAD/azure-activedirectory-identitymodel-extensions-for-dotnet/issues/1731). */
 export const tenantPlaceholder = '{tenantid}';
 
 export interface TenantTemplateOptions {
@@ -12,7 +12,7 @@ export interface TenantTemplateOptions {
   /** Tenant ids allowed to sign in (`tid`). */
   allowedTenants: readonly string[];
   clientId: string;
-  /** The one accepted ID token algorithm (Entra signs RS256 only, §3). */
+  /** The one accepted ID token algorithm (Entra signs RS256 only). */
   alg: string;
   jwksUri: string | undefined;
   fetch: (url: string, options: RequestInit) => Promise<Response>;
@@ -26,11 +26,11 @@ const invalid = (detail: string, cause?: unknown) => new FedgateError('ID_TOKEN_
 
 /**
  * Validates ID tokens against Entra's `{tenantid}` issuer template (tenant `common` or
- * `organizations`), the way connector-quirks §3 prescribes [o2p-entra][na-entra]: the token's `tid`
+ * `organizations`), the way prescribes (https://github.com/oauth2-proxy/oauth2-proxy/blob/HEAD/providers/ms_entra_id.go, https://github.com/nextauthjs/next-auth/blob/HEAD/packages/core/src/providers/microsoft-entra-id.ts): the token's `tid`
  * must be allow-listed, the expected issuer is derived from the template and that `tid` (never
  * copied from `iss`, so an `iss` naming another tenant than `tid` fails), then jose verifies the
  * signature with the discovered JWKS, the pinned algorithm, `aud`, `exp`/`iat` and the issuer.
- * openid-client's own template handling only runs against Microsoft's real host (§0 [oc-src]), so
+ * openid-client's own template handling only runs against Microsoft's real host (https://github.com/panva/openid-client/blob/HEAD/src/index.ts), so
  * this one code path serves production and the localhost imitation alike.
  */
 export function tenantTemplateValidator(opts: TenantTemplateOptions): IdTokenValidator {

@@ -16,9 +16,9 @@ export const defaultAuthority = 'https://login.microsoftonline.com';
 export const defaultGraphBaseUrl = 'https://graph.microsoft.com';
 
 /**
- * Default mapping (connector-quirks §10, entra row): `oid` is the stable user id (`sub` is pairwise
+ * Default mapping (https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference): `oid` is the stable user id (`sub` is pairwise
  * per app) and `tid` is kept; Entra sends no `email_verified` and its `email` is "not guaranteed to
- * be correct", so `email_verified` is always false (the "nOAuth" takeover, §0/§3 [descope-noauth]).
+ * be correct", so `email_verified` is always false (the "nOAuth" takeover, (https://www.descope.com/blog/post/noauth)).
  */
 export const azureAdClaims: ClaimMapping = {
   ...genericClaims,
@@ -35,10 +35,10 @@ export function azureAdUrls(cfg: Pick<AzureAdConfig, 'tenant' | 'authority' | 'i
   return {
     authority,
     multi,
-    // §3: v2 issuer `{authority}/{tenant}/v2.0`; common/organizations discover the `{tenantid}` template.
+    // v2 issuer `{authority}/{tenant}/v2.0`; common/organizations discover the `{tenantid}` template.
     issuer: cfg.issuer ?? `${authority}/${multi ? tenantPlaceholder : cfg.tenant}/v2.0`,
     discoveryUrl: `${authority}/${cfg.tenant}/v2.0/.well-known/openid-configuration`,
-    // §3/§10 [ms-oidc]: logout is `{authority}/{tenant}/oauth2/v2.0/logout?post_logout_redirect_uri`.
+    // (https://github.com/MicrosoftDocs/entra-docs/blob/HEAD/docs/identity-platform/v2-protocols-oidc.md): logout is `{authority}/{tenant}/oauth2/v2.0/logout?post_logout_redirect_uri`.
     logoutUrl: `${authority}/${cfg.tenant}/oauth2/v2.0/logout`,
   };
 }
@@ -57,11 +57,11 @@ export function azureAdPreset(cfg: AzureAdConfig, ctx: ConnectorContext): OidcPr
   return {
     issuer: urls.issuer,
     discoveryUrl: urls.discoveryUrl,
-    // §10: `openid profile email offline_access` (`profile` brings `oid`).
+    // `openid profile email offline_access` (`profile` brings `oid`).
     scopes: ['openid', 'profile', 'email', 'offline_access'],
     claims: azureAdClaims,
     acceptsDiscoveredIssuer(discovered) {
-      // A domain tenant (or `consumers`) discovers its GUID issuer, which config cannot know (§3).
+      // A domain tenant (or `consumers`) discovers its GUID issuer, which config cannot know.
       // The template and an explicit `issuer` are compared exactly.
       if (cfg.issuer !== undefined || urls.multi) return false;
       const tid = tenantIssuer.exec(discovered)?.[1];
@@ -84,7 +84,7 @@ export function azureAdPreset(cfg: AzureAdConfig, ctx: ConnectorContext): OidcPr
       });
     },
     loginParams({ loginHint }): Record<string, string> {
-      // §3 [ms-oidc]: `domain_hint` skips Microsoft's account picker for the user's organization.
+      // (https://github.com/MicrosoftDocs/entra-docs/blob/HEAD/docs/identity-platform/v2-protocols-oidc.md): `domain_hint` skips Microsoft's account picker for the user's organization.
       const at = loginHint?.lastIndexOf('@') ?? -1;
       return loginHint !== undefined && at > 0 && at < loginHint.length - 1 ? { domain_hint: loginHint.slice(at + 1).toLowerCase() } : {};
     },
@@ -94,7 +94,7 @@ export function azureAdPreset(cfg: AzureAdConfig, ctx: ConnectorContext): OidcPr
     async transformIdentity(identity: UpstreamIdentity, tokens: PresetTokens): Promise<UpstreamIdentity> {
       const names = tokens.idTokenClaims?._claim_names;
       if (!isRecord(names) || typeof names.groups !== 'string') return identity;
-      // Group overage (§3): the token says "too many groups" instead of listing them.
+      // Group overage: the token says "too many groups" instead of listing them.
       if (cfg.groupsOverage !== 'graph') {
         ctx.logger.warn({ event: 'connector.groups_overage', connector: cfg.id }, 'Group overage: groups omitted (set groupsOverage "graph" to resolve them)');
         return identity;

@@ -4,7 +4,7 @@ import { connectorBaseShape, httpUrl } from '../../lib/config/connector-base.js'
 /** A directory (tenant) id. */
 export const tenantGuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Tenants whose discovery issuer is the `{tenantid}` template (connector-quirks §3 [wk-entra-common]). */
+/** Tenants whose discovery issuer is the `{tenantid}` template (https://github.com/panva/wellknown/blob/HEAD/issuers/entra-common/entra-common.mjs). */
 export const multiTenantValues = ['common', 'organizations'] as const;
 
 /** Keys of the `azure-ad` connector (Microsoft Entra ID, v2 endpoint). */

@@ -15,10 +15,10 @@ export const passwordResetRestart = 'password-reset';
 const flowKey = 'b2cFlow';
 
 /**
- * Azure AD B2C: one OIDC connector per policy (discovery is per policy, connector-quirks §4), the
+ * Azure AD B2C: one OIDC connector per policy (discovery is per policy), the
  * sign-in policy by default and the password-reset policy after `AADB2C90118`. B2C reports both
  * "forgot password" and "cancel" as `error=access_denied` with the code in `error_description`
- * [b2c-troubleshoot][b2c-errors]: the first becomes a {@link LoginRestartRequest}, the second a
+ * (https://learn.microsoft.com/ca-es/azure/active-directory-b2c/troubleshoot, https://learn.microsoft.com/en-us/Azure/active-directory-b2c/error-codes): the first becomes a {@link LoginRestartRequest}, the second a
  * clear "cancelled" page.
  */
 export class AzureB2cConnector implements Connector {
@@ -77,7 +77,7 @@ export class AzureB2cConnector implements Connector {
       if (!(err instanceof UpstreamAuthorizationError)) throw err;
       const code = /^AADB2C\d+/.exec(err.errorDescription ?? '')?.[0];
       if (code === 'AADB2C90118') {
-        // "Forgot your password?" in a flow without embedded reset (§4). Never from the reset flow itself (no loop).
+        // "Forgot your password?" in a flow without embedded reset. Never from the reset flow itself (no loop).
         if (this.#reset && !inReset) throw new LoginRestartRequest(passwordResetRestart, `${this.name} asked to reset the password.`);
         throw new FedgateError('UPSTREAM_AUTHORIZATION_ERROR', `${this.name} cannot reset the password here. Please contact support.`, { detail: 'AADB2C90118 without passwordResetPolicy' });
       }

@@ -9,9 +9,9 @@ import { AzureB2cConnector } from './connector.js';
 import { azureB2cSchema, type AzureB2cConfig } from './schema.js';
 
 /**
- * Default mapping (connector-quirks §10, azure-b2c row): local accounts carry `emails` (an array),
- * mapped from `emails[0]`, else `email` [na-b2c]; B2C proves nothing about it, so `email_verified`
- * is false unless the user's mapping says otherwise (§12 open point).
+ * Default mapping (https://learn.microsoft.com/azure/active-directory-b2c/tokens-overview): local accounts carry `emails` (an array),
+ * mapped from `emails[0]`, else `email` (https://github.com/nextauthjs/next-auth/blob/HEAD/packages/core/src/providers/azure-ad-b2c.ts); B2C proves nothing about it, so `email_verified`
+ * is false unless the user's mapping says otherwise.
  */
 export const azureB2cClaims: ClaimMapping = {
   sub: 'sub',
@@ -27,9 +27,9 @@ export function azureB2cUrls(cfg: Pick<AzureB2cConfig, 'tenant' | 'tenantId' | '
   const authority = trimSlash(cfg.authority ?? `https://${cfg.tenant}.b2clogin.com`);
   return {
     authority,
-    // §4 [gooidc-121][miw-b2c-issuer]: `https://{tenant}.b2clogin.com/{tenantGuid}/v2.0/`, trailing slash, no policy.
+    // (https://github.com/coreos/go-oidc/issues/121, https://github.com/AzureAD/microsoft-identity-web/wiki/Azure-AD-B2C-issuer-claim-support): `https://{tenant}.b2clogin.com/{tenantGuid}/v2.0/`, trailing slash, no policy.
     issuer: cfg.issuer ?? `${authority}/${cfg.tenantId}/v2.0/`,
-    // §4 [oc-718][aad-16505]: discovery per policy, never at {issuer}/.well-known.
+    // (https://github.com/panva/openid-client/issues/718, https://github.com/MicrosoftDocs/azure-docs/issues/16505): discovery per policy, never at {issuer}/.well-known.
     discoveryUrl: `${authority}/${cfg.tenant}.onmicrosoft.com/${policy}/v2.0/.well-known/openid-configuration`,
   };
 }
@@ -39,13 +39,13 @@ function preset(cfg: AzureB2cConfig, policy: string): OidcPreset {
   return {
     issuer: urls.issuer,
     discoveryUrl: urls.discoveryUrl,
-    // §10: `openid offline_access` (+ the client id as a scope when an access token is wanted).
+    // `openid offline_access` (+ the client id as a scope when an access token is wanted).
     scopes: ['openid', 'offline_access'],
     claims: azureB2cClaims,
-    // §4 [b2c-userinfo]: user flows have no userinfo endpoint.
+    // (https://docs.azure.cn/en-us/active-directory-b2c/userinfo-endpoint): user flows have no userinfo endpoint.
     userinfo: false,
     logoutUrl(meta, input) {
-      // §4/§10: `{end_session_endpoint}?post_logout_redirect_uri[&id_token_hint]`.
+      // `{end_session_endpoint}?post_logout_redirect_uri[&id_token_hint]`.
       if (!meta.end_session_endpoint) return undefined;
       return withParams(meta.end_session_endpoint, { post_logout_redirect_uri: input.postLogoutRedirectUri, id_token_hint: input.idToken });
     },

@@ -4,15 +4,15 @@ import { genericClaims, OidcConnector, validateOidcBase, type OidcPreset } from 
 import { originOf, withParams } from '../shared/vendor-url.js';
 import { cognitoSchema, type CognitoConfig } from './schema.js';
 
-/** `https://cognito-idp.{region}.amazonaws.com/{userPoolId}`; discovery and JWKS live there [cognito-notes][ls-12914]. */
+/** `https://cognito-idp.{region}.amazonaws.com/{userPoolId}`; discovery and JWKS live there (https://github.com/paulmboyce/cdk-cf-cognito-site/blob/HEAD/notes.md, https://github.com/localstack/localstack/issues/12914). */
 export function cognitoIssuer(cfg: Pick<CognitoConfig, 'region' | 'userPoolId' | 'issuer'>): string {
   return cfg.issuer ?? `https://cognito-idp.${cfg.region}.amazonaws.com/${cfg.userPoolId}`;
 }
 
 /**
  * Default mapping. Groups and the user name carry the `cognito:` prefix in the ID token; userInfo
- * says `username` instead [cognito-idtoken]. `email_verified` is a boolean in the ID token but the
- * string "true"/"false" in userInfo, hence the boolean coercion [zitadel-139][pomerium-792].
+ * says `username` instead (https://docs.aws.amazon.com/cognito/latest/developerguide/amazon-cognito-user-pools-using-the-id-token.html). `email_verified` is a boolean in the ID token but the
+ * string "true"/"false" in userInfo, hence the boolean coercion (https://github.com/zitadel/oidc/pull/139, https://github.com/pomerium/pomerium/pull/792).
  * `cognito:roles` holds IAM role ARNs, not application roles, so nothing maps to `roles`.
  */
 export const cognitoClaims: ClaimMapping = {
@@ -32,7 +32,7 @@ export function cognitoPreset(cfg: CognitoConfig): OidcPreset {
     logoutUrl(_meta, input) {
       // Cognito's /logout is not RP-initiated logout even though discovery advertises it: it
       // ignores post_logout_redirect_uri/id_token_hint and fails without client_id; `logout_uri`
-      // must be a registered sign-out URL [foxids-961][appauth-697][streamlit-14601].
+      // must be a registered sign-out URL (https://github.com/ITfoxtec/FoxIDs/issues/961, https://github.com/openid/AppAuth-Android/issues/697, https://github.com/streamlit/streamlit/issues/14601).
       return withParams(`${hosted}/logout`, { client_id: input.clientId, logout_uri: input.postLogoutRedirectUri });
     },
   };

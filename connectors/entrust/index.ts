@@ -4,14 +4,14 @@ import { genericClaims, OidcConnector, validateOidcBase, type OidcPreset } from 
 import { originOf, withParams } from '../shared/vendor-url.js';
 import { entrustSchema, type EntrustConfig } from './schema.js';
 
-/** `https://{tenant}.{region}.trustedauth.com/api/oidc`; discovery under it [curity-issuer][idaas-js-api]. */
+/** `https://{tenant}.{region}.trustedauth.com/api/oidc`; discovery under it (https://github.com/curityio/entrust-idaas, https://github.com/guitaoliu/idaas-auth-js). */
 export function entrustIssuer(cfg: Pick<EntrustConfig, 'domain' | 'issuer'>): string {
   return cfg.issuer ?? `${originOf(cfg.domain)}/api/oidc`;
 }
 
 /**
  * Default mapping. Group membership only exists as an admin-defined custom claim, so its name is
- * configurable [entrust-pkihub]; no picture claim is documented.
+ * configurable (https://mobile2.managed.entrust.com/pkihub/Entrust-Identity-as-a-Service-(IDaaS).250347375.html); no picture claim is documented.
  */
 export function entrustClaims(cfg: Pick<EntrustConfig, 'groupsClaim' | 'rolesClaim'>): ClaimMapping {
   return {
@@ -31,12 +31,12 @@ export function entrustPreset(cfg: EntrustConfig): OidcPreset {
     scopes: ['openid', 'profile', 'email'],
     claims: entrustClaims(cfg),
     // Profile and custom claims are released at userinfo, which an application may sign
-    // ("User Info Signing Algorithm") [entrust-pkihub][idaas-js-api]. A signed userinfo is
+    // ("User Info Signing Algorithm") (https://mobile2.managed.entrust.com/pkihub/Entrust-Identity-as-a-Service-(IDaaS).250347375.html, https://github.com/guitaoliu/idaas-auth-js). A signed userinfo is
     // verified against the issuer's JWKS; pinning the algorithm also refuses a plain-JSON one.
     userinfo: true,
     ...(cfg.userinfoSignedResponseAlg ? { clientMetadata: { userinfo_signed_response_alg: cfg.userinfoSignedResponseAlg } } : {}),
     // Entrust issues a refresh token for offline_access with prompt=consent, which its SDK always
-    // adds [idaas-js-url].
+    // adds (https://github.com/guitaoliu/idaas-auth-js/blob/HEAD/src/utils/url.ts).
     ...(wantsOffline ? {
       loginParams: () => {
         const prompt = new Set((cfg.authorizationParams?.prompt ?? '').split(' ').filter(Boolean)).add('consent');
@@ -44,7 +44,7 @@ export function entrustPreset(cfg: EntrustConfig): OidcPreset {
       },
     } : {}),
     logoutUrl(meta, input) {
-      // end_session_endpoint with client_id and a registered post_logout_redirect_uri [idaas-js-oidc][hytrust].
+      // end_session_endpoint with client_id and a registered post_logout_redirect_uri (https://github.com/guitaoliu/idaas-auth-js/blob/HEAD/src/OidcClient.ts)[hytrust].
       if (!meta.end_session_endpoint) return undefined;
       return withParams(meta.end_session_endpoint, { client_id: input.clientId, post_logout_redirect_uri: input.postLogoutRedirectUri });
     },

@@ -22,7 +22,7 @@ export interface GithubTokens {
 
 /**
  * Parses a token endpoint body. GitHub answers form-encoded unless asked for JSON, and some
- * responses carry a wrong Content-Type (connector-quirks §6 [gas-oauth2-6][gh-community-101123]),
+ * responses carry a wrong Content-Type (https://github.com/googleworkspace/apps-script-oauth2/issues/6, https://github.com/orgs/community/discussions/101123),
  * so the body decides: a JSON object, else form encoding.
  */
 export function parseTokenBody(text: string): Record<string, unknown> {
@@ -40,7 +40,7 @@ export function parseTokenBody(text: string): Record<string, unknown> {
 
 /**
  * POSTs to the token endpoint with `Accept: application/json`. Errors such as
- * `bad_verification_code` come back with HTTP 200 [octokit-13]: a body with an `error` member fails.
+ * `bad_verification_code` come back with HTTP 200 (https://github.com/octokit/auth-oauth-app.js/issues/13): a body with an `error` member fails.
  */
 export async function tokenRequest(http: GithubHttp, url: string, body: URLSearchParams, headers: Record<string, string>, stage: 'token' | 'refresh'): Promise<GithubTokens> {
   let res: Response;
@@ -92,7 +92,7 @@ export interface ApiPage {
 
 /**
  * GET on the REST API with the headers GitHub requires: `User-Agent` (403 without it), `Bearer`
- * auth and the versioned media type [gh-rest-start]. A `next` link must stay under `apiBase`, so
+ * auth and the versioned media type (https://docs.github.com/en/rest/using-the-rest-api/getting-started-with-the-rest-api). A `next` link must stay under `apiBase`, so
  * the token never leaves the API host.
  */
 export async function apiGet(http: GithubHttp, apiBase: string, url: string, accessToken: string): Promise<ApiPage> {

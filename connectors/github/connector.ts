@@ -14,7 +14,7 @@ import type { GithubConfig } from './schema.js';
 import { isRecord } from '../../lib/values.js';
 
 /**
- * Default mapping (connector-quirks §10, github row): the numeric `id` as subject (`login` is
+ * Default mapping (https://docs.github.com/en/rest/users/users): the numeric `id` as subject (`login` is
  * mutable), `email_verified` true only for the verified primary address from `/user/emails`,
  * `name ?? login`, `avatar_url`, and `org:team` groups when `teams` is on.
  */
@@ -30,7 +30,7 @@ export const githubClaims: ClaimMapping = {
 
 /** The endpoints of github.com, a GitHub Enterprise Server, or the test overrides. */
 export function githubUrls(cfg: Pick<GithubConfig, 'enterpriseUrl' | 'authorizeUrl' | 'tokenUrl' | 'apiBaseUrl'>) {
-  // §6 [dex-github][na-github]: fixed github.com URLs; GHE at {host}/login/oauth/... and {host}/api/v3.
+  // (https://github.com/dexidp/dex/blob/HEAD/connector/github/github.go, https://github.com/nextauthjs/next-auth/blob/HEAD/packages/core/src/providers/github.ts): fixed github.com URLs; GHE at {host}/login/oauth/... and {host}/api/v3.
   const ghe = cfg.enterpriseUrl ? trimSlash(cfg.enterpriseUrl) : undefined;
   return {
     authorize: cfg.authorizeUrl ?? `${ghe ?? 'https://github.com'}/login/oauth/authorize`,
@@ -42,7 +42,7 @@ export function githubUrls(cfg: Pick<GithubConfig, 'enterpriseUrl' | 'authorizeU
 const invalidResponse = (detail: string) => new FedgateError('UPSTREAM_RESPONSE_INVALID', 'The identity provider sent an invalid response.', { detail });
 
 /**
- * GitHub sign-in: OAuth 2.0 only (no discovery, no ID token, no userinfo, §6), so this connector
+ * GitHub sign-in: OAuth 2.0 only (no discovery, no ID token, no userinfo), so this connector
  * implements `Connector` directly. PKCE S256 and `state`; the profile comes from the REST API with
  * the access token, which stays opaque. No upstream logout exists: logout is local.
  */
@@ -52,7 +52,7 @@ export class GithubConnector implements Connector {
   readonly name: string;
   readonly domains: readonly string[];
   readonly claims: ClaimMapping;
-  /** GitHub has no logout endpoint (§6): always local. */
+  /** GitHub has no logout endpoint: always local. */
   readonly upstreamLogout = false;
   readonly refreshEnabled: boolean;
   readonly exposeUpstreamTokens: boolean;
@@ -84,13 +84,13 @@ export class GithubConnector implements Connector {
     // Nothing to discover.
   }
 
-  /** Default `read:user user:email` (§10), plus `read:org` for teams. */
+  /** Default `read:user user:email`, plus `read:org` for teams. */
   get scopes(): readonly string[] {
     return this.#cfg.scopes ?? ['read:user', 'user:email', ...(this.#cfg.teams ? ['read:org'] : [])];
   }
 
   async beginLogin(input: BeginLoginInput): Promise<BeginLoginResult> {
-    // §6 [gh-pkce]: PKCE S256 supported (not required) since 2025-07-14; always sent.
+    // (https://github.blog/changelog/2025-07-14-pkce-support-for-oauth-and-github-app-authentication): PKCE S256 supported (not required) since 2025-07-14; always sent.
     const codeVerifier = randomBytes(32).toString('base64url');
     const url = new URL(this.#urls.authorize);
     const params: Record<string, string> = {
@@ -126,7 +126,7 @@ export class GithubConnector implements Connector {
     return this.#identity(tokens);
   }
 
-  /** GitHub Apps with expiring user tokens (`expires_in: 28800`, rotating `ghr_` refresh tokens, §6 [gh-refresh]). */
+  /** GitHub Apps with expiring user tokens (`expires_in: 28800`, rotating `ghr_` refresh tokens, (https://docs.github.com/en/developers/apps/refreshing-user-to-server-access-tokens)). */
   async refresh(input: RefreshInput): Promise<UpstreamIdentity> {
     const tokens = await tokenRequest(this.#http, this.#urls.token, this.#tokenBody({ grant_type: 'refresh_token', refresh_token: input.refreshToken }), this.#authHeader(), 'refresh');
     const identity = await this.#identity(tokens);
@@ -159,7 +159,7 @@ export class GithubConnector implements Connector {
     }
     const user = userRes.body;
     if (!isRecord(user)) throw invalidResponse('api: /user is not an object');
-    // §6 [na-github]: `id` is numeric and stable; `login` is mutable.
+    // (https://github.com/nextauthjs/next-auth/blob/HEAD/packages/core/src/providers/github.ts): `id` is numeric and stable; `login` is mutable.
     const rawId = user.id;
     const subject = typeof rawId === 'number' && Number.isSafeInteger(rawId) && rawId > 0 ? String(rawId)
       : typeof rawId === 'string' && /^[1-9]\d{0,19}$/.test(rawId) ? rawId : undefined;
@@ -170,7 +170,7 @@ export class GithubConnector implements Connector {
       ...(typeof user.name === 'string' && user.name ? { name: user.name } : {}),
       ...(typeof user.avatar_url === 'string' ? { avatar_url: user.avatar_url } : {}),
     };
-    // §6: only `primary && verified` from /user/emails proves an address; /user's `email` is only a public profile field.
+    // only `primary && verified` from /user/emails proves an address; /user's `email` is only a public profile field.
     const emails = await apiList(this.#http, api, '/user/emails', tokens.accessToken);
     const primary = emails?.find((e): e is Record<string, unknown> => isRecord(e) && e.primary === true && e.verified === true && typeof e.email === 'string');
     if (primary) {
@@ -181,7 +181,7 @@ export class GithubConnector implements Connector {
       claims.email_verified = false;
     }
     if (this.#cfg.teams) {
-      // §6 [dex-github]: `org:team`, needs read:org.
+      // (https://github.com/dexidp/dex/blob/HEAD/connector/github/github.go): `org:team`, needs read:org.
       const teams = await apiList(this.#http, api, '/user/teams', tokens.accessToken);
       if (teams === undefined) throw new FedgateError('UPSTREAM_RESPONSE_INVALID', `${this.name} refused the team lookup (the read:org scope is needed).`, { detail: 'api: /user/teams 403/404' });
       claims.groups = teams.flatMap((t) => {

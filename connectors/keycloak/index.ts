@@ -9,7 +9,7 @@ export { keycloakRolesClaim } from './roles.js';
 
 /**
  * `{url}/realms/{realm}`; servers up to Keycloak 16 (and some later deployments) keep an `/auth`
- * prefix, which belongs in `url` [kc-lagoon-fixture].
+ * prefix, which belongs in `url` (https://www.keycloak.org/docs/latest/upgrading/index.html#migrating-to-quarkus-distribution).
  */
 export function keycloakIssuer(cfg: Pick<KeycloakConfig, 'url' | 'realm' | 'issuer'>): string {
   return cfg.issuer ?? `${trimSlash(cfg.url)}/realms/${encodeURIComponent(cfg.realm)}`;
@@ -32,7 +32,7 @@ export function keycloakPreset(cfg: KeycloakConfig): OidcPreset {
     logoutUrl(meta, input) {
       // Since Keycloak 18, post_logout_redirect_uri needs id_token_hint or (19+) client_id, or a
       // confirmation page appears instead of the redirect; the old redirect_uri is gone
-      // [kc-gist-logout][kc-nodejs-425][kc-19-0-2].
+      // (https://gist.github.com/austincunningham/5be1ebd92bff95bf1a85434125815c4b, https://github.com/keycloak/keycloak-nodejs-connect/issues/425, https://github.com/mposolda/keycloak-documentation/blob/HEAD/upgrading/topics/keycloak/changes-19_0_2.adoc).
       const endpoint = meta.end_session_endpoint ?? `${trimSlash(meta.issuer)}/protocol/openid-connect/logout`;
       return withParams(endpoint, {
         id_token_hint: input.idToken,

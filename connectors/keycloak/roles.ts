@@ -19,10 +19,10 @@ function rolesAt(container: unknown, key?: string): string[] {
 
 /**
  * Adds {@link keycloakRolesClaim}. Keycloak puts roles in the access token by default, and in the
- * ID token only with a mapper set to "Add to ID token" [kc-14617][kc-14356][jellyfin-346]. When
+ * ID token only with a mapper set to "Add to ID token" (https://github.com/keycloak/keycloak/issues/14617, https://github.com/keycloak/keycloak/issues/14356, https://github.com/9p4/jellyfin-plugin-sso/issues/346). When
  * the ID token (or userinfo) has neither `realm_access` nor `resource_access`, the access token is
  * verified against the realm JWKS and must be ours: `azp` = our client (its `aud` is usually
- * "account") and `sub` = the ID token `sub`, as oauth2-proxy does [o2p-keycloak].
+ * "account") and `sub` = the ID token `sub`, as oauth2-proxy does (https://github.com/oauth2-proxy/oauth2-proxy/blob/HEAD/providers/keycloak_oidc.go).
  */
 export async function addKeycloakRoles(
   identity: UpstreamIdentity,

@@ -5,7 +5,7 @@ import { FedgateError } from '../../lib/errors.js';
  * ID token validation a preset takes over from openid-client, for upstreams whose issuer cannot be
  * compared exactly. openid-client only resolves Entra's `{tenantid}` issuer template against the
  * real `https://login.microsoftonline.com` origin and only through real discovery
- * (connector-quirks §0 [oc-src], §3), so a preset that must accept a template validates the ID
+ * (https://github.com/panva/openid-client/blob/HEAD/src/index.ts), so a preset that must accept a template validates the ID
  * token itself; production and a localhost imitation then take the same code path.
  */
 export interface IdTokenValidator {

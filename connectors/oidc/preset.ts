@@ -31,7 +31,7 @@ export interface OidcPreset {
   clientMetadata?: Partial<Omit<oidc.ClientMetadata, 'client_id' | 'client_secret'>>;
   /**
    * With `discoveryUrl`: accepts a discovered `issuer` that differs from `issuer` (Entra with a
-   * domain tenant or `consumers` names its tenant GUID, connector-quirks §3). ID tokens are then
+   * domain tenant or `consumers` names its tenant GUID). ID tokens are then
    * compared exactly with the discovered issuer. Default: only `issuer` itself.
    */
   acceptsDiscoveredIssuer?(discovered: string): boolean;
@@ -49,7 +49,7 @@ export interface PresetTokens {
   accessToken?: string;
   /**
    * The validated ID token claims as received, including the distributed-claim pointers
-   * (`_claim_names`) that the identity's claims never carry (Entra group overage, §3).
+   * (`_claim_names`) that the identity's claims never carry (Entra group overage).
    */
   idTokenClaims?: Record<string, unknown>;
   /**

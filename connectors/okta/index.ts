@@ -6,7 +6,7 @@ import { oktaSchema, type OktaConfig } from './schema.js';
 
 /**
  * Org authorization server `https://{domain}` or custom server `https://{domain}/oauth2/{id}`
- * [okta-oidc-api][okta-auth-servers].
+ * (https://github.com/okta/okta-developer-docs/blob/HEAD/packages/@okta/vuepress-site/docs/reference/api/oidc/index.md, https://developer.okta.com/docs/concepts/auth-servers).
  */
 export function oktaIssuer(cfg: Pick<OktaConfig, 'domain' | 'authorizationServer' | 'issuer'>): string {
   if (cfg.issuer !== undefined) return cfg.issuer;
@@ -14,7 +14,7 @@ export function oktaIssuer(cfg: Pick<OktaConfig, 'domain' | 'authorizationServer
   return cfg.authorizationServer === undefined ? origin : `${origin}/oauth2/${cfg.authorizationServer}`;
 }
 
-/** Okta has no roles claim of its own; `groups` needs the `groups` scope and a claim filter [okta-groups]. */
+/** Okta has no roles claim of its own; `groups` needs the `groups` scope and a claim filter (https://developer.okta.com/docs/guides/customize-tokens-groups-claim/). */
 export const oktaClaims: ClaimMapping = { ...genericClaims, roles: null };
 
 /** Builds the Okta preset of the generic OIDC connector. */
@@ -25,10 +25,10 @@ export function oktaPreset(cfg: OktaConfig): OidcPreset {
     scopes: ['openid', 'profile', 'email'],
     claims: oktaClaims,
     // Claims set to "Userinfo/id_token request" are left out of code-flow ID tokens, groups
-    // included, so the profile is only complete with userinfo [okta-claims].
+    // included, so the profile is only complete with userinfo (https://help.okta.com/en-us/Content/topics/security/api-config-claims.htm).
     userinfo: true,
     logoutUrl(meta, input) {
-      // `id_token_hint` is required by Okta's /logout [okta-oidc-api][okta-signout]: without an ID
+      // `id_token_hint` is required by Okta's /logout (https://github.com/okta/okta-developer-docs/blob/HEAD/packages/@okta/vuepress-site/docs/reference/api/oidc/index.md, https://developer.okta.com/docs/guides/sign-users-out/nodeexpress/define-signout-callback/): without an ID
       // token there is no upstream logout to send the browser to, only the local one.
       if (!input.idToken) return undefined;
       const orgServer = !new URL(meta.issuer).pathname.includes('/oauth2/');

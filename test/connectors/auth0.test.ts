@@ -36,14 +36,14 @@ function auth0Op(endSessionDiscovered: boolean): OpOptions {
     },
     setup({ op, app }) {
       op.nextLogin = subject;
-      // The RP-logout discovery setting of older tenants is off [a0-rp-logout].
+      // The RP-logout discovery setting of older tenants is off (https://auth0.com/docs/ja-jp/authenticate/login/logout/log-users-out-of-auth0).
       if (!endSessionDiscovered) {
         op.discoveryOverride = (doc) => {
           delete doc.end_session_endpoint;
           return doc;
         };
       }
-      // Legacy logout [a0-oidc-logout]: client_id required, returnTo must be an allowed logout URL.
+      // Legacy logout (https://auth0.com/docs/api/authentication/logout/oidc-logout.md): client_id required, returnTo must be an allowed logout URL.
       app.get('/v2/logout', (req, res) => {
         const client = typeof req.query.client_id === 'string' ? op.getClient(req.query.client_id) : undefined;
         const returnTo = req.query.returnTo;

@@ -1,5 +1,5 @@
 /**
- * azure-ad (Microsoft Entra ID, v2): conformance plus the vendor's quirks (reference §3, 11.3).
+ * azure-ad (Microsoft Entra ID, v2): conformance plus the vendor's quirks.
  * Two tenant instances share keys behind one host; `/common` and `/organizations` serve the
  * `{tenantid}` template discovery (common lists tenant A's endpoints, organizations tenant B's);
  * a Graph stub pages group overage.
@@ -33,7 +33,7 @@ const imitation = {
   graphRequests: [] as Array<{ authorization: string | undefined; consistencyLevel: string | undefined; url: string }>,
 };
 
-/** A Graph-style access token: a `nonce` in the header over which the signature does not hold (§3 [aad-609]). */
+/** A Graph-style access token: a `nonce` in the header over which the signature does not hold (https://github.com/AzureAD/azure-activedirectory-identitymodel-extensions-for-dotnet/issues/609). */
 async function unverifiableGraphToken(): Promise<string> {
   const key = getSharedKey();
   const jwt = await signJwt({ aud: 'https://graph.microsoft.com', iss: `https://sts.windows.net/${TID_A}/`, oid: OVERAGE_OID, exp: Math.floor(Date.now() / 1000) + 3600 },
@@ -74,7 +74,7 @@ const tenantA = entraOpOptions(TID_A, {
         `/${imitation.templateTenant[alias]}/.well-known/openid-configuration`,
         ({ authorization_response_iss_parameter_supported: _dropped, ...doc }) => ({ ...doc, issuer: `${op.url}/{tenantid}/v2.0` }))(req, res, next));
     }
-    // A verified domain as tenant: discovery names the tenant GUID (§3).
+    // A verified domain as tenant: discovery names the tenant GUID.
     app.get('/contoso.example/v2.0/.well-known/openid-configuration', discoveryAlias(op.port, `/${TID_A}/.well-known/openid-configuration`, (d) => d));
     app.get('/graph/v1.0/me/transitiveMemberOf', graphStub(() => op.url));
     return () => opB.close();

@@ -1,5 +1,5 @@
 /**
- * azure-b2c: conformance plus the vendor's quirks (reference §4, 11.4). One instance per policy
+ * azure-b2c: conformance plus the vendor's quirks. One instance per policy
  * (sign-in here, password reset on its own port behind the same host), both with the issuer
  * `{origin}/{tenantGuid}/v2.0/` that never equals the per-policy discovery URL.
  */
@@ -66,7 +66,7 @@ const signInPolicy = policyOptions(SIGN_IN, {
     app.get(`/${TENANT}.onmicrosoft.com/v2.0/.well-known/openid-configuration`, (req: Request, res: Response) => {
       discoveryAlias(op.port, `/${TENANT}.onmicrosoft.com/${String(req.query.p)}/.well-known/openid-configuration`, (d) => d)(req, res, () => undefined);
     });
-    // B2C reports "forgot password" and "cancel" on the redirect URI as access_denied (§4).
+    // B2C reports "forgot password" and "cancel" on the redirect URI as access_denied.
     app.get(`/${TENANT}.onmicrosoft.com/${SIGN_IN}/oauth2/v2.0/authorize`, (req: Request, res: Response, next: NextFunction) => {
       const code = imitation.nextError;
       if (!code) {

@@ -85,7 +85,7 @@ export function entraAccounts(tid: string): Record<string, Claims> {
     },
     guest: {
       oid: '9e570000-0000-4000-8000-000000000002', tid, ver: '2.0', name: 'Gus Guest', preferred_username: 'gus@partner.example',
-      // A guest's mailbox claim: "not guaranteed to be correct" (§3); the claim even says verified.
+      // A guest's mailbox claim: "not guaranteed to be correct"; the claim even says verified.
       email: 'gus@partner.example', email_verified: true,
     },
     overage: {
@@ -100,7 +100,7 @@ export function entraAccounts(tid: string): Record<string, Claims> {
 /**
  * `startOp` options for one Entra tenant: provider mounted at `/{tid}` with Microsoft's routes,
  * issuer `{origin}/{tid}/v2.0`, discovery also at `/{tid}/v2.0/.well-known/openid-configuration`,
- * and Microsoft's logout that takes `post_logout_redirect_uri` without `client_id` (§3).
+ * and Microsoft's logout that takes `post_logout_redirect_uri` without `client_id`.
  * `issuerOrigin` makes a tenant on another port claim the shared host.
  */
 export function entraOpOptions(tid: string, more: { issuerOrigin?: () => string; setup?: OpOptions['setup'] } = {}): OpOptions {

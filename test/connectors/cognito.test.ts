@@ -15,8 +15,8 @@ let hosted = '';
 /**
  * Cognito per reference 11.2: the issuer host `/{poolId}` serves discovery and JWKS, while the
  * OAuth endpoints and `/logout` live on a second host, the hosted UI domain, where the same
- * provider is mounted at `/` [cognito-notes][ls-12914]. Profile claims are in the ID token;
- * userInfo sends `email_verified` as a string [zitadel-139][pomerium-792].
+ * provider is mounted at `/` (https://github.com/paulmboyce/cdk-cf-cognito-site/blob/HEAD/notes.md, https://github.com/localstack/localstack/issues/12914). Profile claims are in the ID token;
+ * userInfo sends `email_verified` as a string (https://github.com/zitadel/oidc/pull/139, https://github.com/pomerium/pomerium/pull/792).
  */
 const cognitoOp: OpOptions = {
   mountPath: `/${poolId}`,
@@ -38,7 +38,7 @@ const cognitoOp: OpOptions = {
     op.nextLogin = subject;
     const app = express();
     // Cognito's /logout: client_id required, logout_uri must be a registered sign-out URL,
-    // post_logout_redirect_uri and id_token_hint ignored [foxids-961][appauth-697].
+    // post_logout_redirect_uri and id_token_hint ignored (https://github.com/ITfoxtec/FoxIDs/issues/961, https://github.com/openid/AppAuth-Android/issues/697).
     app.get('/logout', (req, res) => {
       const client = typeof req.query.client_id === 'string' ? op.getClient(req.query.client_id) : undefined;
       const logoutUri = req.query.logout_uri;

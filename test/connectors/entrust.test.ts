@@ -11,8 +11,8 @@ const userinfoTypes: string[] = [];
 
 /**
  * Entrust IDaaS per reference 11.5: issuer `/api/oidc`, userinfo signed as a JWT (the app's "User
- * Info Signing Algorithm") [entrust-pkihub][idaas-js-api], groups and roles as admin-defined
- * custom claims, `acr` in every ID token [curity-callback].
+ * Info Signing Algorithm") (https://mobile2.managed.entrust.com/pkihub/Entrust-Identity-as-a-Service-(IDaaS).250347375.html, https://github.com/guitaoliu/idaas-auth-js), groups and roles as admin-defined
+ * custom claims, `acr` in every ID token (https://github.com/curityio/entrust-idaas/blob/HEAD/src/main/java/io/curity/entrust/oidc/authentication/CallbackRequestHandler.java).
  */
 const entrustOp: OpOptions = {
   mountPath: '/api/oidc',

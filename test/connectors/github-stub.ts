@@ -58,7 +58,7 @@ export class GithubStub {
   nextTokenError: string | undefined;
   /** Answer the token endpoint form-encoded even when JSON was asked for. */
   forceForm = false;
-  /** Send a JSON token body labelled `text/plain` (wrong Content-Type, reference §6). */
+  /** Send a JSON token body labelled `text/plain` (wrong Content-Type). */
   wrongContentType = false;
   /** GitHub App mode: expiring tokens with rotating refresh tokens. */
   appMode = false;

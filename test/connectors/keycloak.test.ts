@@ -12,8 +12,8 @@ let accessTokenOverrides: Record<string, unknown> = {};
 /**
  * Keycloak per reference 11.8: realm issuer and `/protocol/openid-connect/*` endpoints; roles only
  * in the access token, a JWT for audience "account" with `azp`, `typ: "Bearer"`, `realm_access`
- * and `resource_access` [kc-14617][kc-14356]; logout refuses post_logout_redirect_uri without
- * id_token_hint or client_id [kc-gist-logout][kc-19-0-2].
+ * and `resource_access` (https://github.com/keycloak/keycloak/issues/14617, https://github.com/keycloak/keycloak/issues/14356); logout refuses post_logout_redirect_uri without
+ * id_token_hint or client_id (https://gist.github.com/austincunningham/5be1ebd92bff95bf1a85434125815c4b, https://github.com/mposolda/keycloak-documentation/blob/HEAD/upgrading/topics/keycloak/changes-19_0_2.adoc).
  */
 function keycloakOp(mountPath: string): OpOptions {
   return {

@@ -9,7 +9,7 @@ const subject = '00u1a2b3c4d5e6f7g8h9';
  * Okta per reference 11.7. `prefix` is the path of the endpoints below the mount: `/v1` on a custom
  * authorization server, `/oauth2/v1` on the org server. Scope claims (groups included) only come
  * from userinfo (`conformIdTokenClaims: true`), and the pre-middleware is as strict as Okta:
- * authorize needs `state` and `nonce`, logout needs `id_token_hint` [okta-oidc-api].
+ * authorize needs `state` and `nonce`, logout needs `id_token_hint` (https://github.com/okta/okta-developer-docs/blob/HEAD/packages/@okta/vuepress-site/docs/reference/api/oidc/index.md).
  */
 function oktaOp(mountPath: string, prefix: string): OpOptions {
   return {

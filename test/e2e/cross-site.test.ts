@@ -80,7 +80,9 @@ const isItems = (r: Response) => r.url() === `${stack.url}/items` && r.request()
 async function submit(page: Page): Promise<{ status: number; body: unknown; origin: string | undefined; site: string | undefined }> {
   const [res] = await Promise.all([page.waitForResponse(isItems), page.click('#go')]);
   const sent = await res.request().allHeaders();
-  return { status: res.status(), body: await res.json() as unknown, origin: sent.origin, site: sent['sec-fetch-site'] };
+  // A refused form navigation is answered as a page (browsers get HTML), an accepted one by the route's JSON.
+  const html = (res.headers()['content-type'] ?? '').startsWith('text/html');
+  return { status: res.status(), body: html ? await res.text() : await res.json() as unknown, origin: sent.origin, site: sent['sec-fetch-site'] };
 }
 
 test('a same-origin form post and fetch pass, even under Referrer-Policy: no-referrer (Origin: null)', async () => {
@@ -107,12 +109,9 @@ test('a form post and a fetch from another port of the same site carry the cooki
     await signIn(page);
     await page.goto(`${attackerUrl}/`);
     const posted = await submit(page);
-    expect(posted).toEqual({
-      status: 403,
-      body: { error: 'cross_site_request', code: 'CROSS_SITE_REQUEST', message: 'This request came from another site and was refused.' },
-      origin: attackerUrl,
-      site: 'same-site',
-    });
+    expect(posted).toMatchObject({ status: 403, origin: attackerUrl, site: 'same-site' });
+    expect(posted.body).toEqual(expect.stringContaining('CROSS_SITE_REQUEST'));
+    expect(posted.body).toEqual(expect.stringContaining('This request came from another site and was refused.'));
 
     await page.goto(`${attackerUrl}/`);
     const [res] = await Promise.all([

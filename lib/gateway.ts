@@ -24,6 +24,7 @@ import { createSessionCache } from './session/cache.js';
 import { createEmitter, type GatewayEvent, type GatewayEventType, type GatewayEvents } from './events.js';
 import { createMetrics, instrumentFetch, type GuardOutcome, type MetricsOption } from './metrics.js';
 import { sendJson } from './http/respond.js';
+import { connectorReady, describeStore, logReady } from './ready-report.js';
 
 /** What JSON cannot carry. */
 export interface FedgateOptions {
@@ -220,16 +221,18 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
 
   gateway.ready = async () => {
     await tokens.ready();
+    const storeName = describeStore(config, redis, !ownsRedis);
     if (redis) {
       try {
         await waitUntilReady(redis, (config.session.redis?.connectTimeout ?? 2000) * 2);
         await redis.ping();
       } catch (err) {
-        throw new FedgateError('SESSION_STORE_UNAVAILABLE', 'Redis is not reachable.', { cause: err });
+        throw new FedgateError('SESSION_STORE_UNAVAILABLE', `Redis is not reachable: ${storeName}.`, { cause: err });
       }
     }
-    await Promise.all([...connectors.values()].map((c) => c.ready()));
+    await Promise.all([...connectors.values()].map((c) => connectorReady(config, c)));
     await broker?.ready();
+    logReady(logger, config, storeName, await tokens.keySet(), connectors.values());
   };
   gateway.close = async () => {
     closed = true;

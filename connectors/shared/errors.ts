@@ -32,12 +32,17 @@ export function translateUpstreamError(err: unknown, stage: 'discovery' | 'token
   const code = (e as { code?: unknown }).code;
   // openid-client wraps oauth4webapi's specific error in a generic one ("invalid response
   // encountered"); the specific message lives on `cause`, so match against both.
-  const text = e.cause instanceof Error && e.cause !== e ? `${e.message}: ${e.cause.message}` : e.message;
+  const challenge = challengeError(e);
+  const text = e.cause instanceof Error && e.cause !== e ? `${e.message}: ${e.cause.message}`
+    : challenge !== undefined ? `${e.message} (${challenge})` : e.message;
   const detail = `${stage}: ${typeof code === 'string' ? `${code} ` : ''}${text}`.slice(0, 300);
   const make = (c: ErrorCode, message: string) => new FedgateError(c, message, { detail, cause: err });
   if (e instanceof ResponseTooLargeError || e.cause instanceof ResponseTooLargeError) return make('UPSTREAM_RESPONSE_INVALID', 'The identity provider sent a response that is too large.');
   if (isNetworkError(e)) return make('UPSTREAM_UNAVAILABLE', 'The identity provider is not reachable right now.');
   if (stage === 'discovery') return make('UPSTREAM_UNAVAILABLE', 'The identity provider\'s configuration could not be loaded.');
+  if (code === 'OAUTH_WWW_AUTHENTICATE_CHALLENGE' && challenge !== undefined) {
+    return make('UPSTREAM_RESPONSE_INVALID', `The identity provider refused the request (${challenge.replace(/^error=/, '')}).`);
+  }
   if (code === 'OAUTH_RESPONSE_BODY_ERROR') {
     const oauthError = (e as { error?: unknown }).error;
     if (stage === 'refresh' && oauthError === 'invalid_grant') return make('REFRESH_REJECTED', 'The identity provider ended the session.');
@@ -51,6 +56,20 @@ export function translateUpstreamError(err: unknown, stage: 'discovery' | 'token
     return make('ID_TOKEN_INVALID', 'The identity provider\'s ID token was rejected.');
   }
   return make('UPSTREAM_RESPONSE_INVALID', 'The identity provider sent an invalid response.');
+}
+
+/**
+ * The `error` parameter of a WWW-Authenticate challenge (RFC 6750 §3, RFC 6749 §5.2: a token
+ * endpoint answers a refused client authentication with 401 and a challenge); openid-client
+ * keeps the parsed challenges in `cause`.
+ */
+function challengeError(e: Error): string | undefined {
+  if (!Array.isArray(e.cause)) return undefined;
+  for (const c of e.cause as unknown[]) {
+    const error = (c as { parameters?: { error?: unknown } } | null)?.parameters?.error;
+    if (typeof error === 'string') return `error=${sanitizeParam(error, 64)}`;
+  }
+  return undefined;
 }
 
 function isNetworkError(e: Error, depth = 0): boolean {

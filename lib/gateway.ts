@@ -25,6 +25,7 @@ import { createEmitter, type GatewayEvent, type GatewayEventType, type GatewayEv
 import { createMetrics, instrumentFetch, type GuardOutcome, type MetricsOption } from './metrics.js';
 import { sendJson } from './http/respond.js';
 import { connectorReady, describeStore, logReady } from './ready-report.js';
+import { errorNextKey, type FedgateViews } from './http/page.js';
 
 /** What JSON cannot carry. */
 export interface FedgateOptions {
@@ -48,6 +49,14 @@ export interface FedgateOptions {
   metrics?: MetricsOption;
   /** Extra connector types (type → factory), next to the built-in ones. */
   connectorTypes?: ConnectorRegistry;
+  /** Renders fedgate's pages (error, 403, chooser, consent, consents, sign-out) in the app's own layout. */
+  views?: FedgateViews;
+  /**
+   * `'next'`: errors of fedgate's routes and requireAuth's 403 go to Express's error handler as
+   * the coded FedgateError (`err.code`, `err.status`) instead of fedgate's page or JSON.
+   * Default `'page'`.
+   */
+  errorHandler?: 'page' | 'next';
 }
 
 /** Readiness of the gateway's dependencies; reveals nothing secret. */
@@ -149,8 +158,10 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
     : undefined;
   const tokens = createTokenService(config, { logger, now, ...(nodeEnv !== undefined ? { nodeEnv } : {}) });
   const sessionMw = createSessionMiddleware(config, store);
+  const errorsToNext = options.errorHandler === 'next';
   const info = {
     basePath: config.basePath,
+    pages: { homeUrl: `${config.baseUrl}/`, basePath: config.basePath, errorsToNext, ...(options.views ? { views: options.views } : {}) },
     ...(metrics ? { observe: (outcome: GuardOutcome) => metrics.guard(outcome) } : {}),
   };
   const ctx: GatewayContext = {
@@ -204,13 +215,17 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
       return;
     }
     (req as unknown as Record<symbol, unknown>)[gatewayInfo] = info;
+    if (errorsToNext) (req as unknown as Record<symbol, unknown>)[errorNextKey] = next;
     resolveAuth(ctx, req, res)
       .then((auth) => {
         (req as { auth?: unknown }).auth = auth;
         return route(req, res);
       })
       .then((handled) => {
-        if (!handled) next();
+        if (handled) return;
+        // Past the gateway, the app's own next (requireAuth's) handles errors.
+        if (errorsToNext) delete (req as unknown as Record<symbol, unknown>)[errorNextKey];
+        next();
       })
       .catch((err: unknown) => {
         const e = toFedgateError(err);

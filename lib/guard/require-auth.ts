@@ -1,7 +1,8 @@
 import type { Auth } from '../auth.js';
 import { FedgateError } from '../errors.js';
 import { sanitizeReturnTo } from '../flow/return-to.js';
-import { page, redirect, sendHtml, sendJson, wantsHtml, type Next, type Req, type Res, sendInvalidToken, sendUnauthorized, sendUnavailable } from '../http/respond.js';
+import { pageBase, renderView, type PageKit } from '../http/page.js';
+import { redirect, sendHtml, sendJson, wantsHtml, type Next, type Req, type Res, sendInvalidToken, sendUnauthorized, sendUnavailable } from '../http/respond.js';
 
 /** Options of `requireAuth`. */
 export interface RequireAuthOptions {
@@ -17,6 +18,8 @@ export interface RequireAuthOptions {
 export const gatewayInfo = Symbol.for('fedgate.gateway');
 export interface GatewayInfo {
   basePath: string;
+  /** Page settings and the app's views (403 page). */
+  pages?: PageKit;
   /** Metrics hook, when metrics are on. */
   observe?: (outcome: 'allowed' | 'unauthenticated' | 'forbidden' | 'unavailable') => void;
 }
@@ -77,7 +80,7 @@ export function requireAuth(options: RequireAuthOptions = {}) {
       const ok = Array.isArray(actual) ? actual.includes(expected) : actual === expected;
       if (!ok) {
         observe?.('forbidden');
-        forbidden(req, res);
+        forbidden(req, res, info, next);
         return;
       }
     }
@@ -87,7 +90,7 @@ export function requireAuth(options: RequireAuthOptions = {}) {
     };
     const deny = () => {
       observe?.('forbidden');
-      forbidden(req, res);
+      forbidden(req, res, info, next);
     };
     const fail = () => {
       observe?.('unavailable');
@@ -113,10 +116,22 @@ export function requireAuth(options: RequireAuthOptions = {}) {
   };
 }
 
-/** Browsers get a small HTML page, everything else JSON. */
-function forbidden(req: Req, res: Res): void {
+/**
+ * Browsers get the 403 page (the app's `views.forbidden` when set) with a way to sign in with
+ * another account: sign out, then sign in again for the same page. Everything else gets JSON.
+ * With `errorHandler: 'next'` the coded error goes to Express's error handler.
+ */
+function forbidden(req: Req, res: Res, info: GatewayInfo, next: Next): void {
+  if (info.pages?.errorsToNext) {
+    next(new FedgateError('FORBIDDEN', 'You are signed in, but this page needs permissions your account does not have.'));
+    return;
+  }
   if (wantsHtml(req)) {
-    sendHtml(res, 403, page('Access denied', '<h1>Access denied</h1><p>You are signed in, but this page needs permissions your account does not have.</p><p>Error code: <code>FORBIDDEN</code></p>'));
+    const base = pageBase(info.pages);
+    const login = `${info.basePath}/login?returnTo=${encodeURIComponent(sanitizeReturnTo(req.originalUrl ?? req.url))}`;
+    const switchAccountUrl = `${info.basePath}/logout?returnTo=${encodeURIComponent(login)}`;
+    res.setHeader('Cache-Control', 'no-store');
+    sendHtml(res, 403, renderView(info.pages, 'forbidden', { ...base, basePath: info.basePath, code: 'FORBIDDEN', switchAccountUrl }));
     return;
   }
   sendJson(res, 403, { error: 'forbidden', code: 'FORBIDDEN' });

@@ -166,8 +166,7 @@ export const defaultViews: Required<FedgateViews> = {
   forbidden: (c) => layout('Access denied', '<h1>Access denied</h1>'
     + '<p>You are signed in, but this page needs permissions your account does not have.</p>'
     + `<p class="muted">Error code: <code>${e(c.code)}</code></p>`
-    + `<a class="button" href="${e(c.switchAccountUrl)}">Sign in with another account</a>`
-    + `<a class="button secondary" href="${e(c.homeUrl)}">Go to the home page</a>`, c.homeUrl),
+    + `<a class="button" href="${e(c.switchAccountUrl)}">Sign in with another account</a>`, c.homeUrl),
   chooser: (c) => {
     const links = c.connectors.map((x) => `<li><a class="button" href="${e(x.loginUrl)}">Sign in with ${e(x.name)}</a></li>`).join('');
     const notice = c.loginHint !== undefined ? '<p class="notice" role="alert">No sign-in provider is set up for that e-mail address. Choose one below.</p>' : '';

@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { FedgateError, toFedgateError } from '../errors.js';
 import { noStore, readForm, redirect, sendError, sendHtml, sendJson, wantsHtml, type Req, type Res, sendUnauthorized } from '../http/respond.js';
 import { pageBase, pagesOf, renderView } from '../http/page.js';
+import { crossSitePost } from '../http/same-origin.js';
 import { readSessionAuth } from '../session/state.js';
 import type { SessionHandle } from '../session/lifecycle.js';
 import { listConsents, withdrawConsent, type ConsentEntry } from './grants.js';
@@ -67,10 +68,8 @@ export async function showConsents(rt: BrokerRuntime, req: Req, res: Res): Promi
 export async function withdrawFromConsents(rt: BrokerRuntime, req: Req, res: Res): Promise<void> {
   noStore(res);
   try {
-    const origin = req.headers.origin;
-    if ((origin !== undefined && origin !== rt.ctx.config.baseUrl) || req.headers['sec-fetch-site'] === 'cross-site') {
-      throw new FedgateError('FORM_TOKEN_INVALID', 'The form did not come from this site.', { detail: 'cross-site post' });
-    }
+    const crossSite = crossSitePost(req, rt.ctx.config.baseUrl);
+    if (crossSite) throw new FedgateError('FORM_TOKEN_INVALID', 'The form did not come from this site.', { detail: crossSite });
     const principal = sessionPrincipal(req);
     const sid = localSid(req);
     if (!principal || !sid) throw new FedgateError('UNAUTHORIZED', 'Sign in to manage the applications you allowed.');

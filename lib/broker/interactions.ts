@@ -4,6 +4,7 @@ import { FedgateError, toFedgateError } from '../errors.js';
 import { noStore, readForm, redirect, sendError, type Req, type Res } from '../http/respond.js';
 import { randomToken } from '../flow/transactions.js';
 import { pagesOf } from '../http/page.js';
+import { crossSitePost } from '../http/same-origin.js';
 import { readSessionAuth } from '../session/state.js';
 import type { SessionHandle } from '../session/lifecycle.js';
 import { renderConsentPage } from './consent-page.js';
@@ -86,8 +87,8 @@ export async function submitInteraction(rt: BrokerRuntime, req: Req, res: Res, u
   noStore(res);
   res.setHeader('Referrer-Policy', 'no-referrer');
   try {
-    const origin = req.headers.origin;
-    if ((origin !== undefined && origin !== rt.ctx.config.baseUrl) || req.headers['sec-fetch-site'] === 'cross-site') throw badForm('cross-site post');
+    const crossSite = crossSitePost(req, rt.ctx.config.baseUrl);
+    if (crossSite) throw badForm(crossSite);
     let form: URLSearchParams;
     try {
       form = await readForm(req);

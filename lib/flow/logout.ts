@@ -5,11 +5,12 @@ import { noStore, queryOf, readForm, redirect, sendError, sendHtml, setCookie, s
 import { readSessionAuth, type SessionAuth } from '../session/state.js';
 import { destroySession, type SessionHandle } from '../session/lifecycle.js';
 import { pageBase, pagesOf, renderView } from '../http/page.js';
+import { crossSitePost } from '../http/same-origin.js';
 import { sanitizeReturnTo } from './return-to.js';
 
 /**
- * GET|POST {basePath}/logout. A cross-site request cannot log a user out: POST needs a
- * same-origin `Origin` (when sent) and a cross-site GET gets a confirmation form instead.
+ * GET|POST {basePath}/logout. A cross-site request cannot log a user out: a POST must be
+ * same-origin (`crossSitePost`) and a cross-site GET gets a confirmation form instead.
  * The session is destroyed in Redis and the cookie cleared, then the browser goes to `returnTo`
  * or, when the connector asks for it, to the upstream's logout.
  */
@@ -20,10 +21,8 @@ export async function handleLogout(ctx: GatewayContext, req: Req, res: Res): Pro
     const q = queryOf(req);
     let returnToRaw = single(q, 'returnTo');
     if (req.method === 'POST') {
-      const origin = req.headers.origin;
-      if ((origin !== undefined && origin !== ctx.config.baseUrl) || req.headers['sec-fetch-site'] === 'cross-site') {
-        throw new FedgateError('LOGOUT_CROSS_SITE', 'Sign-out must be requested from this site.');
-      }
+      const crossSite = crossSitePost(req, ctx.config.baseUrl);
+      if (crossSite) throw new FedgateError('LOGOUT_CROSS_SITE', 'Sign-out must be requested from this site.', { detail: crossSite });
       const form = await readForm(req).catch(() => new URLSearchParams());
       returnToRaw ??= single(form, 'returnTo');
     } else if (req.headers['sec-fetch-site'] === 'cross-site' || req.headers['sec-fetch-site'] === 'same-site') {

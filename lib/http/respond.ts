@@ -15,6 +15,17 @@ export function wantsHtml(req: Req): boolean {
   return accept.includes('text/html');
 }
 
+/**
+ * A page the browser shows as a document, whatever the method: a form POST navigates too, so its
+ * error must be a page, not JSON. Fetch Metadata says so when sent (`Sec-Fetch-Mode: navigate`,
+ * https://www.w3.org/TR/fetch-metadata/); without it, an `Accept` naming HTML does.
+ */
+export function navigates(req: Req): boolean {
+  const mode = req.headers['sec-fetch-mode'];
+  if (mode !== undefined) return mode === 'navigate';
+  return (req.headers.accept ?? '').includes('text/html');
+}
+
 /** Parses the query of the original URL; repeated keys are kept so callers can reject them. */
 export function queryOf(req: Req): URLSearchParams {
   const raw = req.originalUrl ?? req.url ?? '/';
@@ -80,7 +91,7 @@ export function sendError(req: Req, res: Res, err: FedgateError, retry?: { retry
     next(err);
     return;
   }
-  if (wantsHtml(req)) {
+  if (wantsHtml(req) || navigates(req)) {
     const kit = pagesOf(req);
     sendHtml(res, err.status, renderView(kit, 'error', { ...pageBase(kit), status: err.status, code: err.code, message: err.message, ...(retry ?? {}) }));
     return;

@@ -29,6 +29,15 @@ export async function startRelyingParty(): Promise<RelyingParty> {
     if (typeof token === 'string') logoutTokens.push(token);
     res.status(200).end();
   });
+  // A page of this (other) site linking to, or posting a form to, a fedgate URL: the cross-site
+  // starting point of real-browser tests.
+  app.get('/link', (req, res) => {
+    const to = String(req.query.to ?? '');
+    const method = req.query.post === '1' ? 'post' : 'get';
+    const escaped = to.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+    res.type('html').send(`<!doctype html><title>elsewhere</title><a id="go" href="${escaped}">go</a>`
+      + `<form method="${method}" action="${escaped}"><button id="submit" type="submit">submit</button></form>`);
+  });
   const server: Server = createServer(app);
   const port = await listenEphemeral(server);
   const url = `http://127.0.0.1:${port}`;

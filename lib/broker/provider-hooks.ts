@@ -18,6 +18,7 @@ export function attachLogoutChain(rt: BrokerRuntime, chain: LogoutChain): void {
  * - discovery advertises fedgate's userinfo route (the provider's own is off, see userinfo.ts);
  * - a successful authorization links the provider session to the fedgate session (logout chain);
  * - the token response's `scope` states what the access token carries;
+ * - a client's revocation of its refresh token also ends its grant's JWT access tokens;
  * - a confirmed RP-initiated logout also ends the fedgate session (and the upstream one).
  */
 export function installProviderHooks(rt: BrokerRuntime, provider: Provider): void {
@@ -59,6 +60,13 @@ export function installProviderHooks(rt: BrokerRuntime, provider: Provider): voi
       } catch {
         // Not a JWT: leave the response as oidc-provider built it.
       }
+      return;
+    }
+    if (route === 'revocation' && kctx.status === 200) {
+      // The provider deleted the grant's stored tokens; its JWT access tokens are not stored, so
+      // they end here (RFC 7009 §2.1). Only for the client's own token: others are ignored.
+      const token = kctx.oidc.entities.RefreshToken ?? kctx.oidc.entities.AccessToken;
+      if (token?.grantId && token.clientId === kctx.oidc.client?.clientId) await rt.records.forgetAccessTokens(token.grantId);
       return;
     }
     if (route === 'end_session_confirm' && kctx.status >= 300 && kctx.status < 400) {

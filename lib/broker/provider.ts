@@ -150,8 +150,9 @@ export async function buildProvider(rt: BrokerRuntime): Promise<Provider> {
     pkce: { required: (_kctx, client) => client.clientAuthMethod === 'none' },
     rotateRefreshToken: true,
     issueRefreshToken: (_kctx, client) => client.grantTypeAllowed('refresh_token'),
-    // Logging out ends the tokens, not the consent: the consent page does not come back for that.
-    revokeGrantPolicy: (kctx) => kctx.oidc.route !== 'end_session_confirm' && !(kctx.oidc.route === 'revocation' && kctx.oidc.entities.AccessToken),
+    // Logging out and a client revoking its own tokens (RFC 7009; mod_auth_openidc does it at
+    // every logout) end the tokens, not the consent: only the user or the operator withdraws it.
+    revokeGrantPolicy: (kctx) => kctx.oidc.route !== 'end_session_confirm' && kctx.oidc.route !== 'revocation',
     clientBasedCORS: (_kctx, origin, client) => origin !== 'null' && (client.redirectUris ?? []).some((u) => URL.parse(u)?.origin === origin),
     routes: providerRoutes,
     ttl: {

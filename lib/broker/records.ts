@@ -8,7 +8,8 @@ import type { KvStore } from '../redis/kv.js';
  *   them when no browser session is at hand, e.g. at the token endpoint);
  * - `op:ug:<sub>:<client>` → grantId and `op:ugs:<sub>` (set of client ids): the consents a user
  *   gave, across sessions, for the consent check and the consents page;
- * - `op:at:<jti>` → grantId of a JWT access token, so userinfo can refuse tokens of a withdrawn grant;
+ * - `op:at:<jti>` → grantId of a JWT access token, so userinfo can refuse tokens of a withdrawn grant,
+ *   and `op:gat:<grantId>` (set of jti) so a client's revocation can end its grant's access tokens;
  * - `op:link:<session id>` (set of provider session uids) and `op:plink:<uid>` → session id: which
  *   provider sessions a fedgate session carries, for the logout chain;
  * - `op:csrf:<interaction uid>`: the per-interaction form token of the consent page.
@@ -22,6 +23,8 @@ export interface BrokerRecords {
   grantedClients(sub: string): Promise<string[]>;
   rememberAccessToken(jti: string, grantId: string, ttlSeconds: number): Promise<void>;
   grantIdOfAccessToken(jti: string): Promise<string | undefined>;
+  /** Ends, at fedgate's userinfo, every JWT access token issued under a grant (RFC 7009 §2.1). */
+  forgetAccessTokens(grantId: string): Promise<void>;
   link(sessionId: string, uid: string): Promise<void>;
   /** Takes (reads and deletes) the provider session uids of a fedgate session. */
   takeLinks(sessionId: string): Promise<string[]>;
@@ -70,6 +73,11 @@ export function createBrokerRecords(kv: KvStore, ttl: RecordTtls): BrokerRecords
     },
     async rememberAccessToken(jti, grantId, ttlSeconds) {
       await kv.set(`op:at:${jti}`, grantId, Math.max(1, ttlSeconds));
+      await kv.addToSet(`op:gat:${grantId}`, jti, Math.max(1, ttlSeconds));
+    },
+    async forgetAccessTokens(grantId) {
+      for (const jti of await kv.members(`op:gat:${grantId}`)) await kv.del(`op:at:${jti}`);
+      await kv.del(`op:gat:${grantId}`);
     },
     async grantIdOfAccessToken(jti) {
       return (await kv.get(`op:at:${jti}`)) ?? undefined;

@@ -240,7 +240,8 @@ describe('HTTP: the same-origin signals of a form post', () => {
     expect(approved.status).toBe(303);
     const pageRes = await b.get(`${stack.url}/auth/consents`);
     const token = /name="form_token" value="([^"]+)"/.exec(pageRes.body)![1]!;
-    for (const headers of [{ origin: 'null' }, { origin: 'null', 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }]) {
+    const refusals: Array<Record<string, string>> = [{ origin: 'null' }, { origin: 'null', 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }];
+    for (const headers of refusals) {
       const refused = await b.post(`${stack.url}/auth/consents`, { client_id: 'third-party', form_token: token }, { headers: { ...json, ...headers } });
       expect(refused.status).toBe(403);
       expect(refused.json()).toEqual({ error: 'form_token_invalid', code: 'FORM_TOKEN_INVALID', message: 'The form did not come from this site.' });

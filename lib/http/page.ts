@@ -198,11 +198,13 @@ export const defaultViews: Required<FedgateViews> = {
   logoutConfirm: (c) => {
     const from = c.clientName !== undefined ? ` from ${e(c.clientName)}` : '';
     const confirm = c.confirm !== undefined ? ` name="${e(c.confirm.name)}" value="${e(c.confirm.value)}"` : '';
+    // A client's sign-out (broker) stays a yes/no question; a sign-out link from another site is a plain choice.
+    const broker = c.cancel.kind === 'submit';
     const cancel = c.cancel.kind === 'submit'
       ? `<button type="submit" class="secondary">No, stay signed in${c.clientName !== undefined ? ` (only leave ${e(c.clientName)})` : ''}</button>`
-      : `<a class="button secondary" href="${e(c.cancel.href)}">No, stay signed in</a>`;
-    return layout('Sign out', `<h1>Sign out?</h1><p>You asked to sign out${from}.</p>${formOpen(c.form)}`
-      + `<button type="submit"${confirm} autofocus>Yes, sign me out</button>${cancel}</form>`, c.homeUrl);
+      : `<a class="button secondary" href="${e(c.cancel.href)}">Stay signed in</a>`;
+    return layout('Sign out', `<h1>Sign out?</h1><p>${broker ? `You asked to sign out${from}.` : 'A link asked to sign you out of this application.'}</p>`
+      + `${formOpen(c.form)}<button type="submit"${confirm} autofocus>${broker ? 'Yes, sign me out' : 'Sign out'}</button>${cancel}</form>`, c.homeUrl);
   },
 };
 

@@ -246,7 +246,7 @@ test('the broker flow and every fedgate page, at desktop and phone widths, by ke
     await page.waitForURL((u) => u.href.startsWith(`${app.url}/auth/logout`));
     await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe('Sign out?');
     await checkPage(page, 'logout-confirm');
-    await pressWithKeyboard(page, 'No, stay signed in');
+    await pressWithKeyboard(page, 'Stay signed in');
     await page.waitForURL(`${app.url}/`);
 
     // The client app signs out (RP-initiated logout): fedgate's broker confirmation, by keyboard.

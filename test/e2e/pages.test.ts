@@ -5,7 +5,7 @@
  * reached through the example's whole broker flow: client app → fedgate → development IdP →
  * consent → tokens, then consents, 403, error, both sign-out confirmations and the chooser.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -96,64 +96,19 @@ interface Audit {
   controls: number;
 }
 
-/** Runs in the page: structure, horizontal overflow, and the contrast of every visible text (WCAG 2.2 relative luminance). */
-function auditInPage(): Audit {
-  const parse = (c: string) => {
-    const n = (/rgba?\(([^)]+)\)/.exec(c)?.[1] ?? '0,0,0,0').split(/[\s,/]+/).filter(Boolean).map(Number);
-    return { r: n[0] ?? 0, g: n[1] ?? 0, b: n[2] ?? 0, a: n[3] ?? 1 };
-  };
-  const channel = (v: number) => {
-    const s = v / 255;
-    return s <= 0.04045 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
-  };
-  const lum = (c: { r: number; g: number; b: number }) => 0.2126 * channel(c.r) + 0.7152 * channel(c.g) + 0.0722 * channel(c.b);
-  const background = (el: Element) => {
-    for (let e: Element | null = el; e; e = e.parentElement) {
-      const c = parse(getComputedStyle(e).backgroundColor);
-      if (c.a > 0) return c;
-    }
-    return { r: 255, g: 255, b: 255, a: 1 };
-  };
-  let min = { ratio: 21, text: '', color: '', background: '' };
-  for (const el of Array.from(document.body.querySelectorAll('*'))) {
-    const own = Array.from(el.childNodes).some((n) => n.nodeType === Node.TEXT_NODE && (n.textContent ?? '').trim() !== '');
-    const box = el.getBoundingClientRect();
-    if (!own || box.width === 0 || box.height === 0 || getComputedStyle(el).visibility === 'hidden') continue;
-    const fg = parse(getComputedStyle(el).color);
-    const bg = background(el);
-    const [hi, lo] = [lum(fg), lum(bg)].sort((x, y) => y - x) as [number, number];
-    const ratio = (hi + 0.05) / (lo + 0.05);
-    if (ratio < min.ratio) min = { ratio, text: (el.textContent ?? '').trim().slice(0, 60), color: getComputedStyle(el).color, background: `rgb(${bg.r}, ${bg.g}, ${bg.b})` };
-  }
-  return {
-    lang: document.documentElement.lang,
-    viewport: document.querySelector('meta[name="viewport"]')?.getAttribute('content') ?? null,
-    h1: document.querySelectorAll('h1').length,
-    main: document.querySelectorAll('main').length,
-    scrollWidth: document.scrollingElement!.scrollWidth,
-    innerWidth: window.innerWidth,
-    minContrast: min,
-    controls: document.querySelectorAll('a[href], button, input:not([type=hidden])').length,
-  };
+/** The in-page helpers (plain JS, see page-audit.js), called by name with JSON arguments. */
+const inPageSource = readFileSync(path.resolve('test/e2e/page-audit.js'), 'utf8');
+function inPage<T>(page: Page, fn: string, ...args: unknown[]): Promise<T> {
+  return page.evaluate(`${inPageSource}\n${fn}(${args.map((a) => JSON.stringify(a)).join(', ')})`) as Promise<T>;
 }
 
 /** Presses Tab through the page: every control is reached once, each with a visible focus outline. */
 async function tabThrough(page: Page): Promise<string[]> {
-  const count = await page.evaluate(() => {
-    const all = Array.from(document.querySelectorAll('a[href], button, input:not([type=hidden])'));
-    all.forEach((el, i) => el.setAttribute('data-tab-id', String(i)));
-    (document.activeElement as HTMLElement | null)?.blur();
-    return all.length;
-  });
+  const count = await inPage<number>(page, 'markControls');
   const reached: string[] = [];
   for (let i = 0; i < count + 2 && reached.length < count; i++) {
     await page.keyboard.press('Tab');
-    const focused = await page.evaluate(() => {
-      const el = document.activeElement;
-      if (!el || !el.hasAttribute('data-tab-id')) return undefined;
-      const style = getComputedStyle(el);
-      return { id: el.getAttribute('data-tab-id')!, label: (el.textContent ?? '').trim() || (el as HTMLInputElement).name, outline: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2 };
-    });
+    const focused = await inPage<{ id: string; label: string; outline: boolean } | null>(page, 'focusedControl');
     if (!focused || reached.includes(focused.label + focused.id)) continue;
     expect({ control: focused.label, visibleFocus: focused.outline }).toEqual({ control: focused.label, visibleFocus: true });
     reached.push(focused.label + focused.id);
@@ -166,7 +121,7 @@ async function tabThrough(page: Page): Promise<string[]> {
 async function checkPage(page: Page, name: string): Promise<void> {
   for (const width of widths) {
     await page.setViewportSize({ width, height: width === 390 ? 844 : 900 });
-    const audit = await page.evaluate(auditInPage);
+    const audit = await inPage<Audit>(page, 'auditPage');
     expect({ page: name, width, lang: audit.lang, h1: audit.h1, main: audit.main, viewport: audit.viewport })
       .toEqual({ page: name, width, lang: 'en', h1: 1, main: 1, viewport: 'width=device-width, initial-scale=1' });
     expect({ page: name, width, sideways: audit.scrollWidth > audit.innerWidth }).toEqual({ page: name, width, sideways: false });
@@ -180,10 +135,10 @@ async function checkPage(page: Page, name: string): Promise<void> {
 
 /** Tabs to the control with this accessible text and presses Enter: keyboard operation. */
 async function pressWithKeyboard(page: Page, text: string): Promise<void> {
-  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  await inPage(page, 'blurFocus');
   for (let i = 0; i < 30; i++) {
     await page.keyboard.press('Tab');
-    const label = await page.evaluate(() => (document.activeElement?.textContent ?? '').trim());
+    const label = await inPage<string>(page, 'focusedText');
     if (label === text) {
       await page.keyboard.press('Enter');
       return;
@@ -236,12 +191,7 @@ test('the broker flow and every fedgate page, at desktop and phone widths, by ke
 
     // A sign-out link on another site of the same user: fedgate asks first.
     await page.goto(client.url);
-    await page.evaluate((href) => {
-      const a = document.createElement('a');
-      a.href = href;
-      a.textContent = 'sign out of the gateway';
-      document.body.append(a);
-    }, `${app.url}/auth/logout?returnTo=%2F`);
+    await inPage(page, 'addLink', `${app.url}/auth/logout?returnTo=%2F`, 'sign out of the gateway');
     await page.getByRole('link', { name: 'sign out of the gateway' }).click();
     await page.waitForURL((u) => u.href.startsWith(`${app.url}/auth/logout`));
     await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe('Sign out?');

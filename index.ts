@@ -36,3 +36,5 @@ export type {
   FedgateViews, ViewBase, PageForm, ErrorViewContext, ForbiddenViewContext, ChooserViewContext, ConsentViewContext,
   ConsentPermission, ConsentsViewContext, LogoutConfirmViewContext,
 } from './lib/http/page.js';
+export { authOf, isAuthenticated, withAuth } from './lib/auth.js';
+export type { AuthenticatedAuth, AuthenticatedRequest } from './lib/auth.js';

@@ -3,7 +3,7 @@ import type { Redis, Cluster } from 'ioredis';
 import type session from 'express-session';
 import { anonymous } from './auth.js';
 import type { Connector, ConnectorRegistry } from './connector.js';
-import type { ChooserRenderer, GatewayContext } from './context.js';
+import type { GatewayContext } from './context.js';
 import { loadConfig, type ResolvedConfig } from './config/load.js';
 import type { ConfigInput } from './config/schema.js';
 import { compileMapping, type CompiledMapping } from './claims/map.js';
@@ -25,7 +25,7 @@ import { createEmitter, type GatewayEvent, type GatewayEventType, type GatewayEv
 import { createMetrics, instrumentFetch, type GuardOutcome, type MetricsOption } from './metrics.js';
 import { sendJson } from './http/respond.js';
 import { connectorReady, describeStore, logReady } from './ready-report.js';
-import { errorNextKey, type FedgateViews } from './http/page.js';
+import { errorNextKey, type ChooserRenderer, type FedgateViews } from './http/page.js';
 
 /** What JSON cannot carry. */
 export interface FedgateOptions {

@@ -25,6 +25,13 @@ export interface ViewBase {
   basePath: string;
 }
 
+/**
+ * Renders the connector chooser; apps may supply their own. Must escape what it prints.
+ * `loginHint` is set when an e-mail was entered whose domain no connector claims (home-realm
+ * discovery found nothing): show it again with a notice.
+ */
+export type ChooserRenderer = (input: { connectors: ReadonlyArray<{ id: string; name: string; loginUrl: string }>; returnTo: string; formAction: string; loginHint?: string }) => string;
+
 /** An error page: the safe message and the code; never the internal detail. */
 export interface ErrorViewContext extends ViewBase {
   status: number;

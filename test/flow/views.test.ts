@@ -6,7 +6,7 @@ import type { ErrorRequestHandler } from 'express';
 import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from '../fixtures/op.js';
 import { startRedis, stopAllRedis, type RedisServer } from '../fixtures/redis.js';
 import { startStack, type Stack, type StackOptions } from '../fixtures/stack.js';
-import { FedgateError, type ChooserViewContext, type ErrorViewContext, type FedgateViews, type ForbiddenViewContext } from '../../index.js';
+import { authOf, FedgateError, withAuth, type ChooserViewContext, type ErrorViewContext, type FedgateViews, type ForbiddenViewContext } from '../../index.js';
 
 const html = { headers: { accept: 'text/html' } };
 let redis: RedisServer;
@@ -52,6 +52,12 @@ beforeAll(async () => {
         handled.push({ code: (err as FedgateError).code, status: (err as FedgateError).status, isFedgateError: err instanceof FedgateError });
         res.status((err as FedgateError).status ?? 500).type('text').send(`app handled ${String((err as FedgateError).code)}`);
       };
+      app.get('/typed', withAuth((req, res) => {
+        res.json({ sub: req.auth.sub.toUpperCase(), connector: req.auth.connector, via: req.auth.via });
+      }));
+      app.get('/auth-of', (req, res) => {
+        res.json({ sub: authOf(req).sub });
+      });
       app.use(onError);
     },
   });
@@ -138,5 +144,16 @@ describe("errorHandler: 'next'", () => {
     expect(handled.at(-1)).toEqual({ code: 'FORBIDDEN', status: 403, isFedgateError: true });
     // Allowed routes are untouched.
     expect((await browser.get(`${nextStack.url}/dashboard`)).status).toBe(200);
+  });
+});
+
+describe('typed req.auth: authOf and withAuth', () => {
+  test('signed in: the handler gets sub, connector and via; anonymous: UNAUTHORIZED reaches the error handler', async () => {
+    const anonymous = nextStack.browser();
+    expect(await anonymous.get(`${nextStack.url}/typed`)).toMatchObject({ status: 401, body: 'app handled UNAUTHORIZED' });
+    expect(await anonymous.get(`${nextStack.url}/auth-of`)).toMatchObject({ status: 401, body: 'app handled UNAUTHORIZED' });
+    const browser = await nextStack.login();
+    expect((await browser.get(`${nextStack.url}/typed`)).json()).toEqual({ sub: 'CORP|ALICE', connector: 'corp', via: 'session' });
+    expect((await browser.get(`${nextStack.url}/auth-of`)).json()).toEqual({ sub: 'corp|alice' });
   });
 });

@@ -86,16 +86,23 @@ beforeAll(() => {
   }
   writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
   writeFileSync(path.join(project, 'consumer.ts'), consumer);
+  docSnippets().forEach((code, i) => writeFileSync(path.join(project, `doc-snippet-${i}.ts`), code));
 }, 60_000);
 afterAll(() => {
   if (project) rmSync(project, { recursive: true, force: true });
 });
 
+/** The TypeScript examples of docs/pages-and-types.md, compiled as consumer files. */
+function docSnippets(): string[] {
+  const text = readFileSync(path.join(repo, 'docs', 'pages-and-types.md'), 'utf8');
+  return [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+}
+
 function compile(module: 'node16' | 'nodenext'): Promise<{ code: number | null; output: string }> {
   const config = path.join(project, `tsconfig.${module}.json`);
   writeFileSync(config, JSON.stringify({
     compilerOptions: { module, moduleResolution: module, target: 'es2022', strict: true, skipLibCheck: false, noEmit: true, types: ['node'] },
-    files: ['consumer.ts'],
+    files: ['consumer.ts', ...docSnippets().map((_c, i) => `doc-snippet-${i}.ts`)],
   }));
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [tsc, '-p', config], { cwd: project, env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -108,6 +115,10 @@ function compile(module: 'node16' | 'nodenext'): Promise<{ code: number | null; 
 }
 
 describe('the shipped declarations in a consumer project', () => {
+  test('the docs page has its examples (compiled below)', () => {
+    expect(docSnippets().length).toBe(3);
+  });
+
   test('the consumer has no @types/express-session, no prom-client, no @types/oidc-provider', () => {
     for (const absent of ['@types/express-session', 'prom-client', '@types/oidc-provider']) {
       expect(existsSync(path.join(project, 'node_modules', absent))).toBe(false);

@@ -234,6 +234,7 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
       });
   } as Gateway;
 
+  let announcedReady = false;
   gateway.ready = async () => {
     await tokens.ready();
     const storeName = describeStore(config, redis, !ownsRedis);
@@ -247,7 +248,9 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
     }
     await Promise.all([...connectors.values()].map((c) => connectorReady(config, c)));
     await broker?.ready();
-    logReady(logger, config, storeName, await tokens.keySet(), connectors.values());
+    // Once per gateway: a later ready() (a retry loop, a probe) says nothing new.
+    if (!announcedReady) logReady(logger, config, storeName, await tokens.keySet(), connectors.values());
+    announcedReady = true;
   };
   gateway.close = async () => {
     closed = true;

@@ -42,6 +42,7 @@ describe('ready() success line', () => {
 
   test('one info line names connectors and issuers, the store host, key ids and broker mode; nothing secret', async () => {
     await ok.gateway.ready();
+    await ok.gateway.ready(); // announced once
     const lines = ok.logger.lines.filter((l) => (l.obj as { event?: string }).event === 'gateway.ready');
     expect(lines).toHaveLength(1);
     const [line] = lines;

@@ -172,7 +172,9 @@ export async function startApp(opts: StartAppOptions): Promise<ExampleApp> {
   // Fail fast on keys, Redis and discovery, but keep serving: an unreachable upstream is reported per request.
   await gateway.ready().catch((err: unknown) => {
     const code = isRecord(err) && typeof err.code === 'string' ? err.code : 'ERROR';
-    logger.warn({ event: 'example.not_ready', code }, 'The gateway is not fully ready (is the IdP or Redis up?); continuing.');
+    // fedgate's ready() messages name the connector or the Redis host, never a secret.
+    const reason = err instanceof Error ? err.message : 'unknown';
+    logger.warn({ event: 'example.not_ready', code, reason }, 'The gateway is not fully ready (is the IdP or Redis up?); continuing.');
   });
 
   return {

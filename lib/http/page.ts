@@ -149,6 +149,7 @@ const styles = [
   '.notice{border-left:4px solid #b45309;background:#fffbeb;padding:.5rem .75rem}',
   '.card{border:1px solid #d1d5db;border-radius:.5rem;padding:.75rem 1rem;margin:.75rem 0}.card h2{margin-top:0}',
   '.back{margin:1.25rem 0 0;text-align:center}',
+  'main>:last-child,.card>:last-child,form>:last-child{margin-bottom:0}',
 ].join('');
 
 /**

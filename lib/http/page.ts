@@ -235,8 +235,10 @@ export function pageBase(kit: PageKit | undefined): ViewBase {
   return { homeUrl: kit?.homeUrl ?? '/', basePath: kit?.basePath ?? '/auth' };
 }
 
-/** The gateway's info object on a request (set by the gateway middleware), for its page settings. */
+/** The symbol of the gateway's info object on a request (the same one `requireAuth` reads). */
 const infoKey = Symbol.for('fedgate.gateway');
+
+/** The page settings the gateway middleware recorded on this request; undefined outside the gateway. */
 export function pagesOf(req: object): PageKit | undefined {
   const info = (req as Record<symbol, { pages?: PageKit } | undefined>)[infoKey];
   return info?.pages;

@@ -32,3 +32,9 @@ export type { Connector, ConnectorType, ConnectorContext, UpstreamIdentity } fro
 export { LoginRestartRequest } from './lib/connector.js';
 export { sanitizeReturnTo } from './lib/flow/return-to.js';
 export { builtinConnectors } from './connectors/registry.js';
+export type {
+  FedgateViews, ViewBase, PageForm, ErrorViewContext, ForbiddenViewContext, ChooserViewContext, ConsentViewContext,
+  ConsentPermission, ConsentsViewContext, LogoutConfirmViewContext,
+} from './lib/http/page.js';
+export { authOf, isAuthenticated, withAuth } from './lib/auth.js';
+export type { AuthenticatedAuth, AuthenticatedRequest } from './lib/auth.js';

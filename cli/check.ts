@@ -7,13 +7,14 @@ import { loadKeySet } from '../lib/tokens/keys.js';
 import { collectingLogger, createConnector, describeRedis, loadConfigFile, offlineContext, printConfigError } from './config.js';
 import { displayPath, exitCodes, parseCommandLine, positionals, usageError, type Io } from './io.js';
 import { probeConnector } from './probe.js';
+import { probeRedis } from './probe-redis.js';
 
 export const checkUsage = `Usage: fedgate check <config.json> [--probe] [--timeout <seconds>]
 
 Validates a gateway config with the same loader fedgate() uses and prints every problem
 as "path: message". \${env:NAME} is read from the environment. Also loads tokens.keys.
-  --probe            also fetch each connector's discovery document and JWKS and report
-                     issuer match, endpoints and ID token algorithms
+  --probe            also PING the session Redis, fetch each connector's discovery document
+                     and JWKS and report issuer match, endpoints and ID token algorithms
   --timeout <s>      per-request timeout of --probe (default: the config's httpTimeout)
 Exit code: 0 valid, 1 problems found, 2 bad command line.`;
 
@@ -76,7 +77,12 @@ export async function runCheck(args: string[], io: Io): Promise<number> {
   for (const w of insecureWarnings(config)) io.out(`warning: ${w}`);
 
   if (!values.probe) return exitCodes.ok;
-  let failed = false;
+  const store = await probeRedis(config, timeout ?? config.httpTimeout);
+  io.out('');
+  io.out('probe session store:');
+  for (const line of store.lines) io.out(`  ${line}`);
+  for (const p of store.problems) io.out(`session.redis: ${p}`);
+  let failed = store.problems.length > 0;
   for (const [i, c] of config.connectors.entries()) {
     const report = await probeConnector(config, i, timeout ?? config.httpTimeout);
     io.out('');

@@ -29,6 +29,13 @@ function version(): string {
   }
 }
 
+/** `fedgate help [command]`: the usage of one command, or of all. */
+function help(command: string | undefined, io: Io): number {
+  const usages: Record<string, string> = { check: checkUsage, keys: keysUsage, map: mapUsage };
+  io.out((command !== undefined ? usages[command] : undefined) ?? usage);
+  return exitCodes.ok;
+}
+
 /** Runs one command line and returns the exit code; never throws. */
 export async function main(argv: string[], io: Io): Promise<number> {
   const [command, ...rest] = argv;
@@ -44,10 +51,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
       case '-v':
         io.out(version());
         return exitCodes.ok;
+      case 'help':
+        return help(rest[0], io);
       case undefined:
       case '--help':
       case '-h':
-      case 'help':
         io.out(usage);
         return command === undefined ? exitCodes.usage : exitCodes.ok;
       default:

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
-import { access, chmod, link, rename, unlink, writeFile } from 'node:fs/promises';
+import { access, chmod, link, mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { generatePrivateJwk, supportedAlgorithms, validatePrivateJwks, type SigningAlgorithm } from '../lib/tokens/keys.js';
 import { displayPath, exitCodes, inputError, isRecord, parseCommandLine, positionals, readJsonFile, usageError, type Io } from './io.js';
@@ -12,7 +12,7 @@ export const keysUsage = `Usage:
   fedgate keys rotate <jwks.json> --retire <kid>     remove a key that no longer signs
 
 Writes private JWKS files (mode 0600) for tokens.keys. The first key signs, every key is published.
-Without --out, generate prints the private JWKS to standard output.
+Without --out, generate prints the private JWKS to standard output; --out creates missing folders (mode 0700).
 Rotation without logging anyone out (publish first, sign later, retire last):
   1. fedgate keys rotate jwks.json      deploy everywhere; verifiers learn the new public key
   2. fedgate keys rotate jwks.json --promote   after verifiers refreshed their JWKS cache; deploy
@@ -28,6 +28,34 @@ function readAlg(value: string | undefined): SigningAlgorithm | undefined {
 
 async function exists(file: string): Promise<boolean> {
   return access(file).then(() => true, () => false);
+}
+
+/**
+ * Creates the folder of a key file (and its parents) with mode 0700 when it is missing, so
+ * `--out keys/jwks.json` works on a fresh checkout. Returns the first folder it created.
+ */
+async function ensureKeyFolder(dir: string): Promise<string | undefined> {
+  try {
+    const created = await mkdir(dir, { recursive: true, mode: 0o700 });
+    // mkdir applies the umask; a key folder is exactly owner-only. `created` is the top folder made.
+    if (created !== undefined) {
+      for (let d = dir; d.length >= created.length; d = path.dirname(d)) await chmod(d, 0o700);
+    }
+    return created;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const blocker = code === 'ENOTDIR' || code === 'EEXIST' ? await firstNonFolder(dir) : dir;
+    throw inputError(`cannot create folder ${displayPath(blocker)} (${code === 'EEXIST' ? 'ENOTDIR' : code ?? 'error'})`);
+  }
+}
+
+/** The nearest ancestor of `dir` that exists but is not a folder (what blocked mkdir). */
+async function firstNonFolder(dir: string): Promise<string> {
+  for (let d = dir; d !== path.dirname(d); d = path.dirname(d)) {
+    const st = await stat(d).catch(() => undefined);
+    if (st && !st.isDirectory()) return d;
+  }
+  return dir;
 }
 
 /**
@@ -63,7 +91,8 @@ async function writePrivateJwks(file: string, jwks: { keys: object[] }, overwrit
 /** `fedgate keys generate|rotate`. */
 export async function runKeys(args: string[], io: Io): Promise<number> {
   const [sub, ...rest] = args;
-  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
+  // `--help` anywhere asks for the usage, before any flag is validated (exit 0, on stdout).
+  if (sub === undefined || sub === 'help' || args.includes('--help') || args.includes('-h')) {
     io.out(keysUsage);
     return sub === undefined ? exitCodes.usage : exitCodes.ok;
   }
@@ -90,6 +119,8 @@ async function generate(args: string[], io: Io): Promise<number> {
   }
   const file = path.resolve(values.out);
   if (!values.force && (await exists(file))) throw inputError(`${displayPath(file)} already exists; use --force to overwrite it`);
+  const created = await ensureKeyFolder(path.dirname(file));
+  if (created !== undefined) io.out(`created folder ${displayPath(created)} (mode 0700)`);
   await writePrivateJwks(file, jwks, values.force === true);
   io.out(`wrote ${displayPath(file)} (mode 0600): 1 private key, ${alg}, kid ${String(jwk.kid)}`);
   io.out('Point tokens.keys at this file. Keep it out of version control.');

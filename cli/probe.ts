@@ -17,8 +17,29 @@ const row = (label: string, value: string) => `${label.padEnd(24)}${value}`;
 
 interface Recorded {
   url: string;
-  status: number;
-  body: unknown;
+  /** The HTTP status, or undefined when no response came back. */
+  status?: number;
+  body?: unknown;
+  /** Why no response came back (`ECONNREFUSED 127.0.0.1:4999`). */
+  failure?: string;
+}
+
+/**
+ * Names a network failure the way an operator searches for it: the system error code and the
+ * address (`ECONNREFUSED 127.0.0.1:4999`, `ENOTFOUND idp.example`), or a timeout. fetch wraps
+ * the system error in `cause`; ioredis reports it directly.
+ */
+export function networkCause(err: unknown, timeoutSeconds: number): string {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e.name === 'TimeoutError' || e.name === 'AbortError') return `no answer within ${timeoutSeconds} s`;
+    const sys = e as NodeJS.ErrnoException & { address?: unknown; port?: unknown; hostname?: unknown };
+    if (typeof sys.code === 'string' && /^E[A-Z_]+$/.test(sys.code)) {
+      const where = typeof sys.address === 'string' ? `${sys.address}${typeof sys.port === 'number' ? `:${sys.port}` : ''}`
+        : typeof sys.hostname === 'string' ? sys.hostname : '';
+      return where ? `${sys.code} ${where}` : sys.code;
+    }
+  }
+  return err instanceof Error && err.name === 'ResponseTooLargeError' ? 'response too large' : 'network error';
 }
 
 const maxBodyBytes = 512 * 1024;
@@ -54,7 +75,13 @@ export async function probeConnector(config: ResolvedConfig, index: number, time
   const recorded: Recorded[] = [];
   const recordingFetch: typeof fetch = async (input, init) => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    const res = await cappedFetch(url, init ?? {});
+    let res: Response;
+    try {
+      res = await cappedFetch(url, init ?? {});
+    } catch (err) {
+      recorded.push({ url, failure: networkCause(err, timeoutSeconds) });
+      throw err;
+    }
     recorded.push({ url, status: res.status, body: await readJson(res.clone()) });
     return res;
   };
@@ -86,9 +113,14 @@ export async function probeConnector(config: ResolvedConfig, index: number, time
     return { lines, problems };
   }
   const discovery = recorded.find((r) => isRecord(r.body) && typeof r.body.issuer === 'string');
-  for (const r of recorded) lines.push(`GET ${r.url} -> ${r.status}`);
+  for (const r of recorded) lines.push(`GET ${r.url} -> ${r.failure !== undefined ? `failed: ${r.failure}` : String(r.status)}`);
   if (!discovery) {
-    if (readyError) problems.push(`discovery failed: ${readyError}`);
+    // One problem line that names the URL and the cause; the connector's own error would only
+    // repeat it in vaguer words.
+    const last = recorded.at(-1);
+    if (last?.failure !== undefined) problems.push(`discovery failed: ${last.url} is not reachable (${last.failure})`);
+    else if (last !== undefined) problems.push(`discovery failed: ${last.url} answered ${String(last.status)}, not a discovery document`);
+    else if (readyError) problems.push(`discovery failed: ${readyError}`);
     else lines.push(`no discovery document: connector type "${cfg.type}" does not use OpenID discovery`);
     return { lines, problems };
   }
@@ -130,12 +162,13 @@ async function probeJwks(uri: string, alg: string, timeoutSeconds: number, lines
     const res = await cappedFetch(uri, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeoutSeconds * 1000) });
     lines.push(`GET ${uri} -> ${res.status}`);
     if (res.status !== 200) {
-      problems.push(`JWKS answered ${res.status}`);
+      problems.push(`JWKS ${uri} answered ${res.status}`);
       return;
     }
     body = await readJson(res);
   } catch (err) {
-    problems.push(`JWKS could not be fetched (${err instanceof Error && err.name === 'TimeoutError' ? `timeout after ${timeoutSeconds} s` : 'network error'})`);
+    lines.push(`GET ${uri} -> failed: ${networkCause(err, timeoutSeconds)}`);
+    problems.push(`JWKS could not be fetched: ${uri} is not reachable (${networkCause(err, timeoutSeconds)})`);
     return;
   }
   if (!isRecord(body) || !Array.isArray(body.keys)) {

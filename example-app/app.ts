@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { fedgate, requireAuth, type ConfigInput, type Gateway, type Logger } from 'fedgate';
+import { configuredClientUrl } from './client-app.js';
 import { ensureSigningKeys } from './dev-keys.js';
 import { devClientSecret, devSessionSecret } from './dev-defaults.js';
 import { close, listen } from './ports.js';
@@ -31,6 +32,8 @@ export interface StartAppOptions {
   redisUrl?: string | undefined;
   /** Config file. Default `example-app/gateway.json`. */
   config?: string;
+  /** Origin of the broker-mode client app (`startClientApp().url`), written into `op.clients`. */
+  clientUrl?: string;
   /** Environment for `${env:NAME}`. Default process.env. */
   env?: Readonly<Record<string, string | undefined>>;
   logger?: Logger;
@@ -62,7 +65,7 @@ export function consoleLogger(): Logger {
  * the session store that is available, and key paths relative to the file (a config object
  * would resolve them against the working directory).
  */
-async function prepareConfig(file: string, appUrl: string, idpUrl: string, redisUrl: string | undefined): Promise<ConfigInput> {
+async function prepareConfig(file: string, appUrl: string, idpUrl: string, redisUrl: string | undefined, clientUrl?: string): Promise<ConfigInput> {
   const raw: unknown = JSON.parse(readFileSync(file, 'utf8'));
   if (!isRecord(raw)) throw new Error(`${file} must hold a JSON object`);
   const config: Record<string, unknown> = { ...raw, baseUrl: appUrl };
@@ -70,6 +73,7 @@ async function prepareConfig(file: string, appUrl: string, idpUrl: string, redis
     config.connectors = raw.connectors.map((c: unknown) => (isRecord(c) && typeof c.issuer === 'string' && c.issuer.startsWith(configuredIdpUrl)
       ? { ...c, issuer: idpUrl + c.issuer.slice(configuredIdpUrl.length) } : c));
   }
+  if (clientUrl && isRecord(raw.op) && Array.isArray(raw.op.clients)) config.op = { ...raw.op, clients: raw.op.clients.map((c: unknown) => withClientUrl(c, clientUrl)) };
   const session = isRecord(raw.session) ? { ...raw.session } : {};
   if (redisUrl) {
     session.redis = { ...(isRecord(session.redis) ? session.redis : {}), url: redisUrl };
@@ -88,6 +92,13 @@ async function prepareConfig(file: string, appUrl: string, idpUrl: string, redis
   return config as ConfigInput;
 }
 
+/** A broker client's redirect URIs on the client app's real origin (the port may differ from gateway.json's). */
+function withClientUrl(client: unknown, clientUrl: string): unknown {
+  if (!isRecord(client)) return client;
+  const move = (list: unknown) => (Array.isArray(list) ? list.map((u: unknown) => (typeof u === 'string' && u.startsWith(configuredClientUrl) ? clientUrl + u.slice(configuredClientUrl.length) : u)) : list);
+  return { ...client, redirect_uris: move(client.redirect_uris), post_logout_redirect_uris: move(client.post_logout_redirect_uris) };
+}
+
 /** Starts the example app; resolves once it listens and the gateway is built. */
 export async function startApp(opts: StartAppOptions): Promise<ExampleApp> {
   const env = opts.env ?? process.env;
@@ -102,7 +113,7 @@ export async function startApp(opts: StartAppOptions): Promise<ExampleApp> {
   const logger = opts.logger ?? consoleLogger();
   let gateway: Gateway;
   try {
-    const config = await prepareConfig(configFile, url, opts.idpUrl, opts.redisUrl);
+    const config = await prepareConfig(configFile, url, opts.idpUrl, opts.redisUrl, opts.clientUrl);
     gateway = fedgate(config, {
       logger,
       env: {
@@ -161,7 +172,9 @@ export async function startApp(opts: StartAppOptions): Promise<ExampleApp> {
   // Fail fast on keys, Redis and discovery, but keep serving: an unreachable upstream is reported per request.
   await gateway.ready().catch((err: unknown) => {
     const code = isRecord(err) && typeof err.code === 'string' ? err.code : 'ERROR';
-    logger.warn({ event: 'example.not_ready', code }, 'The gateway is not fully ready (is the IdP or Redis up?); continuing.');
+    // fedgate's ready() messages name the connector or the Redis host, never a secret.
+    const reason = err instanceof Error ? err.message : 'unknown';
+    logger.warn({ event: 'example.not_ready', code, reason }, 'The gateway is not fully ready (is the IdP or Redis up?); continuing.');
   });
 
   return {

@@ -1,10 +1,13 @@
 /**
- * `npm start`: the development IdP and the example app, side by side. The only place that reads
- * the environment: PORT (3000), IDP_PORT (4000), REDIS_URL, GATEWAY_CONFIG, FEDGATE_SESSION_SECRET.
+ * `npm start`: the development IdP, the example app and a client app of fedgate's broker mode,
+ * side by side. The only place that reads the environment: PORT (3000), IDP_PORT (4000),
+ * CLIENT_PORT (3001), REDIS_URL, GATEWAY_CONFIG, FEDGATE_SESSION_SECRET.
  */
 import { connect } from 'node:net';
 import path from 'node:path';
 import { exampleDir, startApp } from './app.js';
+import { startClientApp } from './client-app.js';
+import { devVendors } from './idp-accounts.js';
 import { startIdp } from './idp.js';
 
 const localRedis = 'redis://127.0.0.1:6379';
@@ -37,24 +40,32 @@ async function main(): Promise<void> {
   const redisUrl = process.env.REDIS_URL || ((await redisAnswers(300)) ? localRedis : undefined);
   const configFile = process.env.GATEWAY_CONFIG ? path.resolve(process.env.GATEWAY_CONFIG) : path.join(exampleDir, 'gateway.json');
   const idp = await startIdp({ port: portFromEnv('IDP_PORT', 4000) });
-  const app = await startApp({ port: portFromEnv('PORT', 3000), idpUrl: idp.url, redisUrl, config: configFile }).catch(async (err: unknown) => {
-    await idp.close();
+  let fedgateIssuer = '';
+  const client = await startClientApp({ port: portFromEnv('CLIENT_PORT', 3001), fedgateIssuer: () => fedgateIssuer });
+  const app = await startApp({ port: portFromEnv('PORT', 3000), idpUrl: idp.url, redisUrl, config: configFile, clientUrl: client.url }).catch(async (err: unknown) => {
+    await Promise.all([idp.close(), client.close()]);
     throw err;
   });
-  const line = '-'.repeat(64);
+  fedgateIssuer = app.gateway.config.tokens.issuer;
+  const broker = app.gateway.config.op?.enabled === true;
+  const line = '-'.repeat(72);
+  const users = devVendors.flatMap((v) => v.users.map((u) => `    ${u.label.padEnd(14)} ${v.id.padEnd(5)} ${u.summary}`));
   process.stdout.write([
     line,
     `  fedgate example app     ${app.url}   <- open this`,
-    `  development IdP         ${idp.url}   (test users: alice, bob, carol)`,
+    broker ? `  client app (broker)     ${client.url}   <- signs in THROUGH fedgate, with its consent page` : '',
+    `  development IdP         ${idp.url}   (no passwords: pick a user on its login page)`,
     `  config                  ${path.relative(process.cwd(), configFile) || configFile}`,
     `  sessions                ${app.store === 'redis' ? `Redis ${redisUrl?.replace(/\/\/[^@]*@/, '//***@')}` : 'IN MEMORY (development only: no Redis found; set REDIS_URL)'}`,
+    '  demo users (name, IdP tenant, what is special):',
+    ...users,
+    '    (acme users need the multi-provider config: GATEWAY_CONFIG=example-app/gateway.multi.json)',
     '  Ctrl+C to stop',
     line,
-    '',
-  ].join('\n'));
+  ].filter((l) => l !== '').join('\n') + '\n');
 
   const stop = () => {
-    Promise.all([app.close(), idp.close()]).finally(() => process.exit(0));
+    Promise.all([app.close(), idp.close(), client.close()]).finally(() => process.exit(0));
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -11,13 +11,9 @@ import type { Emit } from './events.js';
 import type { Metrics } from './metrics.js';
 import type { SessionCache } from './session/cache.js';
 import type { GatewayInfo } from './guard/require-auth.js';
+import type { ChooserRenderer } from './http/page.js';
 
-/**
- * Renders the connector chooser; apps may supply their own. Must escape what it prints.
- * `loginHint` is set when an e-mail was entered whose domain no connector claims (home-realm
- * discovery found nothing): show it again with a notice.
- */
-export type ChooserRenderer = (input: { connectors: ReadonlyArray<{ id: string; name: string; loginUrl: string }>; returnTo: string; formAction: string; loginHint?: string }) => string;
+export type { ChooserRenderer };
 
 /** Everything the route handlers share; built once by the gateway. */
 export interface GatewayContext {

@@ -3,7 +3,7 @@ import type { Redis, Cluster } from 'ioredis';
 import type session from 'express-session';
 import { anonymous } from './auth.js';
 import type { Connector, ConnectorRegistry } from './connector.js';
-import type { ChooserRenderer, GatewayContext } from './context.js';
+import type { GatewayContext } from './context.js';
 import { loadConfig, type ResolvedConfig } from './config/load.js';
 import type { ConfigInput } from './config/schema.js';
 import { compileMapping, type CompiledMapping } from './claims/map.js';
@@ -26,6 +26,8 @@ import { createSessionCache } from './session/cache.js';
 import { createEmitter, type GatewayEvent, type GatewayEventType, type GatewayEvents } from './events.js';
 import { createMetrics, instrumentFetch, type GuardOutcome, type MetricsOption } from './metrics.js';
 import { sendJson } from './http/respond.js';
+import { connectorReady, describeStore, logReady } from './ready-report.js';
+import { errorNextKey, type ChooserRenderer, type FedgateViews } from './http/page.js';
 
 /** What JSON cannot carry. */
 export interface FedgateOptions {
@@ -49,6 +51,14 @@ export interface FedgateOptions {
   metrics?: MetricsOption;
   /** Extra connector types (type → factory), next to the built-in ones. */
   connectorTypes?: ConnectorRegistry;
+  /** Renders fedgate's pages (error, 403, chooser, consent, consents, sign-out) in the app's own layout. */
+  views?: FedgateViews;
+  /**
+   * `'next'`: errors of fedgate's routes and requireAuth's 403 go to Express's error handler as
+   * the coded FedgateError (`err.code`, `err.status`) instead of fedgate's page or JSON.
+   * Default `'page'`.
+   */
+  errorHandler?: 'page' | 'next';
 }
 
 /** Readiness of the gateway's dependencies; reveals nothing secret. */
@@ -160,10 +170,12 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
   const tokens = createTokenService(config, { logger, now, ...(nodeEnv !== undefined ? { nodeEnv } : {}) });
   const sessionMw = createSessionMiddleware(config, store);
   const hsts = hstsHeader(config.secure, config.hsts);
+  const errorsToNext = options.errorHandler === 'next';
   const info = {
     basePath: config.basePath,
     origin: config.baseUrl,
     ...(hsts !== undefined ? { hsts } : {}),
+    pages: { homeUrl: `${config.baseUrl}/`, basePath: config.basePath, errorsToNext, ...(options.views ? { views: options.views } : {}) },
     ...(metrics ? { observe: (outcome: GuardOutcome) => metrics.guard(outcome) } : {}),
   };
   const ctx: GatewayContext = {
@@ -220,13 +232,17 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
       return;
     }
     (req as unknown as Record<symbol, unknown>)[gatewayInfo] = info;
+    if (errorsToNext) (req as unknown as Record<symbol, unknown>)[errorNextKey] = next;
     resolveAuth(ctx, req, res)
       .then((auth) => {
         (req as { auth?: unknown }).auth = auth;
         return route(req, res);
       })
       .then((handled) => {
-        if (!handled) next();
+        if (handled) return;
+        // Past the gateway, the app's own next (requireAuth's) handles errors.
+        if (errorsToNext) delete (req as unknown as Record<symbol, unknown>)[errorNextKey];
+        next();
       })
       .catch((err: unknown) => {
         const e = toFedgateError(err);
@@ -235,18 +251,23 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
       });
   } as Gateway;
 
+  let announcedReady = false;
   gateway.ready = async () => {
     await tokens.ready();
+    const storeName = describeStore(config, redis, !ownsRedis);
     if (redis) {
       try {
         await waitUntilReady(redis, (config.session.redis?.connectTimeout ?? 2000) * 2);
         await redis.ping();
       } catch (err) {
-        throw new FedgateError('SESSION_STORE_UNAVAILABLE', 'Redis is not reachable.', { cause: err });
+        throw new FedgateError('SESSION_STORE_UNAVAILABLE', `Redis is not reachable: ${storeName}.`, { cause: err });
       }
     }
-    await Promise.all([...connectors.values()].map((c) => c.ready()));
+    await Promise.all([...connectors.values()].map((c) => connectorReady(config, c)));
     await broker?.ready();
+    // Once per gateway: a later ready() (a retry loop, a probe) says nothing new.
+    if (!announcedReady) logReady(logger, config, storeName, await tokens.keySet(), connectors.values());
+    announcedReady = true;
   };
   gateway.close = async () => {
     closed = true;

@@ -4,8 +4,18 @@ import { FedgateError } from './errors.js';
 import type { GatewayEvent } from './events.js';
 import type { Req, Res } from './http/respond.js';
 
+/**
+ * A prom-client `Registry`, typed by the members fedgate uses so that the shipped declarations
+ * need no prom-client installed (it is an optional peer dependency).
+ */
+export interface MetricsRegistry {
+  metrics(): Promise<string>;
+  readonly contentType: string;
+  getSingleMetric(name: string): unknown;
+}
+
 /** `options.metrics`: `true` uses prom-client's default registry. */
-export type MetricsOption = boolean | { registry?: Registry; prefix?: string };
+export type MetricsOption = boolean | { registry?: MetricsRegistry; prefix?: string };
 
 export type GuardOutcome = 'allowed' | 'unauthenticated' | 'forbidden' | 'unavailable';
 
@@ -31,7 +41,8 @@ export function createMetrics(option: MetricsOption | undefined): Metrics | unde
   } catch {
     throw new FedgateError('CONFIG_INVALID', 'options.metrics needs the optional peer dependency "prom-client" (npm i prom-client)');
   }
-  const registry = (typeof option === 'object' && option.registry) || prom.register;
+  // A registry passed in is prom-client's own (MetricsRegistry only spells out what fedgate calls).
+  const registry = ((typeof option === 'object' && option.registry) || prom.register) as Registry;
   const p = (typeof option === 'object' && option.prefix) || 'fedgate_';
   const reg = <T>(make: () => T, name: string): T => (registry.getSingleMetric(name) as T | undefined) ?? make();
   const logins: Counter<'connector' | 'outcome' | 'code'> = reg(() => new prom.Counter({ name: `${p}logins_total`, help: 'Completed logins by connector and outcome (failures carry the error code).', labelNames: ['connector', 'outcome', 'code'], registers: [registry] }), `${p}logins_total`);

@@ -32,7 +32,9 @@ export function translateUpstreamError(err: unknown, stage: 'discovery' | 'token
   const code = (e as { code?: unknown }).code;
   // openid-client wraps oauth4webapi's specific error in a generic one ("invalid response
   // encountered"); the specific message lives on `cause`, so match against both.
-  const text = e.cause instanceof Error && e.cause !== e ? `${e.message}: ${e.cause.message}` : e.message;
+  const challenge = challengeError(e);
+  const text = e.cause instanceof Error && e.cause !== e ? `${e.message}: ${e.cause.message}`
+    : challenge !== undefined ? `${e.message} (${challenge})` : e.message;
   const detail = `${stage}: ${typeof code === 'string' ? `${code} ` : ''}${text}`.slice(0, 300);
   const make = (c: ErrorCode, message: string) => new FedgateError(c, message, { detail, cause: err });
   if (e instanceof ResponseTooLargeError || e.cause instanceof ResponseTooLargeError) return make('UPSTREAM_RESPONSE_INVALID', 'The identity provider sent a response that is too large.');
@@ -43,6 +45,9 @@ export function translateUpstreamError(err: unknown, stage: 'discovery' | 'token
     // detection, 401 invalid_client) cannot succeed on retry: the session ends and the user signs
     // in again, instead of every later request answering 503 (RFC 6749 §5.2).
     return make('REFRESH_REJECTED', 'The identity provider ended the session.');
+  }
+  if (code === 'OAUTH_WWW_AUTHENTICATE_CHALLENGE' && challenge !== undefined) {
+    return make('UPSTREAM_RESPONSE_INVALID', `The identity provider refused the request (${challenge.replace(/^error=/, '')}).`);
   }
   if (code === 'OAUTH_RESPONSE_BODY_ERROR') {
     const oauthError = (e as { error?: unknown }).error;
@@ -69,6 +74,20 @@ function refusedStatus(e: Error): boolean {
   const cause = e.cause as { status?: unknown } | undefined;
   const status = typeof own === 'number' ? own : cause !== null && typeof cause === 'object' && typeof cause.status === 'number' ? cause.status : undefined;
   return status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
+}
+
+/**
+ * The `error` parameter of a WWW-Authenticate challenge (RFC 6750 §3, RFC 6749 §5.2: a token
+ * endpoint answers a refused client authentication with 401 and a challenge); openid-client
+ * keeps the parsed challenges in `cause`.
+ */
+function challengeError(e: Error): string | undefined {
+  if (!Array.isArray(e.cause)) return undefined;
+  for (const c of e.cause as unknown[]) {
+    const error = (c as { parameters?: { error?: unknown } } | null)?.parameters?.error;
+    if (typeof error === 'string') return `error=${sanitizeParam(error, 64)}`;
+  }
+  return undefined;
 }
 
 function isNetworkError(e: Error, depth = 0): boolean {

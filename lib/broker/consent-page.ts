@@ -1,4 +1,4 @@
-import { escapeHtml, page } from '../http/respond.js';
+import { pageBase, renderView, type ConsentPermission, type PageKit } from '../http/page.js';
 import type { ScopeClaims } from './claims-filter.js';
 
 /** Plain-language descriptions of the standard scopes. */
@@ -22,28 +22,30 @@ export interface ConsentView {
   signedInAs?: string;
 }
 
-function scopeItem(scope: string, table: ScopeClaims): string {
-  const description = scopeDescriptions[scope] ?? `Access to “${scope}”`;
-  const claims = (table[scope] ?? []).filter((c) => c !== 'sub');
-  const detail = claims.length ? ` <span class="claims">(${claims.map((c) => `<code>${escapeHtml(c)}</code>`).join(', ')})</span>` : '';
-  return `<li>${escapeHtml(description)}${detail}</li>`;
+function permissionsOf(view: ConsentView, table: ScopeClaims): ConsentPermission[] {
+  const out: ConsentPermission[] = view.scopes.map((scope) => ({
+    scope,
+    description: scopeDescriptions[scope] ?? `Access to “${scope}”`,
+    claims: (table[scope] ?? []).filter((c) => c !== 'sub'),
+  }));
+  for (const [resource, scopes] of Object.entries(view.resourceScopes)) {
+    for (const scope of scopes) out.push({ scope, resource, description: `Use the API ${resource} with the permission ${scope}`, claims: [] });
+  }
+  return out;
 }
 
 /**
- * The consent page: which application asks, what it will receive, approve or deny. Every value
- * is escaped; the form carries the interaction's one-time token and posts to the interaction URL.
+ * The consent page: which application asks, what it will receive, approve or deny (the app's
+ * `views.consent` when set). Every value is escaped; the form carries the interaction's
+ * one-time token and posts to the interaction URL.
  */
-export function renderConsentPage(view: ConsentView, table: ScopeClaims): string {
-  const items = view.scopes.map((s) => scopeItem(s, table));
-  for (const [resource, scopes] of Object.entries(view.resourceScopes)) {
-    for (const s of scopes) items.push(`<li>Use the API <code>${escapeHtml(resource)}</code> with the permission <code>${escapeHtml(s)}</code></li>`);
-  }
-  const who = view.signedInAs ? `<p>Signed in as <strong>${escapeHtml(view.signedInAs)}</strong>.</p>` : '';
-  return page(`Allow ${view.clientName}?`, `<h1 id="consent-title">Allow <strong>${escapeHtml(view.clientName)}</strong> to access your account?</h1>${who}`
-    + `<section aria-labelledby="consent-list"><h2 id="consent-list">${escapeHtml(view.clientName)} is asking to:</h2><ul>${items.join('')}</ul></section>`
-    + `<form method="post" action="${escapeHtml(view.action)}" aria-labelledby="consent-title">`
-    + `<input type="hidden" name="form_token" value="${escapeHtml(view.formToken)}">`
-    + '<button type="submit" name="decision" value="approve">Allow</button>'
-    + '<button type="submit" name="decision" value="deny">Deny</button></form>'
-    + '<p>You can withdraw this later on the page listing the applications you allowed.</p>');
+export function renderConsentPage(view: ConsentView, table: ScopeClaims, kit?: PageKit): string {
+  return renderView(kit, 'consent', {
+    ...pageBase(kit),
+    clientName: view.clientName,
+    permissions: permissionsOf(view, table),
+    ...(view.signedInAs !== undefined ? { signedInAs: view.signedInAs } : {}),
+    form: { method: 'post', action: view.action, fields: { form_token: view.formToken } },
+    decision: { name: 'decision', approve: 'approve', deny: 'deny' },
+  });
 }

@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { FedgateError, toFedgateError } from '../errors.js';
-import { escapeHtml, noStore, page, readForm, redirect, sendError, sendHtml, sendJson, wantsHtml, type Req, type Res, sendUnauthorized } from '../http/respond.js';
+import { noStore, readForm, redirect, sendError, sendHtml, sendJson, wantsHtml, type Req, type Res, sendUnauthorized } from '../http/respond.js';
+import { pageBase, pagesOf, renderView } from '../http/page.js';
 import { crossSitePost } from '../http/same-origin.js';
 import { readSessionAuth } from '../session/state.js';
 import type { SessionHandle } from '../session/lifecycle.js';
@@ -46,16 +47,16 @@ export async function showConsents(rt: BrokerRuntime, req: Req, res: Res): Promi
       return;
     }
     const token = formToken(rt, sid);
-    const rows = entries.map((e) => {
-      const name = clientName(rt, e.clientId);
-      const scopes = describe(e).map((s) => `<code>${escapeHtml(s)}</code>`).join(', ');
-      return `<li><h2>${escapeHtml(name)}</h2><p>Allowed: ${scopes || 'nothing'}</p>`
-        + `<form method="post" action="${escapeHtml(`${base}/consents`)}"><input type="hidden" name="client_id" value="${escapeHtml(e.clientId)}">`
-        + `<input type="hidden" name="form_token" value="${escapeHtml(token)}">`
-        + `<button type="submit" aria-label="Withdraw access of ${escapeHtml(name)}">Withdraw access</button></form></li>`;
-    });
-    const list = rows.length ? `<ul style="list-style:none;padding:0">${rows.join('')}</ul>` : '<p>You have not allowed any application.</p>';
-    sendHtml(res, 200, page('Applications you allowed', `<h1>Applications you allowed</h1>${list}`));
+    const kit = pagesOf(req);
+    sendHtml(res, 200, renderView(kit, 'consents', {
+      ...pageBase(kit),
+      applications: entries.map((e) => ({
+        clientId: e.clientId,
+        clientName: clientName(rt, e.clientId),
+        allowed: describe(e),
+        withdraw: { method: 'post', action: `${base}/consents`, fields: { client_id: e.clientId, form_token: token } },
+      })),
+    }));
   } catch (err) {
     const e = toFedgateError(err);
     rt.ctx.logger.warn({ event: 'broker.consents_failed', code: e.code, detail: e.detail }, 'Consents page failed');

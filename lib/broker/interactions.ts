@@ -3,6 +3,7 @@ import type { Interaction } from 'oidc-provider';
 import { FedgateError, toFedgateError } from '../errors.js';
 import { noStore, readForm, redirect, sendError, type Req, type Res } from '../http/respond.js';
 import { randomToken } from '../flow/transactions.js';
+import { pagesOf } from '../http/page.js';
 import { crossSitePost } from '../http/same-origin.js';
 import { readSessionAuth } from '../session/state.js';
 import type { SessionHandle } from '../session/lifecycle.js';
@@ -68,7 +69,7 @@ export async function showInteraction(rt: BrokerRuntime, req: Req, res: Res, uid
       action: `${rt.ctx.config.basePath}/interaction/${encodeURIComponent(uid)}`,
       formToken,
       ...(typeof email === 'string' ? { signedInAs: email } : principal ? { signedInAs: principal.sub } : {}),
-    }, rt.table);
+    }, rt.table, pagesOf(req));
     // The approval redirects on to the client: browsers check form-action against redirects too.
     const target = typeof interaction.params.redirect_uri === 'string' ? URL.parse(interaction.params.redirect_uri)?.origin : undefined;
     res.statusCode = 200;

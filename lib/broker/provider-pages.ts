@@ -1,5 +1,6 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { escapeHtml, page } from '../http/respond.js';
+import { pageBase, pagesOf, renderView } from '../http/page.js';
 import type { BrokerRuntime } from './runtime.js';
 import { clientName } from './runtime.js';
 
@@ -26,16 +27,19 @@ function stateSecret(ctx: KoaContextWithOIDC): string {
   return secret;
 }
 
-/** `features.rpInitiatedLogout.logoutSource`: asks before ending the sign-in. */
+/** `features.rpInitiatedLogout.logoutSource`: asks before ending the sign-in (the app's `views.logoutConfirm` when set). */
 export function logoutSource(rt: BrokerRuntime) {
   return async (ctx: KoaContextWithOIDC): Promise<void> => {
     const action = ctx.oidc.urlFor('end_session_confirm');
     const client = ctx.oidc.client ? clientName(rt, ctx.oidc.client.clientId) : undefined;
-    const from = client ? ` from ${escapeHtml(client)}` : '';
-    html(ctx, 200, page('Sign out', `<h1>Sign out?</h1><p>You asked to sign out${from}.</p>`
-      + `<form method="post" action="${escapeHtml(action)}"><input type="hidden" name="xsrf" value="${escapeHtml(stateSecret(ctx))}">`
-      + '<button type="submit" name="logout" value="yes" autofocus>Yes, sign me out</button>'
-      + `<button type="submit">No, stay signed in${client ? ` (only leave ${escapeHtml(client)})` : ''}</button></form>`), true);
+    const kit = pagesOf(ctx.req);
+    html(ctx, 200, renderView(kit, 'logoutConfirm', {
+      ...pageBase(kit),
+      ...(client !== undefined ? { clientName: client } : {}),
+      form: { method: 'post', action, fields: { xsrf: stateSecret(ctx) } },
+      confirm: { name: 'logout', value: 'yes' },
+      cancel: { kind: 'submit' },
+    }), true);
   };
 }
 
@@ -43,16 +47,18 @@ export function logoutSource(rt: BrokerRuntime) {
 export function postLogoutSuccessSource(rt: BrokerRuntime) {
   return async (ctx: KoaContextWithOIDC): Promise<void> => {
     const client = ctx.oidc.client ? clientName(rt, ctx.oidc.client.clientId) : undefined;
-    html(ctx, 200, page('Signed out', `<h1>Signed out</h1><p>You have been signed out${client ? ` of ${escapeHtml(client)}` : ''}.</p>`));
+    const kit = pagesOf(ctx.req);
+    html(ctx, 200, page('Signed out', `<h1>Signed out</h1><p>You have been signed out${client ? ` of ${escapeHtml(client)}` : ''}.</p>`, pageBase(kit).homeUrl));
   };
 }
 
-/** `renderError`: the error the client caused, escaped; never a stack or a token. */
+/** `renderError`: the error the client caused, escaped; never a stack or a token (the app's `views.error` when set). */
 export function renderError(_rt: BrokerRuntime) {
   return async (ctx: KoaContextWithOIDC, out: { error?: unknown; error_description?: unknown }): Promise<void> => {
     const error = typeof out.error === 'string' ? out.error : 'server_error';
     const description = typeof out.error_description === 'string' ? out.error_description : 'The request could not be completed.';
-    html(ctx, ctx.status >= 400 ? ctx.status : 400, page('Sign-in problem', `<h1>Sign-in problem</h1><p>${escapeHtml(description)}</p>`
-      + `<p>Error code: <code>${escapeHtml(error)}</code></p><p>Return to the application and try again.</p>`));
+    const status = ctx.status >= 400 ? ctx.status : 400;
+    const kit = pagesOf(ctx.req);
+    html(ctx, status, renderView(kit, 'error', { ...pageBase(kit), status, code: error, message: `${description} Return to the application and try again.` }));
   };
 }

@@ -2,7 +2,7 @@ import { consumePendingLogin } from './transactions.js';
 import { FedgateError, toFedgateError } from '../errors.js';
 import type { GatewayContext } from '../context.js';
 import { requestIdOf } from '../events.js';
-import { escapeHtml, noStore, queryOf, redirect, sendError, type Req, type Res } from '../http/respond.js';
+import { noStore, queryOf, redirect, sendError, type Req, type Res } from '../http/respond.js';
 import { establishLogin } from './establish.js';
 import { LoginRestartRequest, type Connector } from '../connector.js';
 import { startLogin } from './login.js';
@@ -80,7 +80,6 @@ export async function handleCallback(ctx: GatewayContext, req: Req, res: Res, pa
     const e = toFedgateError(err);
     ctx.emit('login.failed', { connector: connectorId ?? pathConnector, code: e.code }, req);
     if (e.detail) ctx.logger.debug({ event: 'login.failed.detail', requestId: requestIdOf(req), code: e.code, detail: e.detail }, 'Login failure detail');
-    const retry = `<p><a class="button" href="${escapeHtml(`${ctx.config.basePath}/login`)}">Try again</a></p>`;
-    sendError(req, res, e, retry);
+    sendError(req, res, e, { retryUrl: `${ctx.config.basePath}/login` });
   }
 }

@@ -3,7 +3,7 @@ import { acceptsFormPost, type Connector } from '../connector.js';
 import type { GatewayContext } from '../context.js';
 import { FedgateError, toFedgateError } from '../errors.js';
 import { requestIdOf } from '../events.js';
-import { escapeHtml, noStore, page, queryOf, readForm, redirect, sendError, sendHtml, single, type Req, type Res } from '../http/respond.js';
+import { escapeHtml, noStore, queryOf, readForm, redirect, sendError, single, type Req, type Res } from '../http/respond.js';
 import { isRecord } from '../values.js';
 import { establishLogin } from './establish.js';
 import { sanitizeReturnTo } from './return-to.js';
@@ -49,7 +49,7 @@ export async function handleCallbackPost(ctx: GatewayContext, req: Req, res: Res
     await ctx.kv.set(keyOf(handle), JSON.stringify(record), handleTtlSeconds);
     sendContinuePage(res, `${ctx.config.basePath}/callback/${encodeURIComponent(connector.id)}?posted=${handle}`);
   } catch (err) {
-    failed(ctx, req, res, connector.id, toFedgateError(err), true);
+    failed(ctx, req, res, connector.id, toFedgateError(err));
   }
 }
 
@@ -85,7 +85,7 @@ export async function handlePostedFinish(ctx: GatewayContext, req: Req, res: Res
     await establishLogin(ctx, req, connector, identity);
     redirect(res, returnTo);
   } catch (err) {
-    failed(ctx, req, res, pathConnector, toFedgateError(err), false);
+    failed(ctx, req, res, pathConnector, toFedgateError(err));
   }
 }
 
@@ -124,15 +124,9 @@ function sendContinuePage(res: Res, next: string): void {
     + `<body><p>Signing you in&hellip; <a href="${url}">Continue</a></p></body></html>`);
 }
 
-function failed(ctx: GatewayContext, req: Req, res: Res, connectorId: string, e: FedgateError, post: boolean): void {
+function failed(ctx: GatewayContext, req: Req, res: Res, connectorId: string, e: FedgateError): void {
   ctx.emit('login.failed', { connector: connectorId, code: e.code }, req);
   if (e.detail) ctx.logger.debug({ event: 'login.failed.detail', requestId: requestIdOf(req), code: e.code, detail: e.detail }, 'Login failure detail');
-  const retry = `<p><a class="button" href="${escapeHtml(`${ctx.config.basePath}/login`)}">Try again</a></p>`;
-  // A POST is a browser navigation too (the IdP's auto-submitted form): browsers get the HTML page.
-  if (post && (req.headers.accept ?? '').includes('text/html')) {
-    if (e.status === 503) res.setHeader('Retry-After', '5');
-    sendHtml(res, e.status, page('Sign-in problem', `<h1>Sign-in problem</h1><p>${escapeHtml(e.message)}</p><p>Error code: <code>${escapeHtml(e.code)}</code></p>${retry}`));
-    return;
-  }
-  sendError(req, res, e, retry);
+  // A POST is a browser navigation too (the IdP's auto-submitted form): sendError answers it with the HTML page.
+  sendError(req, res, e, { retryUrl: `${ctx.config.basePath}/login` });
 }

@@ -2,7 +2,8 @@ import { FedgateError, toFedgateError } from '../errors.js';
 import type { Connector } from '../connector.js';
 import type { GatewayContext } from '../context.js';
 import { requestIdOf } from '../events.js';
-import { escapeHtml, noStore, page, queryOf, redirect, sendError, sendHtml, sendJson, single, wantsHtml, type Req, type Res } from '../http/respond.js';
+import { noStore, queryOf, redirect, sendError, sendHtml, sendJson, single, wantsHtml, type Req, type Res } from '../http/respond.js';
+import { pageBase, pagesOf, renderView } from '../http/page.js';
 import { sanitizeReturnTo } from './return-to.js';
 import { createPendingLogin, randomToken } from './transactions.js';
 
@@ -92,12 +93,12 @@ function renderChooser(ctx: GatewayContext, req: Req, res: Res, returnTo: string
     sendHtml(res, 200, ctx.renderChooser({ connectors, returnTo, formAction, ...(loginHint !== undefined ? { loginHint } : {}) }));
     return;
   }
-  const links = connectors.map((c) => `<li><a class="button" href="${escapeHtml(c.loginUrl)}">Sign in with ${escapeHtml(c.name)}</a></li>`).join('');
-  // An e-mail whose domain no connector claims: say so, and keep what the user typed.
-  const notice = loginHint !== undefined ? '<p role="alert">No sign-in provider is set up for that e-mail address. Choose one below.</p>' : '';
-  const hintValue = loginHint !== undefined ? ` value="${escapeHtml(loginHint)}"` : '';
-  sendHtml(res, 200, page('Sign in', `<h1>Sign in</h1>${notice}<nav aria-label="Sign-in providers"><ul style="list-style:none;padding:0">${links}</ul></nav>`
-    + `<form method="get" action="${escapeHtml(formAction)}"><label for="login_hint">Or continue with your work e-mail</label>`
-    + `<input id="login_hint" name="login_hint" type="email" autocomplete="email" required maxlength="${maxLoginHint}"${hintValue}>`
-    + `<input type="hidden" name="returnTo" value="${escapeHtml(returnTo)}"><button type="submit">Continue</button></form>`));
+  const kit = pagesOf(req);
+  sendHtml(res, 200, renderView(kit, 'chooser', {
+    ...pageBase(kit),
+    connectors,
+    returnTo,
+    form: { method: 'get', action: formAction, fields: { returnTo } },
+    ...(loginHint !== undefined ? { loginHint } : {}),
+  }));
 }

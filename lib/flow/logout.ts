@@ -1,9 +1,10 @@
 import type { Auth } from '../auth.js';
 import type { GatewayContext } from '../context.js';
 import { FedgateError, toFedgateError } from '../errors.js';
-import { escapeHtml, noStore, page, queryOf, readForm, redirect, sendError, sendHtml, setCookie, single, type Req, type Res } from '../http/respond.js';
+import { noStore, queryOf, readForm, redirect, sendError, sendHtml, setCookie, single, type Req, type Res } from '../http/respond.js';
 import { readSessionAuth, type SessionAuth } from '../session/state.js';
 import { destroySession, type SessionHandle } from '../session/lifecycle.js';
+import { pageBase, pagesOf, renderView } from '../http/page.js';
 import { crossSitePost } from '../http/same-origin.js';
 import { sanitizeReturnTo } from './return-to.js';
 import { randomToken } from './transactions.js';
@@ -27,8 +28,9 @@ export async function handleLogout(ctx: GatewayContext, req: Req, res: Res): Pro
       returnToRaw ??= single(form, 'returnTo');
     } else if (req.headers['sec-fetch-site'] === 'cross-site' || req.headers['sec-fetch-site'] === 'same-site') {
       const action = `${ctx.config.basePath}/logout`;
-      sendHtml(res, 200, page('Sign out', `<h1>Sign out?</h1><form method="post" action="${escapeHtml(action)}">`
-        + `<input type="hidden" name="returnTo" value="${escapeHtml(sanitizeReturnTo(returnToRaw))}"><button type="submit">Sign out</button></form>`));
+      const kit = pagesOf(req);
+      sendHtml(res, 200, renderView(kit, 'logoutConfirm', { ...pageBase(kit), cancel: { kind: 'link', href: pageBase(kit).homeUrl },
+        form: { method: 'post', action, fields: { returnTo: sanitizeReturnTo(returnToRaw) } } }));
       return;
     }
     const returnTo = sanitizeReturnTo(returnToRaw);

@@ -2,7 +2,8 @@ import type { Auth } from '../auth.js';
 import { FedgateError } from '../errors.js';
 import { sanitizeReturnTo } from '../flow/return-to.js';
 import { sendDpopFailure } from './dpop.js';
-import { page, redirect, sendError, sendHtml, sendJson, wantsHtml, type Next, type Req, type Res, sendInvalidToken, sendUnauthorized, sendUnavailable } from '../http/respond.js';
+import { pageBase, renderView, type PageKit } from '../http/page.js';
+import { redirect, sendError, sendHtml, sendJson, wantsHtml, type Next, type Req, type Res, sendInvalidToken, sendUnauthorized, sendUnavailable } from '../http/respond.js';
 import { defaultNoStore, isCrossSiteWrite } from '../http/hygiene.js';
 
 /** Options of `requireAuth`. */
@@ -28,6 +29,8 @@ export interface GatewayInfo {
   origin: string;
   /** `Strict-Transport-Security` for fedgate's own answers; undefined on http or when turned off. */
   hsts?: string;
+  /** Page settings and the app's views (403 page). */
+  pages?: PageKit;
   /** Metrics hook, when metrics are on. */
   observe?: (outcome: 'allowed' | 'unauthenticated' | 'forbidden' | 'unavailable') => void;
 }
@@ -104,7 +107,7 @@ export function requireAuth(options: RequireAuthOptions = {}) {
       const ok = Array.isArray(actual) ? actual.includes(expected) : actual === expected;
       if (!ok) {
         observe?.('forbidden');
-        forbidden(req, res);
+        forbidden(req, res, info, next);
         return;
       }
     }
@@ -114,7 +117,7 @@ export function requireAuth(options: RequireAuthOptions = {}) {
     };
     const deny = () => {
       observe?.('forbidden');
-      forbidden(req, res);
+      forbidden(req, res, info, next);
     };
     const fail = () => {
       observe?.('unavailable');
@@ -140,10 +143,22 @@ export function requireAuth(options: RequireAuthOptions = {}) {
   };
 }
 
-/** Browsers get a small HTML page, everything else JSON. */
-function forbidden(req: Req, res: Res): void {
+/**
+ * Browsers get the 403 page (the app's `views.forbidden` when set) with a way to sign in with
+ * another account: sign out, then sign in again for the same page. Everything else gets JSON.
+ * With `errorHandler: 'next'` the coded error goes to Express's error handler.
+ */
+function forbidden(req: Req, res: Res, info: GatewayInfo, next: Next): void {
+  if (info.pages?.errorsToNext) {
+    next(new FedgateError('FORBIDDEN', 'You are signed in, but this page needs permissions your account does not have.'));
+    return;
+  }
   if (wantsHtml(req)) {
-    sendHtml(res, 403, page('Access denied', '<h1>Access denied</h1><p>You are signed in, but this page needs permissions your account does not have.</p><p>Error code: <code>FORBIDDEN</code></p>'));
+    const base = pageBase(info.pages);
+    const login = `${info.basePath}/login?returnTo=${encodeURIComponent(sanitizeReturnTo(req.originalUrl ?? req.url))}`;
+    const switchAccountUrl = `${info.basePath}/logout?returnTo=${encodeURIComponent(login)}`;
+    res.setHeader('Cache-Control', 'no-store');
+    sendHtml(res, 403, renderView(info.pages, 'forbidden', { ...base, basePath: info.basePath, code: 'FORBIDDEN', switchAccountUrl }));
     return;
   }
   sendJson(res, 403, { error: 'forbidden', code: 'FORBIDDEN' });

@@ -1,14 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorCodes, type FedgateError } from '../errors.js';
+import { errorNextOf, escapeHtml, layout, pageBase, pagesOf, renderView } from './page.js';
+export { escapeHtml };
 
 /** Minimal request/response types so the core runs under Express 4 and 5 alike. */
 export type Req = IncomingMessage & { originalUrl?: string; auth?: unknown; session?: unknown; sessionID?: string };
 export type Res = ServerResponse;
 export type Next = (err?: unknown) => void;
-
-export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"'`=/]/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 /** A browser navigation: GET/HEAD that accepts HTML. */
 export function wantsHtml(req: Req): boolean {
@@ -73,24 +71,29 @@ export function redirect(res: Res, location: string, status = 302): void {
   res.end();
 }
 
-export function page(title: string, body: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title>`
-    + '<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;line-height:1.5;color:#1a1a1a}'
-    + 'a.button,button{display:block;width:100%;margin:.5rem 0;padding:.75rem;border:1px solid #888;border-radius:.4rem;background:#f6f6f6;font:inherit;text-align:center;color:inherit;text-decoration:none;cursor:pointer}'
-    + 'input{width:100%;padding:.6rem;font:inherit;box-sizing:border-box}code{background:#f0f0f0;padding:0 .2rem}</style></head>'
-    + `<body><main>${body}</main></body></html>`;
+/** A whole page in fedgate's shared layout (lib/http/page.ts); `body` is trusted, escaped markup. */
+export function page(title: string, body: string, homeUrl?: string): string {
+  return layout(title, body, homeUrl);
 }
 
 /**
  * Renders an error as an escaped HTML page (browsers) or JSON (APIs). Only the code and the
- * safe message leave the process; `detail` and `cause` stay in the logs.
+ * safe message leave the process; `detail` and `cause` stay in the logs. With the gateway's
+ * `errorHandler: 'next'` the coded error goes to Express's error handler instead. The page is
+ * the app's `views.error` when it has one; `retry` adds a "Try again" link (failed logins).
  */
-export function sendError(req: Req, res: Res, err: FedgateError, extraHtml = ''): void {
+export function sendError(req: Req, res: Res, err: FedgateError, retry?: { retryUrl: string }): void {
   noStore(res);
   res.setHeader('Referrer-Policy', 'no-referrer');
   if (err.status === 503) res.setHeader('Retry-After', '5');
+  const next = errorNextOf(req);
+  if (next) {
+    next(err);
+    return;
+  }
   if (wantsHtml(req) || navigates(req)) {
-    sendHtml(res, err.status, page('Sign-in problem', `<h1>Sign-in problem</h1><p>${escapeHtml(err.message)}</p><p>Error code: <code>${escapeHtml(err.code)}</code></p>${extraHtml}`));
+    const kit = pagesOf(req);
+    sendHtml(res, err.status, renderView(kit, 'error', { ...pageBase(kit), status: err.status, code: err.code, message: err.message, ...(retry ?? {}) }));
     return;
   }
   sendJson(res, err.status, { error: err.code.toLowerCase(), code: err.code, message: err.message });

@@ -19,10 +19,16 @@ export interface SessionHandle {
 const storeDown = (cause: unknown) =>
   new FedgateError('SESSION_STORE_UNAVAILABLE', 'The session store is unavailable; please try again shortly.', { cause, detail: cause instanceof Error ? cause.message.slice(0, 200) : undefined });
 
-/** Builds the express-session middleware: HttpOnly, SameSite=Lax, Secure on https, opaque id. */
-export function createSessionMiddleware(config: ResolvedConfig, store: session.Store) {
+/**
+ * Builds the express-session middleware: HttpOnly, SameSite=Lax, Secure on https, opaque id.
+ * The return type is spelled out so the shipped declarations name no type of express-session's
+ * dependencies (a consumer need not install their typings).
+ */
+export function createSessionMiddleware(config: ResolvedConfig, store: session.Store): (req: Req, res: Res, next: Next) => void {
   const s = config.session;
-  return session({
+  // express-session's handler is typed for Express's Request; fedgate's core passes the plain
+  // node request it extends (what express-session reads at run time).
+  const handler: unknown = session({
     name: s.cookieName,
     secret: [...s.secrets],
     store,
@@ -35,6 +41,7 @@ export function createSessionMiddleware(config: ResolvedConfig, store: session.S
     genid: () => randomBytes(32).toString('base64url'),
     cookie: { httpOnly: true, secure: config.secure, sameSite: 'lax', path: '/', maxAge: s.absoluteTimeout * 1000 },
   });
+  return handler as (req: Req, res: Res, next: Next) => void;
 }
 
 /** Runs express-session as a promise; a store failure rejects with SESSION_STORE_UNAVAILABLE. */

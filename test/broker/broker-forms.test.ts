@@ -13,7 +13,7 @@ import type { Browser } from '../fixtures/browser.js';
 
 const chromiumPath = '/usr/bin/chromium';
 const untrusted: BrokerClientSpec = { client_id: 'third-party', client_secret: CONFIDENTIAL_SECRET, scopes: ['openid', 'profile', 'email', 'offline_access'] };
-const policies = ['no-referrer', 'strict-origin', 'same-origin'] as const;
+const policies = ['no-referrer', 'strict-origin', 'same-origin', 'strict-origin-when-cross-origin'] as const;
 
 let stack: BrokerStack;
 let browser: Chromium;

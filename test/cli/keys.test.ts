@@ -63,11 +63,40 @@ describe('fedgate keys generate', () => {
     expect((await stat(out)).mode & 0o777).toBe(0o600);
   });
 
-  test('--out into a folder that does not exist is an input error', async () => {
-    const r = await runCli(['keys', 'generate', '--out', path.join(tmp.dir, 'missing', 'jwks.json')]);
+  test('--out into a folder that does not exist creates it (mode 0700), run from the project folder', async () => {
+    const r = await runCli(['keys', 'generate', '--out', 'keys/jwks.json'], { cwd: tmp.dir });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^created folder keys \(mode 0700\)\nwrote keys\/jwks\.json \(mode 0600\)/);
+    expect((await stat(path.join(tmp.dir, 'keys'))).mode & 0o777).toBe(0o700);
+    expect((await stat(path.join(tmp.dir, 'keys', 'jwks.json'))).mode & 0o777).toBe(0o600);
+    expect(validatePrivateJwks(await readJwks(path.join(tmp.dir, 'keys', 'jwks.json')), 'jwks')).toEqual([]);
+
+    const nested = await runCli(['keys', 'generate', '--out', path.join(tmp.dir, 'a', 'b', 'jwks.json')]);
+    expect(nested.code).toBe(0);
+    expect((await stat(path.join(tmp.dir, 'a'))).mode & 0o777).toBe(0o700);
+    expect((await stat(path.join(tmp.dir, 'a', 'b'))).mode & 0o777).toBe(0o700);
+  });
+
+  test('--out below a file (not a folder) is an input error', async () => {
+    const file = await tmp.write('plain-file', 'x');
+    const r = await runCli(['keys', 'generate', '--out', path.join(file, 'jwks.json')]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`fedgate: folder ${path.join(tmp.dir, 'missing')} does not exist\n`);
+    expect(r.stderr).toBe(`fedgate: cannot create folder ${file} (ENOTDIR)\n`);
     expect(r.stdout).toBe('');
+  });
+
+  test('--help works on every subcommand and exits 0 with the usage on stdout', async () => {
+    for (const args of [['keys', 'generate', '--help'], ['keys', 'rotate', '--help'], ['keys', 'generate', '-h'], ['keys', '--help'], ['help', 'keys']]) {
+      const r = await runCli(args);
+      expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 0, stderr: '' });
+      expect(r.stdout).toMatch(/^Usage:\n {2}fedgate keys generate /);
+    }
+    for (const [args, start] of [[['check', '--help'], 'Usage: fedgate check'], [['map', '--help'], 'Usage: fedgate map'], [['help', 'check'], 'Usage: fedgate check'], [['--help'], 'Usage: fedgate <command>']] as const) {
+      const r = await runCli([...args]);
+      expect({ args, code: r.code }).toEqual({ args, code: 0 });
+      expect(r.stdout.startsWith(start)).toBe(true);
+    }
   });
 
   test('bad flags are usage errors (exit 2) with the usage text', async () => {

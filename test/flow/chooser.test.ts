@@ -89,7 +89,7 @@ describe('chooser page', () => {
   test('an e-mail whose domain no connector claims shows the chooser again with a notice and the address kept', async () => {
     const res = await stack.browser().get(`${stack.url}/auth/login?login_hint=${encodeURIComponent('bob@elsewhere.example')}&returnTo=%2F`);
     expect(res.status).toBe(200);
-    expect(res.body).toContain('<p role="alert">No sign-in provider is set up for that e-mail address. Choose one below.</p>');
+    expect(res.body).toContain('<p class="notice" role="alert">No sign-in provider is set up for that e-mail address. Choose one below.</p>');
     expect(res.body).toContain(`value="${escapeHtml('bob@elsewhere.example')}"`);
   });
 

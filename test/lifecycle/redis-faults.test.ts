@@ -157,7 +157,7 @@ describe('health() and ready()', () => {
       const text = JSON.stringify(down);
       for (const secret of [REDIS_PASSWORD, SESSION_SECRET, 'app-secret']) expect(text).not.toContain(secret);
       const started2 = Date.now();
-      await expect(stack.gateway.ready()).rejects.toMatchObject({ code: 'SESSION_STORE_UNAVAILABLE', message: 'Redis is not reachable.' });
+      await expect(stack.gateway.ready()).rejects.toMatchObject({ code: 'SESSION_STORE_UNAVAILABLE', message: `Redis is not reachable: redis 127.0.0.1:${redis.port}.` });
       expect(Date.now() - started2).toBeLessThan(5000);
     } finally {
       await redis.restart();

@@ -1,3 +1,4 @@
+import { describeRedisConfig } from '../lib/ready-report.js';
 import { builtinConnectors } from '../connectors/registry.js';
 import type { Connector, ConnectorContext } from '../lib/connector.js';
 import { loadConfig, type ResolvedConfig } from '../lib/config/load.js';
@@ -61,14 +62,5 @@ export function createConnector(config: ResolvedConfig, index: number, ctx: Conn
 export function describeRedis(config: ResolvedConfig): string {
   const r = config.session.redis;
   if (!r) return config.session.memoryStore ? 'in-process memory (session.insecureMemoryStore: development only)' : 'none';
-  if ('url' in r) {
-    try {
-      const u = new URL(r.url);
-      return `redis ${u.protocol === 'rediss:' ? '(TLS) ' : ''}${u.hostname}:${u.port || '6379'}`;
-    } catch {
-      return 'redis (url)';
-    }
-  }
-  if ('sentinels' in r) return `redis sentinel "${r.name}" (${r.sentinels.length} sentinels)`;
-  return `redis cluster (${r.cluster.length} seed nodes)`;
+  return describeRedisConfig(r);
 }

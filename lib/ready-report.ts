@@ -20,7 +20,8 @@ export function describeStore(config: ResolvedConfig, client: RedisClient | unde
   return describeRedisConfig(config.session.redis);
 }
 
-function describeRedisConfig(r: RedisConfig | undefined): string {
+/** A Redis configuration for messages: host and port (or the Sentinel or Cluster nodes), never the URL's credentials. */
+export function describeRedisConfig(r: RedisConfig | undefined): string {
   if (!r) return 'redis';
   if ('url' in r) {
     try {

@@ -6,16 +6,18 @@ import { generatePrivateJwk } from '../../lib/tokens/keys.js';
 import { startSimpleSamlPhp, type SimpleSamlPhp } from '../fixtures/simplesamlphp.js';
 import { assertionXml, responseXml } from '../fixtures/saml-idp.js';
 import { runCli, sessionSecret, tempDir } from './run.js';
+import { startRedis, stopAllRedis, type RedisServer } from '../fixtures/redis.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let ssp: SimpleSamlPhp;
+let redis: RedisServer;
 const env = { CLI_SESSION_SECRET: sessionSecret };
 
 function config(connector: Record<string, unknown>): Record<string, unknown> {
   return {
     baseUrl: 'http://localhost:3000',
     allowInsecureRequests: true,
-    session: { secret: '${env:CLI_SESSION_SECRET}', redis: { url: 'redis://127.0.0.1:6390/0' } },
+    session: { secret: '${env:CLI_SESSION_SECRET}', redis: { url: redis.url } },
     tokens: { keys: './jwks.json', scopes: { 'admin:all': { claim: 'groups', includes: 'admins' } } },
     connectors: [{ id: 'corpsaml', type: 'saml', name: 'Corp SAML', logout: 'upstream', ...connector }],
   };
@@ -24,10 +26,11 @@ function config(connector: Record<string, unknown>): Record<string, unknown> {
 beforeAll(async () => {
   tmp = await tempDir();
   await tmp.write('jwks.json', { keys: [await generatePrivateJwk('ES256')] });
-  ssp = await startSimpleSamlPhp();
+  [ssp, redis] = await Promise.all([startSimpleSamlPhp(), startRedis()]);
 }, 60_000);
 afterAll(async () => {
   await ssp?.stop();
+  await stopAllRedis();
   await tmp?.cleanup();
 });
 

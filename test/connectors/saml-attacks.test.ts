@@ -4,7 +4,7 @@
  * gateway really sent; real Redis, real HTTP, the gateway inside Express.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import express from 'express';
@@ -122,6 +122,26 @@ async function deliver(browser: Browser, xml: string, relayState: string | undef
   if (!next) throw new Error(`no continue URL in ${acs.body.slice(0, 300)}`);
   const final = await browser.follow(`${base}${next.replace(/&#(\d+);/g, (_, c: string) => String.fromCharCode(Number(c)))}`, { headers: { accept } });
   return { acs, final };
+}
+
+/** POSTs a form the way a browser navigates (Sec-Fetch-Mode: navigate, Accept: text/html). */
+function postNavigation(url: string, form: Record<string, string>): Promise<{ status: number; type: string; body: string }> {
+  const body = new URLSearchParams(form).toString();
+  return new Promise((resolve, reject) => {
+    const req = request(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body),
+        accept: 'text/html,application/xhtml+xml', 'sec-fetch-mode': 'navigate', 'sec-fetch-site': 'cross-site', 'sec-fetch-dest': 'document',
+      },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'] ?? '', body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 function expectRefused(res: BrowserResponse, code: string, status = 400): void {
@@ -352,9 +372,11 @@ describe('XML parsing', () => {
 
   test('a browser gets an HTML error page for a refused POST, and nothing secret is logged', async () => {
     const p = await begin();
-    const { acs } = await deliver(p.browser, response(p, assertionXml(honest(p))), p.relayState, 'hostile', 'text/html,application/xhtml+xml');
+    // The IdP's auto-submitted form is a navigation: Fetch Metadata says so. node's fetch always
+    // sends `Sec-Fetch-Mode: cors`, so the navigation is posted with node:http, as a browser sends it.
+    const acs = await postNavigation(`${base}/auth/callback/hostile`, { SAMLResponse: b64(response(p, assertionXml(honest(p)))), RelayState: p.relayState ?? '' });
     expect(acs.status).toBe(400);
-    expect(acs.headers.get('content-type')).toContain('text/html');
+    expect(acs.type).toContain('text/html');
     expect(acs.body).toContain('SAML_SIGNATURE_INVALID');
     expect(JSON.stringify(logger.lines)).not.toContain('SAMLResponse=');
   });

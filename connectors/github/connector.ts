@@ -129,6 +129,8 @@ export class GithubConnector implements Connector {
   /** GitHub Apps with expiring user tokens (`expires_in: 28800`, rotating `ghr_` refresh tokens, (https://docs.github.com/en/developers/apps/refreshing-user-to-server-access-tokens)). */
   async refresh(input: RefreshInput): Promise<UpstreamIdentity> {
     const tokens = await tokenRequest(this.#http, this.#urls.token, this.#tokenBody({ grant_type: 'refresh_token', refresh_token: input.refreshToken }), this.#authHeader(), 'refresh');
+    // The old refresh token is spent now: keep the rotated one before /user can fail.
+    if (tokens.refreshToken) await input.saveTokens?.({ refreshToken: tokens.refreshToken });
     const identity = await this.#identity(tokens);
     if (identity.subject !== input.original.subject) throw new FedgateError('REFRESH_REJECTED', 'The identity provider returned another identity.', { detail: 'refresh: user id changed' });
     if (!identity.tokens.refreshToken) identity.tokens.refreshToken = input.refreshToken;

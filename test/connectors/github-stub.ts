@@ -64,6 +64,8 @@ export class GithubStub {
   appMode = false;
   /** Items per API page (GitHub's `per_page`, forced small so paging happens). */
   pageSize = 2;
+  /** One-shot: the next API request answers this HTTP status (an outage right after a token request). */
+  nextApiStatus: number | undefined;
   /** Bytes of padding added to `/user` (size-cap tests). */
   userPadding = 0;
   readonly authorizeRequests: URLSearchParams[] = [];
@@ -168,6 +170,11 @@ export class GithubStub {
 
   api(req: Request, res: Response, what: 'user' | 'emails' | 'teams'): void {
     this.apiRequests.push({ method: req.method, path: req.originalUrl, headers: { ...req.headers } });
+    if (this.nextApiStatus !== undefined) {
+      res.status(this.nextApiStatus).json({ message: 'Server Error' });
+      this.nextApiStatus = undefined;
+      return;
+    }
     if (!req.headers['user-agent']) {
       res.status(403).type('text/plain').send('Request forbidden by administrative rules. Please make sure your request has a User-Agent header.');
       return;

@@ -5,6 +5,7 @@
  * only), plus GitHub's own quirks.
  */
 import { builtinConnectors } from '../../connectors/registry.js';
+import { FedgateError } from '../../lib/errors.js';
 import { githubUrls } from '../../connectors/github/connector.js';
 import type { Connector, ConnectorContext } from '../../lib/connector.js';
 import { escapeHtml } from '../../lib/http/respond.js';
@@ -203,6 +204,22 @@ describe('github: logout and refresh', () => {
     // The old refresh token was rotated away: using it again ends the session.
     await expect(connector.refresh!({ refreshToken, original: { subject: '12345', claims: {}, tokens: {} } }))
       .rejects.toMatchObject({ code: 'REFRESH_REJECTED', message: 'The identity provider ended the session.' });
+  });
+
+  test('a rotated refresh token is saved before /user is asked, so an API outage right after loses nothing', async () => {
+    const connector: Connector = builtinConnectors.get('github')!.create({ ...githubConnectorConfig(stub), id: 'gh' }, connectorContext());
+    const { refreshToken } = stub.issue('octocat');
+    stub.appMode = true;
+    const saved: string[] = [];
+    const saveTokens = async (t: { refreshToken?: string }) => { if (t.refreshToken) saved.push(t.refreshToken); };
+    stub.nextApiStatus = 502;
+    await expect(connector.refresh!({ refreshToken, original: { subject: '12345', claims: {}, tokens: {} }, saveTokens })).rejects.toBeInstanceOf(FedgateError);
+    expect(saved).toHaveLength(1);
+    expect(saved[0]).toMatch(/^ghr_/);
+    expect(saved[0]).not.toBe(refreshToken);
+    // The saved (rotated) token still works; the old one was rotated away.
+    const identity = await connector.refresh!({ refreshToken: saved[0]!, original: { subject: '12345', claims: {}, tokens: {} } });
+    expect(identity.subject).toBe('12345');
   });
 
   test('a refresh that returns another GitHub user is refused', async () => {

@@ -4,14 +4,13 @@
  * (helmet's default is `no-referrer`, which makes a same-origin form POST carry `Origin: null`),
  * and refused when they come from elsewhere; errors of form POSTs are pages, not JSON.
  */
-import { existsSync } from 'node:fs';
 import * as oidc from 'openid-client';
-import { chromium, type Browser as Chromium, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser as Chromium, type BrowserContext, type Page } from 'playwright-core';
+import { launchChromium } from '../fixtures/chromium.js';
 import { CONFIDENTIAL_SECRET, authorize, discover, startBrokerStack, type BrokerClientSpec, type BrokerStack } from './helpers.js';
 import { recordSecret } from '../fixtures/secret-scan.js';
 import type { Browser } from '../fixtures/browser.js';
 
-const chromiumPath = '/usr/bin/chromium';
 const untrusted: BrokerClientSpec = { client_id: 'third-party', client_secret: CONFIDENTIAL_SECRET, scopes: ['openid', 'profile', 'email', 'offline_access'] };
 const policies = ['no-referrer', 'strict-origin', 'same-origin', 'strict-origin-when-cross-origin'] as const;
 
@@ -21,18 +20,13 @@ let browser: Chromium;
 let appPolicy: string = 'no-referrer';
 
 beforeAll(async () => {
-  if (!existsSync(chromiumPath)) throw new Error(`${chromiumPath} not found: install it with \`apt-get install -y chromium\``);
   stack = await startBrokerStack([untrusted], {
     before: (app) => app.use((_req, res, next) => {
       res.setHeader('Referrer-Policy', appPolicy);
       next();
     }),
   });
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-quic'],
-  });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {

@@ -4,13 +4,13 @@
  * http://127.0.0.1: two different sites, so the IdP's POST to the ACS is cross-site exactly as in
  * production and carries no SameSite=Lax cookie.
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import express from 'express';
 import { createServer, type Server } from 'node:http';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { type BrowserContext, type Page } from 'playwright-core';
+import { launchChromiumProfile } from '../fixtures/chromium.js';
 import * as oidc from 'openid-client';
 import { fedgate, requireAuth, type Gateway } from '../../index.js';
 import { startRedis, type RedisServer } from '../fixtures/redis.js';
@@ -20,7 +20,6 @@ import { SESSION_SECRET, recordingLogger, testKeys } from '../fixtures/stack.js'
 import { closeServer, listenEphemeral, waitFor } from '../fixtures/ports.js';
 import { recordSecret } from '../fixtures/secret-scan.js';
 
-const chromiumPath = '/usr/bin/chromium';
 const clientSecret = 'saml-broker-client-secret-0123456789-abcdef';
 const testTimeout = 90_000;
 
@@ -38,7 +37,6 @@ const logger = recordingLogger();
 const acsCookies: Array<string | undefined> = [];
 
 beforeAll(async () => {
-  if (!existsSync(chromiumPath)) throw new Error(`${chromiumPath} not found: install it with \`apt-get install -y chromium\``);
   redis = await startRedis();
   const app = express();
   server = createServer(app);
@@ -79,11 +77,7 @@ beforeAll(async () => {
   app.get('/', (req, res) => res.send(req.auth.isAuthenticated ? `signed in as ${req.auth.sub}` : 'signed out'));
   app.get('/rp/cb', (_req, res) => res.send('downstream callback'));
   userDataDir = await mkdtemp(path.join(tmpdir(), 'fedgate-chromium-saml-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
+  context = await launchChromiumProfile(userDataDir);
 }, testTimeout);
 
 afterAll(async () => {

@@ -2,11 +2,11 @@
  * A real browser (headless Debian Chromium, driven by playwright-core) through the example app,
  * its bundled development IdP (a real oidc-provider with an HTML login form) and a real Redis.
  */
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { type BrowserContext, type Page } from 'playwright-core';
+import { launchChromiumProfile } from '../fixtures/chromium.js';
 import { startApp, type ExampleApp } from '../../example-app/app.js';
 import { devClientSecret } from '../../example-app/dev-defaults.js';
 import { startIdp, type DevIdp } from '../../example-app/idp.js';
@@ -14,7 +14,6 @@ import type { Logger } from '../../lib/logger.js';
 import { startRedis, type RedisServer } from '../fixtures/redis.js';
 import { recordLogLine, recordSecret } from '../fixtures/secret-scan.js';
 
-const chromiumPath = '/usr/bin/chromium';
 const artifacts = path.resolve(process.cwd(), 'test-artifacts');
 const sessionSecret = 'browser-test-session-secret-0123456789-abcdefghijkl';
 
@@ -76,16 +75,10 @@ async function preJson(page: Page, selector: string): Promise<Record<string, unk
 }
 
 beforeAll(async () => {
-  if (!existsSync(chromiumPath)) throw new Error(`${chromiumPath} not found: install it with \`apt-get install -y chromium\``);
   redis = await startRedis();
   idp = await startIdp({ port: 0 });
   userDataDir = await mkdtemp(path.join(tmpdir(), 'fedgate-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
+  context = await launchChromiumProfile(userDataDir);
 }, testTimeout);
 
 afterAll(async () => {

@@ -4,18 +4,17 @@
  * is served from another port of 127.0.0.1: the same site (so the SameSite=Lax cookie rides
  * along) but another origin — the case SameSite alone does not cover.
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page, type Response } from 'playwright-core';
+import { type BrowserContext, type Page, type Response } from 'playwright-core';
+import { launchChromiumProfile } from '../fixtures/chromium.js';
 import { requireAuth } from '../../index.js';
 import { startStack, type Stack } from '../fixtures/stack.js';
 import { closeServer } from '../fixtures/ports.js';
 import { recordSecret } from '../fixtures/secret-scan.js';
 
-const chromiumPath = '/usr/bin/chromium';
 const testTimeout = 90_000;
 
 let stack: Stack;
@@ -34,7 +33,6 @@ const attackerPage = (target: string) => `<!doctype html><html><head><meta chars
 </body></html>`;
 
 beforeAll(async () => {
-  if (!existsSync(chromiumPath)) throw new Error(`${chromiumPath} not found: install it with \`apt-get install -y chromium\``);
   stack = await startStack({
     routes: (app) => {
       app.get('/page', (_req, res) => {
@@ -52,12 +50,7 @@ beforeAll(async () => {
   const address = attacker.address();
   attackerUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   userDataDir = await mkdtemp(path.join(tmpdir(), 'fedgate-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
+  context = await launchChromiumProfile(userDataDir);
 }, testTimeout);
 
 afterAll(async () => {

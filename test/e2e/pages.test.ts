@@ -5,11 +5,12 @@
  * reached through the example's whole broker flow: client app → fedgate → development IdP →
  * consent → tokens, then consents, 403, error, both sign-out confirmations and the chooser.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { type BrowserContext, type Page } from 'playwright-core';
+import { launchChromiumProfile } from '../fixtures/chromium.js';
 import { startApp, type ExampleApp } from '../../example-app/app.js';
 import { startClientApp, type ClientApp } from '../../example-app/client-app.js';
 import { devClientSecret } from '../../example-app/dev-defaults.js';
@@ -18,7 +19,6 @@ import type { Logger } from '../../lib/logger.js';
 import { startRedis, type RedisServer } from '../fixtures/redis.js';
 import { recordLogLine, recordSecret } from '../fixtures/secret-scan.js';
 
-const chromiumPath = '/usr/bin/chromium';
 const shots = path.resolve(process.cwd(), 'test-artifacts', 'pages');
 const sessionSecret = 'pages-test-session-secret-0123456789-abcdefghijklmn';
 const testTimeout = 120_000;
@@ -56,7 +56,6 @@ async function exampleApp(config: string, clientUrl?: string): Promise<ExampleAp
 }
 
 beforeAll(async () => {
-  if (!existsSync(chromiumPath)) throw new Error(`${chromiumPath} not found: install it with \`apt-get install -y chromium\``);
   recordSecret(sessionSecret);
   recordSecret(devClientSecret);
   redis = await startRedis();
@@ -68,13 +67,7 @@ beforeAll(async () => {
   multi = await exampleApp('gateway.multi.json');
   await mkdir(shots, { recursive: true });
   userDataDir = await mkdtemp(path.join(tmpdir(), 'fedgate-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: chromiumPath,
-    headless: true,
-    viewport: { width: 1280, height: 900 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
+  context = await launchChromiumProfile(userDataDir, { viewport: { width: 1280, height: 900 } });
 }, testTimeout);
 
 afterAll(async () => {

@@ -10,14 +10,14 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import * as oidc from 'openid-client';
-import { chromium, type Browser as Chromium, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser as Chromium, type BrowserContext, type Page } from 'playwright-core';
+import { launchChromium } from '../fixtures/chromium.js';
 import { startStack, type Stack } from '../fixtures/stack.js';
 import { getFreePort, waitFor } from '../fixtures/ports.js';
 import { recordSecret } from '../fixtures/secret-scan.js';
 import { apacheConfig, startApache, type ApacheRp } from './broker-peers/apache.js';
 import { startAuthlibRp, type AuthlibRp } from './broker-peers/authlib.js';
 
-const chromiumPath = '/usr/bin/chromium';
 const APACHE_SECRET = 'apache-client-secret-0123456789-abcdefghijklmn';
 const AUTHLIB_SECRET = 'authlib-client-secret-0123456789-abcdefghijklm';
 
@@ -29,7 +29,7 @@ let alice: BrowserContext;
 let badSecretPort: number;
 
 beforeAll(async () => {
-  for (const bin of [chromiumPath, '/usr/sbin/apache2']) if (!existsSync(bin)) throw new Error(`${bin} not found: the interop peers are installed by .ci/run`);
+  for (const bin of ['/usr/sbin/apache2']) if (!existsSync(bin)) throw new Error(`${bin} not found: the interop peers are installed by .ci/run`);
   recordSecret(APACHE_SECRET);
   recordSecret(AUTHLIB_SECRET);
   const [apachePort, authlibPort] = [await getFreePort(), await getFreePort()];
@@ -62,11 +62,7 @@ beforeAll(async () => {
   const issuer = `${stack.url}/auth`;
   apache = await startApache({ port: apachePort, issuer, clientId: 'apache', clientSecret: APACHE_SECRET, scope: 'openid profile email' });
   authlib = await startAuthlibRp({ port: authlibPort, issuer, clientId: 'authlib', clientSecret: AUTHLIB_SECRET, scope: 'openid profile email' });
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-quic'],
-  });
+  browser = await launchChromium();
   alice = await browser.newContext();
 }, 60_000);
 

@@ -4,7 +4,7 @@
  * no ID token in refresh responses, back-channel logout tokens typed `JWT`, and no redirect back
  * after logout unless `state` is sent.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,8 @@ import path from 'node:path';
 import express from 'express';
 import type { Redis } from 'ioredis';
 import { decodeJwt, decodeProtectedHeader, type ProtectedHeaderParameters } from 'jose';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { type BrowserContext, type Page } from 'playwright-core';
+import { launchChromiumProfile } from '../fixtures/chromium.js';
 import { fedgate, requireAuth, type Gateway } from '../../index.js';
 import { startRedis, type RedisServer } from '../fixtures/redis.js';
 import { closeServer, listenEphemeral, waitFor } from '../fixtures/ports.js';
@@ -31,7 +32,6 @@ function docsExample(): Record<string, unknown> {
 }
 const connectorId = 'glewlwyd';
 
-const chromiumPath = '/usr/bin/chromium';
 const artifacts = path.resolve(process.cwd(), 'test-artifacts');
 const clientId = 'fedgate';
 const clientSecret = 'fedgate-interop-secret-0123456789';
@@ -53,7 +53,6 @@ const logoutTokenHeaders: ProtectedHeaderParameters[] = [];
 const testTimeout = 60_000;
 
 beforeAll(async () => {
-  if (!existsSync(chromiumPath)) throw new Error(`${chromiumPath} not found: install it with \`apt-get install -y chromium\``);
   recordSecret(SESSION_SECRET);
   recordSecret(clientSecret);
   recordSecret(alice.password);
@@ -92,12 +91,7 @@ beforeAll(async () => {
     res.json({ sub: req.auth.sub, claims: req.auth.claims, idToken: req.auth.idToken, accessToken: req.auth.accessToken });
   });
   userDataDir = await mkdtemp(path.join(tmpdir(), 'fedgate-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
+  context = await launchChromiumProfile(userDataDir);
   context.setDefaultTimeout(15_000);
 }, 60_000);
 

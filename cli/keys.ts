@@ -138,7 +138,26 @@ async function readKeyFile(file: string): Promise<Jwk[]> {
   return ((jwks as { keys: unknown[] }).keys).filter(isRecord) as Jwk[];
 }
 
-async function rotate(args: string[], io: Io): Promise<number> {
+/**
+ * `--retire <kid>` as one `--retire=<kid>`: a kid is an RFC 7638 thumbprint in base64url, which
+ * may start with "-", and parseArgs would take such a value for an option of its own.
+ */
+function joinRetireValue(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const next = args[i + 1];
+    if (args[i] === '--retire' && next !== undefined) {
+      out.push(`--retire=${next}`);
+      i++;
+    } else {
+      out.push(args[i]!);
+    }
+  }
+  return out;
+}
+
+async function rotate(argv: string[], io: Io): Promise<number> {
+  const args = joinRetireValue(argv);
   const { values, positionals: rest } = parseCommandLine(() => parseArgs({ args, allowPositionals: true, strict: true, options: {
     alg: { type: 'string' },
     promote: { type: 'boolean' },

@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadKeySet, validatePrivateJwks } from '../../lib/tokens/keys.js';
 import { runCli, tempDir } from './run.js';
@@ -154,6 +154,21 @@ describe('fedgate keys rotate', () => {
     const retired = await runCli(['keys', 'rotate', file, '--retire', original!.kid]);
     expect(retired.code).toBe(0);
     expect((await readJwks(file)).keys.map((k) => k.kid)).toEqual([fresh.kid]);
+  });
+
+  test('a kid that starts with "-" (a thumbprint can) is retired as printed, with or without "="', async () => {
+    const file = path.join(tmp.dir, 'dash.json');
+    expect((await runCli(['keys', 'generate', '--out', file])).code).toBe(0);
+    expect((await runCli(['keys', 'rotate', file])).code).toBe(0);
+    const jwks = await readJwks(file);
+    jwks.keys[1]!.kid = '-dash-kid';
+    jwks.keys.push({ ...jwks.keys[1]!, kid: '--double' });
+    await writeFile(file, JSON.stringify(jwks), { mode: 0o600 });
+    const retired = await runCli(['keys', 'rotate', file, '--retire', '-dash-kid']);
+    expect({ code: retired.code, stderr: retired.stderr }).toEqual({ code: 0, stderr: '' });
+    const again = await runCli(['keys', 'rotate', file, '--retire=--double']);
+    expect({ code: again.code, stderr: again.stderr }).toEqual({ code: 0, stderr: '' });
+    expect((await readJwks(file)).keys.map((k) => k.kid)).toEqual([jwks.keys[0]!.kid]);
   });
 
   test('--alg picks the new key\'s algorithm', async () => {

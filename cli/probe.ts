@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { limitedFetch } from '../connectors/shared/limited-fetch.js';
+import { limitedFetch } from '../connectors/common/limited-fetch.js';
 import type { ResolvedConfig } from '../lib/config/load.js';
 import { toFedgateError } from '../lib/errors.js';
 import { SamlConnector } from '../connectors/saml/index.js';

@@ -1,7 +1,7 @@
 import type { ConnectorType } from '../../lib/connector.js';
 import type { ClaimMapping } from '../../lib/claims/schema.js';
 import { genericClaims, OidcConnector, validateOidcBase, type OidcPreset } from '../oidc/index.js';
-import { originOf, trimSlash, withParams } from '../shared/vendor-url.js';
+import { originOf, trimSlash, withParams } from '../common/vendor-url.js';
 import { auth0Schema, type Auth0Config } from './schema.js';
 
 /** The issuer Auth0 puts in `iss`: always with a trailing slash, compared exactly (https://community.auth0.com/t/the-userinfo-endpoint-returns-401-unauthorized/6103). */

@@ -1,5 +1,5 @@
 import { FedgateError } from '../../lib/errors.js';
-import { translateUpstreamError } from '../shared/errors.js';
+import { translateUpstreamError } from '../common/errors.js';
 
 /** Pages of 100 followed at most; 10 pages = 1000 ids, the mapping's array cap (maxClaimArrayItems). */
 export const maxGraphPages = 10;

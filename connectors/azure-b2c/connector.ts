@@ -6,7 +6,7 @@ import {
 import { FedgateError } from '../../lib/errors.js';
 import type { ClaimMapping } from '../../lib/claims/schema.js';
 import type { OidcConnector } from '../oidc/connector.js';
-import { UpstreamAuthorizationError } from '../shared/errors.js';
+import { UpstreamAuthorizationError } from '../common/errors.js';
 
 /** `restart` value the gateway passes back after AADB2C90118. */
 export const passwordResetRestart = 'password-reset';

@@ -4,7 +4,7 @@ import type { ClaimMapping } from '../../lib/claims/schema.js';
 import { OidcConnector } from '../oidc/connector.js';
 import { validateOidcBase } from '../oidc/index.js';
 import type { OidcPreset } from '../oidc/preset.js';
-import { trimSlash, withParams } from '../shared/vendor-url.js';
+import { trimSlash, withParams } from '../common/vendor-url.js';
 import { AzureB2cConnector } from './connector.js';
 import { azureB2cSchema, type AzureB2cConfig } from './schema.js';
 

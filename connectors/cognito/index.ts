@@ -1,7 +1,7 @@
 import type { ConnectorType } from '../../lib/connector.js';
 import type { ClaimMapping } from '../../lib/claims/schema.js';
 import { genericClaims, OidcConnector, validateOidcBase, type OidcPreset } from '../oidc/index.js';
-import { originOf, withParams } from '../shared/vendor-url.js';
+import { originOf, withParams } from '../common/vendor-url.js';
 import { cognitoSchema, type CognitoConfig } from './schema.js';
 
 /** `https://cognito-idp.{region}.amazonaws.com/{userPoolId}`; discovery and JWKS live there (https://github.com/paulmboyce/cdk-cf-cognito-site/blob/HEAD/notes.md, https://github.com/localstack/localstack/issues/12914). */

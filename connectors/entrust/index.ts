@@ -1,7 +1,7 @@
 import type { ConnectorType } from '../../lib/connector.js';
 import type { ClaimMapping } from '../../lib/claims/schema.js';
 import { genericClaims, OidcConnector, validateOidcBase, type OidcPreset } from '../oidc/index.js';
-import { originOf, withParams } from '../shared/vendor-url.js';
+import { originOf, withParams } from '../common/vendor-url.js';
 import { entrustSchema, type EntrustConfig } from './schema.js';
 
 /** `https://{tenant}.{region}.trustedauth.com/api/oidc`; discovery under it (https://github.com/curityio/entrust-idaas, https://github.com/guitaoliu/idaas-auth-js). */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { connectorBaseShape, httpUrl } from '../../lib/config/connector-base.js';
-import { vendorHost } from '../shared/vendor-url.js';
+import { vendorHost } from '../common/vendor-url.js';
 
 /** Asymmetric algorithms an Entrust application may sign userinfo with. */
 export const entrustUserinfoAlgs = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512'] as const;

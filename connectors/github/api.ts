@@ -1,5 +1,5 @@
 import { FedgateError } from '../../lib/errors.js';
-import { sanitizeParam, translateUpstreamError } from '../shared/errors.js';
+import { sanitizeParam, translateUpstreamError } from '../common/errors.js';
 
 /** At most this many pages of `/user/emails` or `/user/teams` are read (100 items each). */
 export const maxApiPages = 10;

@@ -6,9 +6,9 @@ import type {
 import { FedgateError } from '../../lib/errors.js';
 import { mergeMappings } from '../../lib/claims/map.js';
 import type { ClaimMapping } from '../../lib/claims/schema.js';
-import { limitedFetch } from '../shared/limited-fetch.js';
-import { UpstreamAuthorizationError } from '../shared/errors.js';
-import { trimSlash } from '../shared/vendor-url.js';
+import { limitedFetch } from '../common/limited-fetch.js';
+import { UpstreamAuthorizationError } from '../common/errors.js';
+import { trimSlash } from '../common/vendor-url.js';
 import { apiGet, apiList, tokenRequest, type GithubHttp, type GithubTokens } from './api.js';
 import type { GithubConfig } from './schema.js';
 import { isRecord } from '../../lib/values.js';

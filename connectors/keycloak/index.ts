@@ -1,7 +1,7 @@
 import type { ConnectorType } from '../../lib/connector.js';
 import type { ClaimMapping } from '../../lib/claims/schema.js';
 import { genericClaims, OidcConnector, validateOidcBase, type OidcPreset } from '../oidc/index.js';
-import { trimSlash, withParams } from '../shared/vendor-url.js';
+import { trimSlash, withParams } from '../common/vendor-url.js';
 import { addKeycloakRoles, keycloakRolesClaim } from './roles.js';
 import { keycloakSchema, type KeycloakConfig } from './schema.js';
 

@@ -7,8 +7,8 @@ import type {
 import { FedgateError } from '../../lib/errors.js';
 import { mergeMappings } from '../../lib/claims/map.js';
 import type { ClaimMapping } from '../../lib/claims/schema.js';
-import { limitedFetch } from '../shared/limited-fetch.js';
-import { translateUpstreamError, UpstreamAuthorizationError } from '../shared/errors.js';
+import { limitedFetch } from '../common/limited-fetch.js';
+import { translateUpstreamError, UpstreamAuthorizationError } from '../common/errors.js';
 import type { OidcPreset } from './preset.js';
 import { verifyLogoutToken } from './logout-token.js';
 import { grantWithOwnIdToken, takeCallbackIssuer, type GrantSetup, type IdTokenValidator } from './own-validation.js';

@@ -1,7 +1,7 @@
 import type { ConnectorType } from '../../lib/connector.js';
 import type { ClaimMapping } from '../../lib/claims/schema.js';
 import { genericClaims, OidcConnector, validateOidcBase, type OidcPreset } from '../oidc/index.js';
-import { originOf, trimSlash, withParams } from '../shared/vendor-url.js';
+import { originOf, trimSlash, withParams } from '../common/vendor-url.js';
 import { oktaSchema, type OktaConfig } from './schema.js';
 
 /**

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { connectorBaseShape, httpUrl } from '../../lib/config/connector-base.js';
-import { vendorHost } from '../shared/vendor-url.js';
+import { vendorHost } from '../common/vendor-url.js';
 
 /** Keys of the `okta` connector. */
 export const oktaSchema = z.strictObject({

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ConnectorContext } from '../../lib/connector.js';
 import { FedgateError } from '../../lib/errors.js';
-import { limitedFetch } from '../shared/limited-fetch.js';
+import { limitedFetch } from '../common/limited-fetch.js';
 import { attr, child, children, findAll, parseXml, textOnly, type XmlNode } from './xml.js';
 import type { SamlConfig } from './schema.js';
 

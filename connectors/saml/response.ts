@@ -1,6 +1,6 @@
 import { SAML, SamlStatusError, ValidateInResponseTo, type Profile } from '@node-saml/node-saml';
 import { FedgateError } from '../../lib/errors.js';
-import { sanitizeParam } from '../shared/errors.js';
+import { sanitizeParam } from '../common/errors.js';
 import { attr, child, children, countElements, decryptXml, findAll, parseXml, textOnly, type XmlNode } from './xml.js';
 
 /** What a validated assertion yields; everything here was covered by a verified signature. */

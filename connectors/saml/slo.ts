@@ -3,7 +3,7 @@ import { inflateRawSync } from 'node:zlib';
 import type { Profile } from '@node-saml/node-saml';
 import type { ConnectorStore, EndpointRequest, EndpointResponse } from '../../lib/connector.js';
 import { FedgateError } from '../../lib/errors.js';
-import { sanitizeParam } from '../shared/errors.js';
+import { sanitizeParam } from '../common/errors.js';
 import type { SamlConnector } from './connector.js';
 import { samlSessionKey } from './session-key.js';
 import { checkAlgorithms, maxSamlXmlBytes } from './response.js';

@@ -1,6 +1,6 @@
 import { runInNewContext } from 'node:vm';
 import { decodeJwt } from 'jose';
-import { translateUpstreamError } from '../../connectors/shared/errors.js';
+import { translateUpstreamError } from '../../connectors/common/errors.js';
 import type { Redis } from 'ioredis';
 import { startStack, type Stack } from '../fixtures/stack.js';
 import { startRedis, type RedisServer } from '../fixtures/redis.js';

@@ -157,7 +157,6 @@ function forbidden(req: Req, res: Res, info: GatewayInfo, next: Next): void {
     const base = pageBase(info.pages);
     const login = `${info.basePath}/login?returnTo=${encodeURIComponent(sanitizeReturnTo(req.originalUrl ?? req.url))}`;
     const switchAccountUrl = `${info.basePath}/logout?returnTo=${encodeURIComponent(login)}`;
-    res.setHeader('Cache-Control', 'no-store');
     sendHtml(res, 403, renderView(info.pages, 'forbidden', { ...base, basePath: info.basePath, code: 'FORBIDDEN', switchAccountUrl }));
     return;
   }

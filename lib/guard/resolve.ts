@@ -12,8 +12,6 @@ import { requestIdOf } from '../events.js';
 import { deepFreeze } from '../values.js';
 import { checkPresentation, isDpopBound, markDpopFailure, tokenCredential, type TokenCredential } from './dpop.js';
 
-const bearerPattern = /^Bearer[ ]+([^\s]+)[ ]*$/i;
-
 /**
  * Works out who the request is. The rule when both are present: an `Authorization: Bearer` (or
  * `DPoP`) header alone decides and the session cookie is not read, so identities never merge.
@@ -48,10 +46,11 @@ export function resolveAuthFast(ctx: GatewayContext, req: Req): Auth | undefined
   const header = req.headers.authorization;
   if (header !== undefined) {
     if (ctx.config.tokens.sessionBound) return undefined;
-    const m = bearerPattern.exec(header);
-    const v = m ? ctx.tokens.peekAccessToken(m[1]!) : undefined;
-    // A DPoP-bound token takes the full path, which refuses it as a bearer token.
-    return v && !isDpopBound(v.claims) ? bearerAuth(v, m![1]!, ctx.gatewayInfo) : undefined;
+    // The DPoP scheme, and a DPoP-bound token sent as Bearer, take the full path (proof check, or refusal).
+    const credential = tokenCredential(header);
+    if (!credential || credential.dpop) return undefined;
+    const v = ctx.tokens.peekAccessToken(credential.token);
+    return v && !isDpopBound(v.claims) ? bearerAuth(v, credential.token, ctx.gatewayInfo) : undefined;
   }
   const cache = ctx.sessionCache;
   if (!cache || !cache.usable()) return undefined;

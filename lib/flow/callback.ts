@@ -1,9 +1,8 @@
 import { consumePendingLogin } from './transactions.js';
 import { FedgateError, toFedgateError } from '../errors.js';
 import type { GatewayContext } from '../context.js';
-import { requestIdOf } from '../events.js';
 import { noStore, queryOf, redirect, sendError, type Req, type Res } from '../http/respond.js';
-import { establishLogin } from './establish.js';
+import { establishLogin, reportLoginFailure } from './establish.js';
 import { LoginRestartRequest, type Connector } from '../connector.js';
 import { startLogin } from './login.js';
 
@@ -78,8 +77,7 @@ export async function handleCallback(ctx: GatewayContext, req: Req, res: Res, pa
       }
     }
     const e = toFedgateError(err);
-    ctx.emit('login.failed', { connector: connectorId ?? pathConnector, code: e.code }, req);
-    if (e.detail) ctx.logger.debug({ event: 'login.failed.detail', requestId: requestIdOf(req), code: e.code, detail: e.detail }, 'Login failure detail');
+    reportLoginFailure(ctx, req, connectorId ?? pathConnector, e);
     sendError(req, res, e, { retryUrl: `${ctx.config.basePath}/login` });
   }
 }

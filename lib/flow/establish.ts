@@ -1,5 +1,7 @@
 import type { Connector, UpstreamIdentity } from '../connector.js';
 import type { GatewayContext } from '../context.js';
+import type { FedgateError } from '../errors.js';
+import { requestIdOf } from '../events.js';
 import type { Req } from '../http/respond.js';
 import { establishSession } from '../session/lifecycle.js';
 import { localIdentityOf, upstreamTokensOf } from '../session/identity.js';
@@ -47,4 +49,13 @@ export async function establishLogin(ctx: GatewayContext, req: Req, connector: C
   };
   await establishSession(ctx, req, auth);
   ctx.emit('login.succeeded', { connector: connector.id, sub }, req);
+}
+
+/**
+ * The audit side of a failed login, wherever it failed (start, callback, form-post callback): the
+ * `login.failed` event with its code, and the detail (never a secret) at debug level.
+ */
+export function reportLoginFailure(ctx: GatewayContext, req: Req, connector: string | undefined, e: FedgateError): void {
+  ctx.emit('login.failed', { ...(connector !== undefined ? { connector } : {}), code: e.code }, req);
+  if (e.detail) ctx.logger.debug({ event: 'login.failed.detail', requestId: requestIdOf(req), code: e.code, detail: e.detail }, 'Login failure detail');
 }

@@ -2,10 +2,9 @@ import { createHash } from 'node:crypto';
 import { acceptsFormPost, type Connector } from '../connector.js';
 import type { GatewayContext } from '../context.js';
 import { FedgateError, toFedgateError } from '../errors.js';
-import { requestIdOf } from '../events.js';
 import { escapeHtml, noStore, queryOf, readForm, redirect, sendError, single, type Req, type Res } from '../http/respond.js';
 import { isRecord } from '../values.js';
-import { establishLogin } from './establish.js';
+import { establishLogin, reportLoginFailure } from './establish.js';
 import { sanitizeReturnTo } from './return-to.js';
 import { consumePendingLogin, randomToken, type ConsumedLogin } from './transactions.js';
 
@@ -125,8 +124,7 @@ function sendContinuePage(res: Res, next: string): void {
 }
 
 function failed(ctx: GatewayContext, req: Req, res: Res, connectorId: string, e: FedgateError): void {
-  ctx.emit('login.failed', { connector: connectorId, code: e.code }, req);
-  if (e.detail) ctx.logger.debug({ event: 'login.failed.detail', requestId: requestIdOf(req), code: e.code, detail: e.detail }, 'Login failure detail');
+  reportLoginFailure(ctx, req, connectorId, e);
   // A POST is a browser navigation too (the IdP's auto-submitted form): sendError answers it with the HTML page.
   sendError(req, res, e, { retryUrl: `${ctx.config.basePath}/login` });
 }

@@ -1,9 +1,9 @@
 import { FedgateError, toFedgateError } from '../errors.js';
 import type { Connector } from '../connector.js';
 import type { GatewayContext } from '../context.js';
-import { requestIdOf } from '../events.js';
 import { noStore, queryOf, redirect, sendError, sendHtml, sendJson, single, wantsHtml, type Req, type Res } from '../http/respond.js';
 import { pageBase, pagesOf, renderView } from '../http/page.js';
+import { reportLoginFailure } from './establish.js';
 import { sanitizeReturnTo } from './return-to.js';
 import { createPendingLogin, randomToken } from './transactions.js';
 
@@ -33,8 +33,7 @@ export async function handleLogin(ctx: GatewayContext, req: Req, res: Res, conne
   } catch (err) {
     // Redis failures arrive as SESSION_STORE_UNAVAILABLE from the store layer; anything else is internal.
     const e = toFedgateError(err);
-    ctx.emit('login.failed', { ...(connectorId !== undefined ? { connector: connectorId } : {}), code: e.code }, req);
-    if (e.detail) ctx.logger.debug({ event: 'login.failed.detail', requestId: requestIdOf(req), code: e.code, detail: e.detail }, 'Login failure detail');
+    reportLoginFailure(ctx, req, connectorId, e);
     sendError(req, res, e);
   }
 }

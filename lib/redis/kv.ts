@@ -14,8 +14,6 @@ export interface KvStore {
   /** SET NX EX: true when the key was absent and is now set. */
   setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean>;
   del(key: string): Promise<void>;
-  /** INCR and (re)set the TTL in one round trip; resolves to the new value. */
-  incr(key: string, ttlSeconds: number): Promise<number>;
   /** Adds to a set and (re)sets the set's TTL. */
   addToSet(key: string, member: string, ttlSeconds: number): Promise<void>;
   removeFromSet(key: string, member: string): Promise<void>;
@@ -61,13 +59,6 @@ export function createRedisKv(client: RedisClient, prefix: string, observe?: Red
     async del(key) {
       await client.del(prefix + key);
     },
-    async incr(key, ttl) {
-      // One key per MULTI: the same slot, so it also works on a Cluster.
-      const res = await client.multi().incr(prefix + key).expire(prefix + key, ttl).exec();
-      const err = res?.find(([e]) => e)?.[0];
-      if (!res || err) throw err ?? new Error('MULTI aborted');
-      return Number(res[0]![1]);
-    },
     async addToSet(key, member, ttl) {
       const res = await client.multi().sadd(prefix + key, member).expire(prefix + key, ttl).exec();
       const err = res?.find(([e]) => e)?.[0];
@@ -92,7 +83,6 @@ export function createRedisKv(client: RedisClient, prefix: string, observe?: Red
     get: (k) => guard(() => kv.get(k), 'get', observe),
     setIfAbsent: (k, v, t) => guard(() => kv.setIfAbsent(k, v, t), 'setnx', observe),
     del: (k) => guard(() => kv.del(k), 'del', observe),
-    incr: (k, t) => guard(() => kv.incr(k, t), 'incr', observe),
     addToSet: (k, m, t) => guard(() => kv.addToSet(k, m, t), 'sadd', observe),
     removeFromSet: (k, m) => guard(() => kv.removeFromSet(k, m), 'srem', observe),
     members: (k) => guard(() => kv.members(k), 'smembers', observe),
@@ -141,11 +131,6 @@ export function createMemoryKv(now: () => number = Date.now): KvStore {
     async del(key) {
       data.delete(key);
       sets.delete(key);
-    },
-    async incr(key, ttl) {
-      const next = Number(live(key)?.value ?? '0') + 1;
-      data.set(key, { value: String(next), expires: now() + ttl * 1000 });
-      return next;
     },
     async addToSet(key, member, ttl) {
       const e = liveSet(key) ?? { members: new Set<string>(), expires: 0 };

@@ -63,6 +63,13 @@ export interface BeginLoginInput {
    * with a {@link LoginRestartRequest}: its `restart` value (e.g. `"password-reset"`).
    */
   restart?: string;
+  /**
+   * The user asked to sign in again, possibly as someone else ("Sign in with another account"):
+   * the upstream must authenticate anew instead of reusing its own session (OIDC `prompt=login`,
+   * https://openid.net/specs/openid-connect-core-1_0.html#AuthRequest). A connector whose
+   * protocol has no such request ignores it.
+   */
+  reauthenticate?: boolean;
 }
 
 /**

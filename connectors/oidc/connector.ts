@@ -97,6 +97,7 @@ export class OidcConnector implements Connector {
       code_challenge_method: 'S256',
     };
     if (input.loginHint !== undefined) params.login_hint = input.loginHint;
+    if (input.reauthenticate) params.prompt = 'login';
     return { url: oidc.buildAuthorizationUrl(config, params), data: { codeVerifier, nonce } };
   }
 

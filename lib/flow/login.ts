@@ -18,6 +18,8 @@ export async function handleLogin(ctx: GatewayContext, req: Req, res: Res, conne
     const q = queryOf(req);
     const returnTo = sanitizeReturnTo(single(q, 'returnTo'));
     const loginHint = readLoginHint(single(q, 'login_hint'));
+    // `prompt=login` is the only prompt a client may ask for: authenticate anew at the upstream.
+    const reauthenticate = single(q, 'prompt') === 'login';
     let connector: Connector | undefined;
     if (connectorId !== undefined) {
       connector = ctx.connectors.get(connectorId);
@@ -29,7 +31,7 @@ export async function handleLogin(ctx: GatewayContext, req: Req, res: Res, conne
       renderChooser(ctx, req, res, returnTo, loginHint);
       return;
     }
-    await startLogin(ctx, req, res, connector, { returnTo, ...(loginHint !== undefined ? { loginHint } : {}) });
+    await startLogin(ctx, req, res, connector, { returnTo, ...(loginHint !== undefined ? { loginHint } : {}), ...(reauthenticate ? { reauthenticate } : {}) });
   } catch (err) {
     // Redis failures arrive as SESSION_STORE_UNAVAILABLE from the store layer; anything else is internal.
     const e = toFedgateError(err);
@@ -43,13 +45,14 @@ export async function handleLogin(ctx: GatewayContext, req: Req, res: Res, conne
  * pending login kept in this browser (lib/flow/transactions.ts), then the redirect. Also used by the callback when a
  * connector asks for a restart (`LoginRestartRequest`).
  */
-export async function startLogin(ctx: GatewayContext, req: Req, res: Res, connector: Connector, opts: { returnTo: string; loginHint?: string; restart?: string }): Promise<void> {
+export async function startLogin(ctx: GatewayContext, req: Req, res: Res, connector: Connector, opts: { returnTo: string; loginHint?: string; restart?: string; reauthenticate?: boolean }): Promise<void> {
   const state = randomToken();
   const begin = await connector.beginLogin({
     state,
     redirectUri: ctx.redirectUri(connector.id),
     ...(opts.loginHint !== undefined ? { loginHint: opts.loginHint } : {}),
     ...(opts.restart !== undefined ? { restart: opts.restart } : {}),
+    ...(opts.reauthenticate ? { reauthenticate: true } : {}),
   });
   createPendingLogin(ctx.transactions, req, res, { connector: connector.id, data: begin.data, returnTo: opts.returnTo }, state);
   noStore(res);

@@ -155,7 +155,8 @@ function forbidden(req: Req, res: Res, info: GatewayInfo, next: Next): void {
   }
   if (wantsHtml(req)) {
     const base = pageBase(info.pages);
-    const login = `${info.basePath}/login?returnTo=${encodeURIComponent(sanitizeReturnTo(req.originalUrl ?? req.url))}`;
+    // prompt=login: the upstream asks who signs in instead of reusing its session for the same account.
+    const login = `${info.basePath}/login?prompt=login&returnTo=${encodeURIComponent(sanitizeReturnTo(req.originalUrl ?? req.url))}`;
     const switchAccountUrl = `${info.basePath}/logout?returnTo=${encodeURIComponent(login)}`;
     sendHtml(res, 403, renderView(info.pages, 'forbidden', { ...base, basePath: info.basePath, code: 'FORBIDDEN', switchAccountUrl }));
     return;

@@ -250,3 +250,24 @@ describe('HTTP: the same-origin signals of a form post', () => {
     expect((await b.get(`${stack.url}/auth/consents`, { headers: json })).json()).toEqual({ consents: [] });
   });
 });
+
+test('the 403 page: "Sign in with another account" ends the session and asks the upstream to authenticate anew (prompt=login)', async () => {
+  const b = await stack.login();
+  const cookieName = 'fedgate.sid';
+  const first = b.cookies.get(stack.url, cookieName);
+  expect(first).toBeDefined();
+  const denied = await b.get(`${stack.url}/admin`, { headers: { accept: 'text/html' } });
+  expect(denied.status).toBe(403);
+  const href = /href="([^"]+)"[^>]*>Sign in with another account/.exec(denied.body)?.[1]?.replace(/&#(\d+);/g, (_m, c: string) => String.fromCharCode(Number(c)));
+  expect(href).toBeDefined();
+  const before = stack.op.authorizationRequests.length;
+  await b.follow(`${stack.url}${href!}`);
+  // Without prompt=login the upstream would silently sign the same account in again.
+  expect(stack.op.authorizationRequests.slice(before).map((p) => p.get('prompt'))).toEqual(['login']);
+  expect(stack.op.authorizationRequests.at(-1)?.get('state')).toBeTruthy();
+  // The upstream signed the user in anew (the imitation as alice again): a new session, not the old one.
+  const second = b.cookies.get(stack.url, cookieName);
+  expect(second).toBeDefined();
+  expect(second).not.toBe(first);
+  expect((await b.get(`${stack.url}/dashboard`, { headers: { accept: 'application/json' } })).status).toBe(200);
+}, 30_000);

@@ -172,7 +172,7 @@ test('the broker flow and every fedgate page, at desktop and phone widths, by ke
     const res = await page.goto(`${app.url}/admin`);
     expect(res?.status()).toBe(403);
     expect(await page.getByRole('link', { name: 'Sign in with another account' }).getAttribute('href'))
-      .toBe(`/auth/logout?returnTo=${encodeURIComponent('/auth/login?returnTo=%2Fadmin')}`);
+      .toBe(`/auth/logout?returnTo=${encodeURIComponent('/auth/login?prompt=login&returnTo=%2Fadmin')}`);
     expect(await page.getByRole('link', { name: 'Back to the application' }).getAttribute('href')).toBe(`${app.url}/`);
     await checkPage(page, 'forbidden');
 

@@ -85,10 +85,10 @@ describe("fedgate's own pages", () => {
     expect(res.status).toBe(403);
     expect(res.body).toContain('<h1>Access denied</h1>');
     const href = /<a class="button" href="([^"]+)">Sign in with another account<\/a>/.exec(res.body)?.[1]?.replace(/&#(\d+);/g, (_m, n: string) => String.fromCharCode(Number(n)));
-    expect(href).toBe(`/auth/logout?returnTo=${encodeURIComponent(`/auth/login?returnTo=${encodeURIComponent('/admin?tab=1')}`)}`);
+    expect(href).toBe(`/auth/logout?returnTo=${encodeURIComponent(`/auth/login?prompt=login&returnTo=${encodeURIComponent('/admin?tab=1')}`)}`);
     const out = await browser.get(`${plain.url}${href!}`, { headers: { ...html.headers, 'sec-fetch-site': 'same-origin' } });
     expect(out.status).toBe(302);
-    expect(out.location).toBe(`${plain.url}/auth/login?returnTo=${encodeURIComponent('/admin?tab=1')}`);
+    expect(out.location).toBe(`${plain.url}/auth/login?prompt=login&returnTo=${encodeURIComponent('/admin?tab=1')}`);
     const after = await browser.get(`${plain.url}/dashboard`, html);
     expect([after.status, after.location]).toEqual([302, `${plain.url}/auth/login?returnTo=%2Fdashboard`]); // signed out
   });
@@ -116,7 +116,7 @@ describe('views: the app renders the pages', () => {
     expect(forbidden.status).toBe(403);
     expect(forbidden.body).toContain('<title>App 403</title>');
     expect(seen.forbidden).toEqual({ homeUrl: `${themed.url}/`, basePath: '/auth', code: 'FORBIDDEN',
-      switchAccountUrl: `/auth/logout?returnTo=${encodeURIComponent('/auth/login?returnTo=%2Fadmin')}` });
+      switchAccountUrl: `/auth/logout?returnTo=${encodeURIComponent('/auth/login?prompt=login&returnTo=%2Fadmin')}` });
   });
 
   test('a view that throws falls back to fedgate\'s own page', async () => {

@@ -110,7 +110,7 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
   const timeouts = { idleTimeout: config.session.idleTimeout, absoluteTimeout: config.session.absoluteTimeout, transactionTtl: config.session.transactionTtl };
   if (config.session.memoryStore && !options.redis) {
     logger.warn({ event: 'insecure.memory_store' }, 'INSECURE: sessions are kept in process memory (session.insecureMemoryStore). Development only: they vanish on restart and are not shared between instances.');
-    store = new FedgateMemoryStore();
+    store = new FedgateMemoryStore(timeouts, now);
     kv = createMemoryKv(now);
   } else {
     if (options.redis) {

@@ -22,15 +22,37 @@ export interface KvStore {
   delIfEquals(key: string, value: string): Promise<boolean>;
   /** Extends the TTL of `key` only while it still holds `value` (lock lease renewal). */
   expireIfEquals(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Puts `member` in the due queue `queue` (or moves it) to fall due at `dueAt` (epoch ms), and
+   * (re)sets the queue's TTL. A sorted set on Redis: one key, so Cluster-safe.
+   */
+  dueAdd(queue: string, member: string, dueAt: number, ttlSeconds: number): Promise<void>;
+  /**
+   * Claims up to `limit` members due at `now` or earlier, earliest first (ties in member order),
+   * and removes them, atomically: of several instances taking at once, each member goes to one.
+   */
+  dueTake(queue: string, now: number, limit: number): Promise<string[]>;
+  dueRemove(queue: string, member: string): Promise<void>;
 }
 
 const delIfEqualsScript = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
 const expireIfEqualsScript = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
+// One script, so that ZRANGEBYSCORE and ZREM cannot interleave with another instance's take.
+const dueTakeScript = `
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+if #ids > 0 then redis.call('ZREM', KEYS[1], unpack(ids)) end
+return ids`;
 
-/** Any Redis failure becomes SESSION_STORE_UNAVAILABLE (503 + Retry-After), never a crash. */
 export type RedisObserver = (op: string, seconds: number, ok: boolean) => void;
 
-async function guard<T>(op: () => Promise<T>, name = 'kv', observe?: RedisObserver): Promise<T> {
+/** A store failure as the coded error every caller maps to 503 + Retry-After; coded errors pass. */
+export function storeUnavailable(cause: unknown): FedgateError {
+  if (cause instanceof FedgateError) return cause;
+  return new FedgateError('SESSION_STORE_UNAVAILABLE', 'The session store is unavailable; please try again shortly.', { cause, detail: cause instanceof Error ? cause.message.slice(0, 200) : undefined });
+}
+
+/** Runs one Redis operation: any failure becomes SESSION_STORE_UNAVAILABLE, never a crash. */
+export async function guardRedis<T>(op: () => Promise<T>, name = 'kv', observe?: RedisObserver): Promise<T> {
   const started = observe ? performance.now() : 0;
   try {
     const result = await op();
@@ -38,8 +60,14 @@ async function guard<T>(op: () => Promise<T>, name = 'kv', observe?: RedisObserv
     return result;
   } catch (err) {
     observe?.(name, (performance.now() - started) / 1000, false);
-    throw new FedgateError('SESSION_STORE_UNAVAILABLE', 'The session store is unavailable; please try again shortly.', { cause: err, detail: err instanceof Error ? err.message.slice(0, 200) : undefined });
+    throw storeUnavailable(err);
   }
+}
+
+async function execOrThrow(multi: ReturnType<RedisClient['multi']>): Promise<void> {
+  const res = await multi.exec();
+  const err = res?.find(([e]) => e)?.[0];
+  if (!res || err) throw err ?? new Error('MULTI aborted');
 }
 
 export function createRedisKv(client: RedisClient, prefix: string, observe?: RedisObserver): KvStore {
@@ -60,9 +88,7 @@ export function createRedisKv(client: RedisClient, prefix: string, observe?: Red
       await client.del(prefix + key);
     },
     async addToSet(key, member, ttl) {
-      const res = await client.multi().sadd(prefix + key, member).expire(prefix + key, ttl).exec();
-      const err = res?.find(([e]) => e)?.[0];
-      if (!res || err) throw err ?? new Error('MULTI aborted');
+      await execOrThrow(client.multi().sadd(prefix + key, member).expire(prefix + key, ttl));
     },
     async removeFromSet(key, member) {
       await client.srem(prefix + key, member);
@@ -76,7 +102,17 @@ export function createRedisKv(client: RedisClient, prefix: string, observe?: Red
     async expireIfEquals(key, value, ttlMs) {
       return (await client.eval(expireIfEqualsScript, 1, prefix + key, value, String(ttlMs))) === 1;
     },
+    async dueAdd(queue, member, dueAt, ttl) {
+      await execOrThrow(client.multi().zadd(prefix + queue, dueAt, member).expire(prefix + queue, ttl));
+    },
+    async dueTake(queue, now, limit) {
+      return (await client.eval(dueTakeScript, 1, prefix + queue, String(now), String(limit))) as string[];
+    },
+    async dueRemove(queue, member) {
+      await client.zrem(prefix + queue, member);
+    },
   };
+  const guard = guardRedis;
   return {
     set: (k, v, t) => guard(() => kv.set(k, v, t), 'set', observe),
     take: (k) => guard(() => kv.take(k), 'getdel', observe),
@@ -88,72 +124,127 @@ export function createRedisKv(client: RedisClient, prefix: string, observe?: Red
     members: (k) => guard(() => kv.members(k), 'smembers', observe),
     delIfEquals: (k, v) => guard(() => kv.delIfEquals(k, v), 'unlock', observe),
     expireIfEquals: (k, v, t) => guard(() => kv.expireIfEquals(k, v, t), 'renew', observe),
+    dueAdd: (q, m, d, t) => guard(() => kv.dueAdd(q, m, d, t), 'zadd', observe),
+    dueTake: (q, n, l) => guard(() => kv.dueTake(q, n, l), 'ztake', observe),
+    dueRemove: (q, m) => guard(() => kv.dueRemove(q, m), 'zrem', observe),
   };
 }
 
-export function createMemoryKv(now: () => number = Date.now): KvStore {
-  const data = new Map<string, { value: string; expires: number }>();
-  const sets = new Map<string, { members: Set<string>; expires: number }>();
-  const liveSet = (key: string) => {
-    const e = sets.get(key);
-    if (e && e.expires <= now()) {
-      sets.delete(key);
-      return undefined;
-    }
-    return e;
+/** Entries of one key type that expire on the injected clock, as Redis keys do. */
+function expiringMap<T extends { expires: number }>(now: () => number) {
+  const map = new Map<string, T>();
+  return {
+    map,
+    live(key: string): T | undefined {
+      const e = map.get(key);
+      if (e && e.expires <= now()) {
+        map.delete(key);
+        return undefined;
+      }
+      return e;
+    },
   };
-  const live = (key: string) => {
-    const e = data.get(key);
-    if (!e) return undefined;
-    if (e.expires <= now()) {
-      data.delete(key);
-      return undefined;
-    }
-    return e;
-  };
+}
+
+type StringOps = Pick<KvStore, 'set' | 'take' | 'get' | 'setIfAbsent' | 'delIfEquals' | 'expireIfEquals'>;
+
+function memoryStrings(now: () => number, data: ReturnType<typeof expiringMap<{ value: string; expires: number }>>): StringOps {
   return {
     async set(key, value, ttl) {
-      data.set(key, { value, expires: now() + ttl * 1000 });
+      data.map.set(key, { value, expires: now() + ttl * 1000 });
     },
     async take(key) {
-      const e = live(key);
-      data.delete(key);
+      const e = data.live(key);
+      data.map.delete(key);
       return e?.value ?? null;
     },
     async get(key) {
-      return live(key)?.value ?? null;
+      return data.live(key)?.value ?? null;
     },
     async setIfAbsent(key, value, ttl) {
-      if (live(key)) return false;
-      data.set(key, { value, expires: now() + ttl * 1000 });
+      if (data.live(key)) return false;
+      data.map.set(key, { value, expires: now() + ttl * 1000 });
       return true;
     },
-    async del(key) {
-      data.delete(key);
-      sets.delete(key);
-    },
-    async addToSet(key, member, ttl) {
-      const e = liveSet(key) ?? { members: new Set<string>(), expires: 0 };
-      e.members.add(member);
-      e.expires = now() + ttl * 1000;
-      sets.set(key, e);
-    },
-    async removeFromSet(key, member) {
-      liveSet(key)?.members.delete(member);
-    },
-    async members(key) {
-      return [...(liveSet(key)?.members ?? [])];
-    },
     async delIfEquals(key, value) {
-      if (live(key)?.value !== value) return false;
-      data.delete(key);
+      if (data.live(key)?.value !== value) return false;
+      data.map.delete(key);
       return true;
     },
     async expireIfEquals(key, value, ttlMs) {
-      const e = live(key);
+      const e = data.live(key);
       if (e?.value !== value) return false;
       e.expires = now() + ttlMs;
       return true;
+    },
+  };
+}
+
+type SetOps = Pick<KvStore, 'addToSet' | 'removeFromSet' | 'members'>;
+
+function memorySets(now: () => number, sets: ReturnType<typeof expiringMap<{ members: Set<string>; expires: number }>>): SetOps {
+  return {
+    async addToSet(key, member, ttl) {
+      const e = sets.live(key) ?? { members: new Set<string>(), expires: 0 };
+      e.members.add(member);
+      e.expires = now() + ttl * 1000;
+      sets.map.set(key, e);
+    },
+    async removeFromSet(key, member) {
+      const e = sets.live(key);
+      e?.members.delete(member);
+      // Redis deletes a set with its last member (and with it the TTL).
+      if (e?.members.size === 0) sets.map.delete(key);
+    },
+    async members(key) {
+      return [...(sets.live(key)?.members ?? [])];
+    },
+  };
+}
+
+type DueOps = Pick<KvStore, 'dueAdd' | 'dueTake' | 'dueRemove'>;
+
+function memoryDueQueues(now: () => number, queues: ReturnType<typeof expiringMap<{ due: Map<string, number>; expires: number }>>): DueOps {
+  return {
+    async dueAdd(queue, member, dueAt, ttl) {
+      const e = queues.live(queue) ?? { due: new Map<string, number>(), expires: 0 };
+      e.due.set(member, dueAt);
+      e.expires = now() + ttl * 1000;
+      queues.map.set(queue, e);
+    },
+    async dueTake(queue, at, limit) {
+      const e = queues.live(queue);
+      if (!e) return [];
+      // Redis order: by score, then by member.
+      const taken = [...e.due].filter(([, due]) => due <= at)
+        .sort(([a, x], [b, y]) => x - y || (a < b ? -1 : a > b ? 1 : 0))
+        .slice(0, Math.max(0, limit))
+        .map(([member]) => member);
+      for (const member of taken) e.due.delete(member);
+      if (e.due.size === 0) queues.map.delete(queue);
+      return taken;
+    },
+    async dueRemove(queue, member) {
+      const e = queues.live(queue);
+      e?.due.delete(member);
+      if (e?.due.size === 0) queues.map.delete(queue);
+    },
+  };
+}
+
+/** Development only: the same behaviour as {@link createRedisKv}, in process memory, on the injected clock. */
+export function createMemoryKv(now: () => number = Date.now): KvStore {
+  const data = expiringMap<{ value: string; expires: number }>(now);
+  const sets = expiringMap<{ members: Set<string>; expires: number }>(now);
+  const queues = expiringMap<{ due: Map<string, number>; expires: number }>(now);
+  return {
+    ...memoryStrings(now, data),
+    ...memorySets(now, sets),
+    ...memoryDueQueues(now, queues),
+    async del(key) {
+      data.map.delete(key);
+      sets.map.delete(key);
+      queues.map.delete(key);
     },
   };
 }

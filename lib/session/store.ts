@@ -1,6 +1,7 @@
 import session from 'express-session';
 import { RedisStore } from 'connect-redis';
 import type { RedisClient } from '../redis/client.js';
+import { guardRedis } from '../redis/kv.js';
 import { readSessionAuth, sessionTtlSeconds, type SessionTimeouts } from './state.js';
 
 /**
@@ -56,6 +57,24 @@ const tolerantSerializer = {
 type Timeouts = SessionTimeouts & { transactionTtl: number };
 
 /**
+ * The session stores fedgate builds (Redis, memory): express-session stores whose sessions expire
+ * at the earlier of the idle and absolute timeouts ({@link sessionTtlSeconds}), which only a save
+ * extends (`touch` does nothing), and which can tell when a session will expire.
+ */
+export interface FedgateSessionStore extends session.Store {
+  /** Epoch ms at which the session expires unless saved again; undefined when there is none. */
+  expiresAt(sid: string): Promise<number | undefined>;
+}
+
+export function isFedgateSessionStore(store: session.Store): store is FedgateSessionStore {
+  return typeof (store as Partial<FedgateSessionStore>).expiresAt === 'function';
+}
+
+function ttlOf(sess: session.SessionData, timeouts: Timeouts, now: number): number {
+  return sessionTtlSeconds(readSessionAuth((sess as { fedgate?: unknown }).fedgate), timeouts, now);
+}
+
+/**
  * One atomic write (single key, so Cluster-safe): a destroyed session is never resurrected and a
  * newer revision (written by an upstream refresh on any instance) is never overwritten by a
  * request that loaded an older one. `cjson` is built into Redis.
@@ -81,7 +100,18 @@ function revOf(sess: session.SessionData): number {
   return readSessionAuth((sess as { fedgate?: unknown }).fedgate)?.rev ?? -1;
 }
 
-export class FedgateRedisStore extends RedisStore {
+/** The `rev` a stored session carries, read as the guarded-set script reads it. */
+function storedRev(text: string): number | undefined {
+  try {
+    const rev: unknown = (JSON.parse(text) as { fedgate?: { rev?: unknown } } | null)?.fedgate?.rev;
+    const n = typeof rev === 'number' ? rev : typeof rev === 'string' && rev.trim() !== '' ? Number(rev) : Number.NaN;
+    return Number.isFinite(n) ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export class FedgateRedisStore extends RedisStore implements FedgateSessionStore {
   readonly #redis: RedisClient;
   readonly #timeouts: Timeouts;
   readonly #now: () => number;
@@ -93,7 +123,6 @@ export class FedgateRedisStore extends RedisStore {
       // connect-redis passes an undefined parse result on as "no session".
       serializer: tolerantSerializer as { parse(s: string): session.SessionData; stringify(s: session.SessionData): string },
       disableTouch: true,
-      ttl: (sess: session.SessionData) => sessionTtlSeconds(readSessionAuth((sess as { fedgate?: unknown }).fedgate), timeouts, now()),
     });
     this.#redis = client;
     // EVALSHA with a transparent fallback: the script text is not sent on every save.
@@ -125,7 +154,7 @@ export class FedgateRedisStore extends RedisStore {
 
   override async set(sid: string, sess: session.SessionData, cb?: (err?: unknown) => void): Promise<void> {
     try {
-      const ttl = sessionTtlSeconds(readSessionAuth((sess as { fedgate?: unknown }).fedgate), this.#timeouts, this.#now());
+      const ttl = ttlOf(sess, this.#timeouts, this.#now());
       const fresh = freshSessions.has(sess);
       await (this.#redis as unknown as GuardedSetClient).fedgateGuardedSet(this.prefix + sid, tolerantSerializer.stringify(sess), String(ttl), fresh ? '1' : '0', String(revOf(sess)));
       if (fresh) freshSessions.delete(sess);
@@ -134,22 +163,67 @@ export class FedgateRedisStore extends RedisStore {
       cb?.(err);
     }
   }
+
+  async expiresAt(sid: string): Promise<number | undefined> {
+    const pttl = await guardRedis(() => this.#redis.pttl(this.prefix + sid), 'pttl');
+    if (pttl === -2) return undefined;
+    // -1 (no TTL) is never written by fedgate; count it as a session idle from now.
+    return this.#now() + (pttl >= 0 ? pttl : this.#timeouts.idleTimeout * 1000);
+  }
 }
 
-/** Development only: express-session's MemoryStore with the same no-resurrection rule. */
-export class FedgateMemoryStore extends session.MemoryStore {
+/**
+ * Development only: the same behaviour as {@link FedgateRedisStore} (TTL, no resurrection,
+ * tolerant reads) in process memory, on the injected clock.
+ */
+export class FedgateMemoryStore extends session.Store implements FedgateSessionStore {
+  readonly #sessions = new Map<string, { text: string; expires: number }>();
+  readonly #timeouts: Timeouts;
+  readonly #now: () => number;
+
+  constructor(timeouts: Timeouts, now: () => number) {
+    super();
+    this.#timeouts = timeouts;
+    this.#now = now;
+  }
+
+  #live(sid: string): { text: string; expires: number } | undefined {
+    const e = this.#sessions.get(sid);
+    if (e && e.expires <= this.#now()) {
+      this.#sessions.delete(sid);
+      return undefined;
+    }
+    return e;
+  }
+
+  override get(sid: string, cb: (err: unknown, data?: session.SessionData | null) => void): void {
+    const e = this.#live(sid);
+    const data = e ? tolerantSerializer.parse(e.text) : null;
+    queueMicrotask(() => cb(null, data));
+  }
+
   override set(sid: string, sess: session.SessionData, cb?: (err?: unknown) => void): void {
-    const sessions = (this as unknown as { sessions: Record<string, string> }).sessions;
-    const current = sessions[sid];
-    if (!freshSessions.has(sess) && current === undefined) {
-      cb?.();
-      return;
+    const current = this.#live(sid);
+    const fresh = freshSessions.has(sess);
+    const rev = current ? storedRev(current.text) : undefined;
+    if ((current || fresh) && !(rev !== undefined && rev > revOf(sess))) {
+      this.#sessions.set(sid, { text: tolerantSerializer.stringify(sess), expires: this.#now() + ttlOf(sess, this.#timeouts, this.#now()) * 1000 });
+      if (fresh) freshSessions.delete(sess);
     }
-    if (current !== undefined && revOf(tolerantSerializer.parse(current) ?? ({} as session.SessionData)) > revOf(sess)) {
-      cb?.();
-      return;
-    }
-    freshSessions.delete(sess);
-    super.set(sid, sess, cb);
+    if (cb) queueMicrotask(() => cb());
+  }
+
+  override destroy(sid: string, cb?: (err?: unknown) => void): void {
+    this.#sessions.delete(sid);
+    if (cb) queueMicrotask(() => cb());
+  }
+
+  /** As on Redis (`disableTouch`): only a save extends a session. */
+  override touch(_sid: string, _sess: session.SessionData, cb?: () => void): void {
+    if (cb) queueMicrotask(() => cb());
+  }
+
+  async expiresAt(sid: string): Promise<number | undefined> {
+    return this.#live(sid)?.expires;
   }
 }

@@ -1,4 +1,5 @@
 import type { GatewayContext } from '../context.js';
+import { storeUnavailable } from '../redis/kv.js';
 import type { SessionAuth } from './state.js';
 
 /**
@@ -26,11 +27,14 @@ export async function unindexSession(ctx: GatewayContext, sessionId: string, aut
   await Promise.all(keysOf(auth).map((k) => ctx.kv.removeFromSet(k, sessionId)));
 }
 
-/** Destroys every session listed under an index key; returns how many ids were listed. */
+/**
+ * Destroys every session listed under an index key; returns how many ids were listed. A store
+ * failure is SESSION_STORE_UNAVAILABLE (503, so an OP retries its back-channel logout).
+ */
 export async function destroyIndexed(ctx: GatewayContext, indexKey: string): Promise<number> {
   const ids = await ctx.kv.members(indexKey);
   await Promise.all(ids.map((id) => new Promise<void>((resolve, reject) => {
-    ctx.store.destroy(id, (err?: unknown) => (err ? reject(err) : resolve()));
+    ctx.store.destroy(id, (err?: unknown) => (err ? reject(storeUnavailable(err)) : resolve()));
   })));
   await ctx.kv.del(indexKey);
   ctx.onSessionsDestroyed?.(ids);

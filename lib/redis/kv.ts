@@ -112,21 +112,20 @@ export function createRedisKv(client: RedisClient, prefix: string, observe?: Red
       await client.zrem(prefix + queue, member);
     },
   };
-  const guard = guardRedis;
   return {
-    set: (k, v, t) => guard(() => kv.set(k, v, t), 'set', observe),
-    take: (k) => guard(() => kv.take(k), 'getdel', observe),
-    get: (k) => guard(() => kv.get(k), 'get', observe),
-    setIfAbsent: (k, v, t) => guard(() => kv.setIfAbsent(k, v, t), 'setnx', observe),
-    del: (k) => guard(() => kv.del(k), 'del', observe),
-    addToSet: (k, m, t) => guard(() => kv.addToSet(k, m, t), 'sadd', observe),
-    removeFromSet: (k, m) => guard(() => kv.removeFromSet(k, m), 'srem', observe),
-    members: (k) => guard(() => kv.members(k), 'smembers', observe),
-    delIfEquals: (k, v) => guard(() => kv.delIfEquals(k, v), 'unlock', observe),
-    expireIfEquals: (k, v, t) => guard(() => kv.expireIfEquals(k, v, t), 'renew', observe),
-    dueAdd: (q, m, d, t) => guard(() => kv.dueAdd(q, m, d, t), 'zadd', observe),
-    dueTake: (q, n, l) => guard(() => kv.dueTake(q, n, l), 'ztake', observe),
-    dueRemove: (q, m) => guard(() => kv.dueRemove(q, m), 'zrem', observe),
+    set: (k, v, t) => guardRedis(() => kv.set(k, v, t), 'set', observe),
+    take: (k) => guardRedis(() => kv.take(k), 'getdel', observe),
+    get: (k) => guardRedis(() => kv.get(k), 'get', observe),
+    setIfAbsent: (k, v, t) => guardRedis(() => kv.setIfAbsent(k, v, t), 'setnx', observe),
+    del: (k) => guardRedis(() => kv.del(k), 'del', observe),
+    addToSet: (k, m, t) => guardRedis(() => kv.addToSet(k, m, t), 'sadd', observe),
+    removeFromSet: (k, m) => guardRedis(() => kv.removeFromSet(k, m), 'srem', observe),
+    members: (k) => guardRedis(() => kv.members(k), 'smembers', observe),
+    delIfEquals: (k, v) => guardRedis(() => kv.delIfEquals(k, v), 'unlock', observe),
+    expireIfEquals: (k, v, t) => guardRedis(() => kv.expireIfEquals(k, v, t), 'renew', observe),
+    dueAdd: (q, m, d, t) => guardRedis(() => kv.dueAdd(q, m, d, t), 'zadd', observe),
+    dueTake: (q, n, l) => guardRedis(() => kv.dueTake(q, n, l), 'ztake', observe),
+    dueRemove: (q, m) => guardRedis(() => kv.dueRemove(q, m), 'zrem', observe),
   };
 }
 

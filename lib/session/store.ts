@@ -208,8 +208,8 @@ export class FedgateMemoryStore extends session.Store implements FedgateSessionS
     const rev = current ? storedRev(current.text) : undefined;
     if ((current || fresh) && !(rev !== undefined && rev > revOf(sess))) {
       this.#sessions.set(sid, { text: tolerantSerializer.stringify(sess), expires: this.#now() + ttlOf(sess, this.#timeouts, this.#now()) * 1000 });
-      if (fresh) freshSessions.delete(sess);
     }
+    if (fresh) freshSessions.delete(sess);
     if (cb) queueMicrotask(() => cb());
   }
 

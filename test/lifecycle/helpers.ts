@@ -6,6 +6,7 @@
 import type { Redis, Cluster } from 'ioredis';
 import type { Browser } from '../fixtures/browser.js';
 import { waitFor } from '../fixtures/ports.js';
+import type { TestClock } from '../fixtures/clock.js';
 import type { SessionAuth } from '../../lib/session/state.js';
 
 /** Session cookie name on http (the test stacks' baseUrl). */
@@ -70,7 +71,22 @@ function refreshDueAt(auth: SessionAuth): number {
   return expiresAt - Math.min(30, Math.max(1, Math.floor(lifetime / 4)));
 }
 
-/** Waits (polling the clock, with a deadline) until the next request must refresh this session. */
+/**
+ * Moves the gateway clock by the upstream access token's lifetime (the `expires_in` the test OP
+ * was configured with), so the next request must refresh it. Returns the stored session as it is
+ * before that request.
+ */
+export async function upstreamTokenDue(clock: TestClock, lifetimeSeconds: number, client: Redis | Cluster, cookie: string): Promise<SessionAuth> {
+  clock.advance(lifetimeSeconds * 1000);
+  const auth = await storedAuth(client, cookie);
+  if (!auth) throw new Error('session not found in Redis');
+  return auth;
+}
+
+/**
+ * Waits (polling the wall clock, with a deadline) until the next request must refresh this
+ * session. Only for gateways in another process, which cannot be given a test clock.
+ */
 export async function waitUntilRefreshDue(client: Redis | Cluster, cookie: string, timeoutMs = 10_000): Promise<SessionAuth> {
   const auth = await storedAuth(client, cookie);
   if (!auth) throw new Error('session not found in Redis');

@@ -6,7 +6,7 @@ import { startStack, type Stack } from '../fixtures/stack.js';
 import { startRedis, type RedisServer } from '../fixtures/redis.js';
 import { startOp, ALICE, type TestOp } from '../fixtures/op.js';
 import { testClock } from '../fixtures/clock.js';
-import { getJson, refreshCount, sessionCookie, sessionKey, storedAuth } from './helpers.js';
+import { getJson, refreshCount, sessionCookie, sessionKey, storedAuth, upstreamTokenDue } from './helpers.js';
 
 // Upstream access tokens live 5 minutes. Instead of waiting, the tests move the gateway's clock
 // (shared by both instances, as on one machine) past that lifetime, where the next request must
@@ -54,17 +54,7 @@ beforeEach(() => {
 });
 
 /** Moves the gateway clock past the upstream access token's lifetime: the next request must refresh. */
-function letUpstreamTokenExpire(): void {
-  clock.advance(ACCESS_TOKEN_TTL * S);
-}
-
-/** The stored session once its upstream token is due. */
-async function dueSession(cookie: string) {
-  letUpstreamTokenExpire();
-  const stored = await storedAuth(direct, cookie);
-  if (!stored) throw new Error('session not found in Redis');
-  return stored;
-}
+const dueSession = (cookie: string) => upstreamTokenDue(clock, ACCESS_TOKEN_TTL, direct, cookie);
 
 async function signIn(): Promise<string> {
   const browser = await a.login();
@@ -101,12 +91,12 @@ describe('upstream refresh', () => {
 
   test('10 concurrent requests on a due token make exactly one refresh, all succeed, and the user stays signed in', async () => {
     const cookie = await signIn();
-    letUpstreamTokenExpire();
+    await dueSession(cookie);
     const results = await Promise.all(Array.from({ length: 10 }, () => getJson(`${a.url}/dashboard`, { cookie })));
     expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
     expect(refreshCount(op.tokenRequests)).toBe(1);
     // The rotated refresh token was kept: the next refresh works too (a lost rotation would be invalid_grant).
-    letUpstreamTokenExpire();
+    await dueSession(cookie);
     expect((await getJson(`${a.url}/dashboard`, { cookie })).status).toBe(200);
     expect(refreshCount(op.tokenRequests)).toBe(2);
     expect(op.serverErrors).toEqual([]);
@@ -114,12 +104,12 @@ describe('upstream refresh', () => {
 
   test('two instances racing the same session cookie make one refresh', async () => {
     const cookie = await signIn();
-    letUpstreamTokenExpire();
+    await dueSession(cookie);
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) => getJson(`${(i % 2 ? b : a).url}/dashboard`, { cookie })));
     expect(results.map((r) => r.status)).toEqual(Array(8).fill(200));
     expect(refreshCount(op.tokenRequests)).toBe(1);
     const rev = (await storedAuth(direct, cookie))?.rev;
-    letUpstreamTokenExpire();
+    await dueSession(cookie);
     expect((await getJson(`${b.url}/dashboard`, { cookie })).status).toBe(200);
     expect((await getJson(`${a.url}/dashboard`, { cookie })).status).toBe(200);
     expect(refreshCount(op.tokenRequests)).toBe(2);
@@ -143,7 +133,7 @@ describe('upstream refresh', () => {
 
   test('a refreshed ID token for another subject ends the session', async () => {
     const cookie = await signIn();
-    letUpstreamTokenExpire();
+    await dueSession(cookie);
     op.tamperIdToken = (payload, header) => ({ payload: { ...payload, sub: 'mallory' }, header });
     const res = await getJson(`${a.url}/dashboard`, { cookie });
     expect(res.status).toBe(401);
@@ -175,7 +165,7 @@ describe('upstream refresh', () => {
 
   test('an OP answering 503 during refresh also yields a bounded 503 and keeps the session', async () => {
     const cookie = await signIn();
-    letUpstreamTokenExpire();
+    await dueSession(cookie);
     op.down('503');
     const res = await getJson(`${a.url}/dashboard`, { cookie });
     expect(res.status).toBe(503);

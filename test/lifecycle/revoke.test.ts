@@ -5,7 +5,7 @@ import { startRedis, type RedisServer } from '../fixtures/redis.js';
 import { startOp, ALICE, type TestOp } from '../fixtures/op.js';
 import { waitFor } from '../fixtures/ports.js';
 import { testClock } from '../fixtures/clock.js';
-import { deferred, getJson, refreshCount, sessionCookie, sessionIdOf, sessionKey, storedAuth, type JsonResponse } from './helpers.js';
+import { deferred, getJson, refreshCount, sessionCookie, sessionKey, storedAuth, type JsonResponse } from './helpers.js';
 
 // Upstream access tokens live 5 minutes; the default idle timeout (30 minutes) has `lastSeen`
 // written back once it is a minute old. The tests move the gateway clock (shared by all four
@@ -164,6 +164,5 @@ describe('a request in flight cannot undo a logout', () => {
     expect((await getJson(`${c.url}/dashboard`, { cookie })).status).toBe(200);
     expect(refreshCount(op.tokenRequests)).toBe(2);
     expect(op.serverErrors).toEqual([]);
-    expect(sessionIdOf(cookie)).toBeTruthy();
   });
 });

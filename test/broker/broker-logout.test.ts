@@ -145,7 +145,8 @@ describe('logout chain: expiry and upstream logout', () => {
     const config = await discover(stack, notified);
     const tokens = await signIn(stack, config, stack.browser());
     const before = stack.rp.logoutTokens.length;
-    // Nobody touches the session: Redis lets it expire and the sweeper finds it.
+    // Nobody touches the session: Redis lets it expire and the sweeper finds it. Real time (a
+    // short idle timeout, polled for): the key's TTL runs on Redis's clock, not the gateway's.
     const payload = await verifyLogoutToken(stack, await nextLogoutToken(stack, before), 'notified');
     expect(payload.sid).toBe(tokens.claims()!.sid);
   });

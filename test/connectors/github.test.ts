@@ -158,13 +158,11 @@ describe('github: failures', () => {
     await expectSignedOut(browser);
   });
 
-  test('the API refuses a request without User-Agent (the stub is faithful), and the gateway always sends one', async () => {
-    const { accessToken } = stub.issue('octocat');
-    const bare = await fetch(`${stub.url}/api/user`, { headers: { authorization: `Bearer ${accessToken}`, 'user-agent': '' } });
-    expect(bare.status).toBe(403);
+  test('every API request carries a User-Agent (GitHub refuses requests without one)', async () => {
     stub.apiRequests.length = 0;
     await login();
-    expect(stub.apiRequests.every((r) => r.headers['user-agent'] === 'fedgate')).toBe(true);
+    expect(stub.apiRequests.length).toBeGreaterThan(0);
+    expect(stub.apiRequests.map((r) => r.headers['user-agent'])).toEqual(stub.apiRequests.map(() => 'fedgate'));
   });
 
   test('an oversized API response is refused before parsing', async () => {

@@ -3,12 +3,14 @@ import { startStack, type Stack } from '../fixtures/stack.js';
 import { startRedis, type RedisServer } from '../fixtures/redis.js';
 import { waitFor } from '../fixtures/ports.js';
 import type { Browser, BrowserResponse } from '../fixtures/browser.js';
+import { testClock } from '../fixtures/clock.js';
 
 // Redis fails under a running app: the protected routes answer 503 + Retry-After within 3 s and
 // never 200, public routes keep working, and the app recovers by itself. AOF with fsync on every
 // write, so a session survives the SIGKILL and the recovery can be shown on the same session.
 const json = { headers: { accept: 'application/json' } };
 const cacheTtlSeconds = 1;
+const clock = testClock();
 const failures: unknown[] = [];
 const onFailure = (reason: unknown): void => {
   failures.push(reason);
@@ -23,10 +25,11 @@ beforeAll(async () => {
   redis = await startRedis({ appendonly: true, args: ['--appendfsync', 'always'] });
   stack = await startStack({
     redis,
-    // The shipped default, stated here because the pause test waits for cache entries to lapse.
+    // The shipped default, stated here because the pause test lets cache entries lapse.
     config: (c) => {
       (c.session as Record<string, unknown>).cacheTtl = cacheTtlSeconds;
     },
+    options: { now: clock.now },
   });
 });
 afterAll(async () => {
@@ -36,6 +39,7 @@ afterAll(async () => {
   await redis?.stop();
 });
 afterEach(() => {
+  clock.reset();
   expect(failures).toEqual([]);
 });
 
@@ -112,8 +116,7 @@ describe('Redis faults', () => {
     const browser = await signedIn();
     // Let the in-process session cache entry of this browser lapse so the requests below must ask
     // Redis (within cacheTtl a verified session may be served from memory: session-cache.test.ts).
-    const lastHit = Date.now();
-    await waitFor('the session cache entry to lapse', () => Date.now() > lastHit + cacheTtlSeconds * 1000 + 50, { timeoutMs: 3000 });
+    clock.advance(cacheTtlSeconds * 1000 + 50);
 
     redis.pause();
     try {

@@ -5,6 +5,9 @@ import { startRedis, type RedisServer } from '../fixtures/redis.js';
 import { DEFAULT_CLIENT_ID, signWithSharedKey } from '../fixtures/op.js';
 import { waitFor } from '../fixtures/ports.js';
 import type { Browser } from '../fixtures/browser.js';
+import { testClock } from '../fixtures/clock.js';
+
+const S = 1000;
 
 // The in-process session cache: a long TTL here (30 s) proves that changes made on another
 // instance arrive through Redis pub/sub, not through the entry's expiry.
@@ -110,18 +113,37 @@ describe('session cache', () => {
 
 describe('session cache and timeouts / outages', () => {
   test('idle and absolute timeouts stay exact on cache hits', async () => {
-    const short = await startStack({ redis, config: cached({ idleTimeout: 1, absoluteTimeout: 3 }) });
+    // The gateway's clock is moved, not waited on. lastSeen is written back (and the entry
+    // re-checked in full) only once it has aged by idleTimeout/20, here 10 s: inside that window
+    // a request is a cache hit, so the absolute timeout must end the session on the hit path.
+    const clock = testClock();
+    const idle = 200;
+    const absolute = 3600;
+    const short = await startStack({ redis, config: cached({ idleTimeout: idle, absoluteTimeout: absolute, cacheTtl: 60 }), options: { now: clock.now } });
     try {
-      const cookie = cookieOf(await short.login(), short);
-      expect((await at(short, cookie)).status).toBe(200);
-      const quietSince = Date.now();
-      await waitFor('idle expiry', async () => (await at(short, cookie)).status === 401, { timeoutMs: 4000, intervalMs: 250 });
-      expect(Date.now() - quietSince).toBeGreaterThanOrEqual(900);
+      const quiet = cookieOf(await short.login(), short);
+      const quietSince = clock.now();
+      clock.set(quietSince + (idle - 5) * S);
+      expect((await at(short, quiet)).status).toBe(200);
+      clock.set(quietSince + (idle - 5) * S + (idle + 1) * S);
+      expect((await at(short, quiet)).status).toBe(401);
 
+      clock.reset(); // log in at wall time (the OP's ID token)
       const busy = cookieOf(await short.login(), short);
-      const started = Date.now();
-      await waitFor('absolute expiry despite activity', async () => (await at(short, busy)).status === 401, { timeoutMs: 6000, intervalMs: 100 });
-      expect(Date.now() - started).toBeGreaterThanOrEqual(2500);
+      const loggedInAt = clock.now();
+      for (let t = loggedInAt + 150 * S; t < loggedInAt + (absolute - 60) * S; t += 150 * S) {
+        clock.set(t);
+        expect((await at(short, busy)).status).toBe(200);
+      }
+      const lastWrite = loggedInAt + (absolute - 3) * S;
+      clock.set(lastWrite);
+      expect((await at(short, busy)).status).toBe(200); // lastSeen written back, entry cached
+      clock.set(lastWrite + 1 * S);
+      const before = await getCalls();
+      expect((await at(short, busy)).status).toBe(200);
+      expect(await getCalls()).toBe(before); // served from the cache
+      clock.set(loggedInAt + absolute * S);
+      expect((await at(short, busy)).status).toBe(401);
     } finally {
       await short.close();
     }

@@ -17,6 +17,7 @@ import { launchChromiumProfile } from '../fixtures/chromium.js';
 import { fedgate, requireAuth, type Gateway } from '../../index.js';
 import { startRedis, type RedisServer } from '../fixtures/redis.js';
 import { closeServer, listenEphemeral, waitFor } from '../fixtures/ports.js';
+import { testClock } from '../fixtures/clock.js';
 import { recordSecret } from '../fixtures/secret-scan.js';
 import { SESSION_SECRET, recordingLogger, testKeys } from '../fixtures/stack.js';
 import { getJson, sessionKey, storedAuth } from '../lifecycle/helpers.js';
@@ -35,8 +36,12 @@ const connectorId = 'glewlwyd';
 const artifacts = path.resolve(process.cwd(), 'test-artifacts');
 const clientId = 'fedgate';
 const clientSecret = 'fedgate-interop-secret-0123456789';
-/** Upstream access tokens live 5 s: the gateway refreshes 1 s before expiry. */
-const accessTokenTtl = 5;
+/**
+ * Upstream access tokens live 5 minutes: the tests move the gateway's clock past that instead of
+ * waiting. glewlwyd keeps its own (wall) clock, so each sign-in starts again at wall time.
+ */
+const accessTokenTtl = 300;
+const clock = testClock();
 const alice: GlewlwydUser = { username: 'alice', password: 'alice-password-0123', name: 'Alice Glewlwyd', email: 'alice@example.com' };
 
 let redis: RedisServer;
@@ -78,7 +83,7 @@ beforeAll(async () => {
     tokens: { keys: (await testKeys()) as { keys: Record<string, unknown>[] } },
     // The connector exactly as docs/interop.md shows it, pointed at this glewlwyd.
     connectors: [{ ...docsExample(), issuer: gw.issuer, clientId, clientSecret }],
-  }, { logger });
+  }, { logger, now: clock.now });
   // Records the header of every logout token glewlwyd sends (an app's own body parser runs first, as apps often have one).
   app.use('/auth/backchannel-logout', express.urlencoded({ extended: false }), (req, _res, next) => {
     const token = (req.body as { logout_token?: unknown } | undefined)?.logout_token;
@@ -125,6 +130,7 @@ async function scenario(name: string, run: (page: Page) => Promise<void>): Promi
 
 /** Signs in through glewlwyd's own login page (username and password, then "Continue" to the client). */
 async function signIn(page: Page): Promise<Record<string, unknown>> {
+  clock.reset();
   await page.goto(`${appUrl}/dashboard`);
   await page.waitForURL((u) => u.href.startsWith(`${gw.url}/login.html`));
   await page.fill('#username', alice.username);
@@ -149,14 +155,10 @@ async function stored(cookie: string): Promise<SessionAuth> {
   return auth;
 }
 
-/** Waits (bounded) until the upstream access token of this session is due for refresh. */
+/** Moves the gateway clock past the upstream access token's lifetime: the next request must refresh it. */
 async function untilRefreshDue(cookie: string): Promise<SessionAuth> {
-  const auth = await stored(cookie);
-  const { expiresAt, obtainedAt } = auth.upstream;
-  if (expiresAt === undefined || obtainedAt === undefined) throw new Error('no upstream expiry stored');
-  const due = expiresAt - Math.min(30, Math.max(1, Math.floor((expiresAt - obtainedAt) / 4)));
-  await waitFor('the upstream access token to be due', () => Math.floor(Date.now() / 1000) >= due, { timeoutMs: (accessTokenTtl + 3) * 1000, intervalMs: 50 });
-  return auth;
+  clock.advance(accessTokenTtl * 1000);
+  return stored(cookie);
 }
 
 test('login through glewlwyd\'s HTML form: userinfo merged, local tokens minted from the mapped claims', async () => {

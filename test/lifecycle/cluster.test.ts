@@ -2,19 +2,23 @@ import { randomUUID } from 'node:crypto';
 import { startStack, type Stack } from '../fixtures/stack.js';
 import { startCluster, command, type ClusterSetup } from '../fixtures/redis-topologies.js';
 import { DEFAULT_CLIENT_ID, signWithSharedKey } from '../fixtures/op.js';
+import { testClock } from '../fixtures/clock.js';
 import { getJson, refreshCount, sessionCookie, sessionKey, type JsonResponse } from './helpers.js';
-import { waitFor } from '../fixtures/ports.js';
 
 // A 3-master Redis Cluster (no replicas). Every script and command fedgate sends touches one key,
 // so sessions, indexes, locks and replay guards spread freely over the slots.
 let cluster: ClusterSetup;
 let stack: Stack;
+const ACCESS_TOKEN_TTL = 300;
+/** Moved (never waited on) to make an upstream token due; each login starts at wall time. */
+const clock = testClock();
 
 beforeAll(async () => {
   cluster = await startCluster(3);
   stack = await startStack({
     redis: cluster.nodes[0]!,
-    op: { ttl: { AccessToken: 3 }, issueRefreshToken: true, rotateRefreshToken: true },
+    op: { ttl: { AccessToken: ACCESS_TOKEN_TTL }, issueRefreshToken: true, rotateRefreshToken: true },
+    options: { now: clock.now },
     config: (c) => {
       (c.session as Record<string, unknown>).redis = { cluster: cluster.addresses, commandTimeout: 1000, connectTimeout: 1000 };
     },
@@ -26,6 +30,7 @@ afterAll(async () => {
   await cluster?.stop();
 });
 beforeEach(() => {
+  clock.reset();
   stack.op.reset();
 });
 
@@ -37,10 +42,10 @@ async function ownerOf(key: string): Promise<number | undefined> {
   return undefined;
 }
 
-async function readSession(cookie: string): Promise<{ rev: number; upstream: { expiresAt: number; obtainedAt: number } } | undefined> {
+async function readSession(cookie: string): Promise<{ rev: number } | undefined> {
   for (const n of cluster.nodes) {
     const raw = await command(n.port, ['GET', sessionKey(cookie)]).catch(() => null);
-    if (typeof raw === 'string') return (JSON.parse(raw) as { fedgate: { rev: number; upstream: { expiresAt: number; obtainedAt: number } } }).fedgate;
+    if (typeof raw === 'string') return (JSON.parse(raw) as { fedgate: { rev: number } }).fedgate;
   }
   return undefined;
 }
@@ -94,8 +99,7 @@ describe('Redis Cluster', () => {
     const cookie = sessionCookie(await stack.login(), stack.url);
     stack.op.tokenRequests.length = 0;
     const stored = await readSession(cookie);
-    const due = stored!.upstream.expiresAt - Math.max(1, Math.floor((stored!.upstream.expiresAt - stored!.upstream.obtainedAt) / 4));
-    await waitFor('the token to be due', () => Math.floor(Date.now() / 1000) >= due, { intervalMs: 20 });
+    clock.advance(ACCESS_TOKEN_TTL * 1000); // the upstream token is due
     const results = await Promise.all(Array.from({ length: 6 }, () => dashboard(cookie)));
     expect(results.map((r) => r.status)).toEqual(Array(6).fill(200));
     expect(refreshCount(stack.op.tokenRequests)).toBe(1);

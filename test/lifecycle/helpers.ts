@@ -5,7 +5,7 @@
  */
 import type { Redis, Cluster } from 'ioredis';
 import type { Browser } from '../fixtures/browser.js';
-import { waitFor } from '../fixtures/ports.js';
+import type { TestClock } from '../fixtures/clock.js';
 import type { SessionAuth } from '../../lib/session/state.js';
 
 /** Session cookie name on http (the test stacks' baseUrl). */
@@ -62,20 +62,15 @@ export async function storedAuth(client: Redis | Cluster, cookie: string): Promi
   return (JSON.parse(raw) as { fedgate?: SessionAuth }).fedgate;
 }
 
-/** Same margin as lib/session/refresh.ts: a quarter of the lifetime, at least 1 s, at most 30 s. */
-function refreshDueAt(auth: SessionAuth): number {
-  const { expiresAt, obtainedAt } = auth.upstream;
-  if (expiresAt === undefined) throw new Error('session has no upstream expiry');
-  const lifetime = obtainedAt !== undefined ? expiresAt - obtainedAt : 120;
-  return expiresAt - Math.min(30, Math.max(1, Math.floor(lifetime / 4)));
-}
-
-/** Waits (polling the clock, with a deadline) until the next request must refresh this session. */
-export async function waitUntilRefreshDue(client: Redis | Cluster, cookie: string, timeoutMs = 10_000): Promise<SessionAuth> {
+/**
+ * Moves the gateway clock by the upstream access token's lifetime (the `expires_in` the test OP
+ * was configured with), so the next request must refresh it. Returns the stored session as it is
+ * before that request.
+ */
+export async function upstreamTokenDue(clock: TestClock, lifetimeSeconds: number, client: Redis | Cluster, cookie: string): Promise<SessionAuth> {
+  clock.advance(lifetimeSeconds * 1000);
   const auth = await storedAuth(client, cookie);
   if (!auth) throw new Error('session not found in Redis');
-  const due = refreshDueAt(auth);
-  await waitFor('the upstream token to be due for refresh', () => Math.floor(Date.now() / 1000) >= due, { timeoutMs, intervalMs: 20 });
   return auth;
 }
 

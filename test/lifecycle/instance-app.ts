@@ -1,8 +1,9 @@
 /**
  * A second app instance in its own process (started by test/lifecycle/instance.ts with fork and
  * bench/register.mjs, which runs the TypeScript sources): Express + fedgate from the config in
- * FEDGATE_INSTANCE_CONFIG. Reports its port over IPC, answers `revoke` and `health`, and exits
- * when the parent goes away.
+ * FEDGATE_INSTANCE_CONFIG. Reports its port over IPC, answers `revoke`, `health` and `clock` (the
+ * gateway's clock is the wall clock plus an offset the test sets, as test/fixtures/clock.ts), and
+ * exits when the parent goes away.
  */
 import express from 'express';
 import { fedgate, requireAuth, type ConfigInput } from '../../index.js';
@@ -14,7 +15,11 @@ if (!raw || !send) throw new Error('instance-app.ts is started by test/lifecycle
 const write = (level: string) => (obj: object, msg?: string) => {
   if (level === 'warn' || level === 'error') process.stderr.write(`${JSON.stringify({ level, msg, ...obj })}\n`);
 };
-const gateway = fedgate(JSON.parse(raw) as ConfigInput, { logger: { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') } });
+let clockOffsetMs = 0;
+const gateway = fedgate(JSON.parse(raw) as ConfigInput, {
+  logger: { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') },
+  now: () => Date.now() + clockOffsetMs,
+});
 const app = express();
 app.use(gateway);
 app.get('/dashboard', requireAuth(), (req, res) => {
@@ -30,13 +35,16 @@ const server = app.listen(0, '127.0.0.1', () => {
   send({ type: 'ready', port: typeof address === 'object' && address ? address.port : 0 });
 });
 
-interface Command { id: number; cmd: 'revoke' | 'health' | 'exit'; sub?: string }
+interface Command { id: number; cmd: 'revoke' | 'health' | 'clock' | 'exit'; sub?: string; offsetMs?: number }
 process.on('message', (msg: Command) => {
   const reply = (result: unknown, error?: string) => send({ type: 'reply', id: msg.id, result, error });
   const run = async (): Promise<unknown> => {
     switch (msg.cmd) {
       case 'revoke': return gateway.revokeSessions({ sub: msg.sub ?? '' });
       case 'health': return gateway.health();
+      case 'clock':
+        clockOffsetMs = msg.offsetMs ?? 0;
+        return true;
       case 'exit':
         server.closeAllConnections();
         server.close();

@@ -13,6 +13,8 @@ export interface Instance {
   readonly pid: number;
   revokeSessions(sub: string): Promise<number>;
   health(): Promise<Record<string, unknown>>;
+  /** Sets the child gateway's clock to the wall clock plus `offsetMs` (see test/fixtures/clock.ts). */
+  setClockOffset(offsetMs: number): Promise<void>;
   /** Graceful exit, SIGKILL after 5 s. Idempotent. */
   stop(): Promise<void>;
 }
@@ -71,6 +73,9 @@ export async function startInstance(config: ConfigInput, startupTimeoutMs = 30_0
     pid: child.pid!,
     revokeSessions: async (sub) => Number(await call('revoke', { sub })),
     health: async () => (await call('health')) as Record<string, unknown>,
+    setClockOffset: async (offsetMs) => {
+      await call('clock', { offsetMs });
+    },
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -4,12 +4,16 @@ import { startRedis, type RedisServer } from '../fixtures/redis.js';
 import { startOp, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, signWithSharedKey, type TestOp } from '../fixtures/op.js';
 import { waitFor } from '../fixtures/ports.js';
 import type { ConfigInput } from '../../index.js';
-import { getJson, refreshCount, sessionCookie, sessionKey, waitUntilRefreshDue } from './helpers.js';
+import { testClock } from '../fixtures/clock.js';
+import { getJson, refreshCount, sessionCookie, sessionKey } from './helpers.js';
 import { startInstance, type Instance } from './instance.js';
 import type { Redis } from 'ioredis';
 
 // Two fedgate instances behind one public origin: `a` in this process (test stack), `b` in a
-// separate Node process. They share Redis, the config, the signing keys and the session secret.
+// separate Node process. They share Redis, the config, the signing keys and the session secret,
+// and a clock the test moves (upstream access tokens live 5 minutes; each login at wall time).
+const ACCESS_TOKEN_TTL = 300;
+const clock = testClock();
 let redis: RedisServer;
 let op: TestOp;
 let a: Stack;
@@ -18,8 +22,8 @@ let direct: Redis;
 
 beforeAll(async () => {
   redis = await startRedis();
-  op = await startOp({ ttl: { AccessToken: 3 }, issueRefreshToken: true, rotateRefreshToken: true });
-  a = await startStack({ redis, sharedOp: op, config: (c) => { (c.tokens as Record<string, unknown>).sessionBound = true; }, routes: (app) => {
+  op = await startOp({ ttl: { AccessToken: ACCESS_TOKEN_TTL }, issueRefreshToken: true, rotateRefreshToken: true });
+  a = await startStack({ redis, sharedOp: op, options: { now: clock.now }, config: (c) => { (c.tokens as Record<string, unknown>).sessionBound = true; }, routes: (app) => {
     app.get('/tokens', (req, res) => { res.json({ accessToken: req.auth.accessToken, idToken: req.auth.idToken }); });
   } });
   const config: ConfigInput = {
@@ -40,9 +44,17 @@ afterAll(async () => {
   await op?.close();
   await redis?.stop();
 });
-beforeEach(() => {
+beforeEach(async () => {
+  clock.reset();
+  await b.setClockOffset(0);
   op.reset();
 });
+
+/** Moves both instances' clocks past the upstream access token's lifetime: the next request must refresh. */
+async function upstreamTokenDue(): Promise<void> {
+  clock.advance(ACCESS_TOKEN_TTL * 1000);
+  await b.setClockOffset(clock.offsetMs);
+}
 
 async function signIn(): Promise<string> {
   return sessionCookie(await a.login(), a.url);
@@ -108,11 +120,11 @@ describe('two instances, two processes', () => {
   test('a refresh raced from both processes happens once', async () => {
     const cookie = await signIn();
     op.tokenRequests.length = 0;
-    await waitUntilRefreshDue(direct, cookie);
+    await upstreamTokenDue();
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) => getJson(`${(i % 2 ? b.url : a.url)}/dashboard`, { cookie })));
     expect(results.map((r) => r.status)).toEqual(Array(8).fill(200));
     expect(refreshCount(op.tokenRequests)).toBe(1);
-    await waitUntilRefreshDue(direct, cookie);
+    await upstreamTokenDue();
     expect((await getJson(`${b.url}/dashboard`, { cookie })).status).toBe(200);
     expect(refreshCount(op.tokenRequests)).toBe(2);
   });

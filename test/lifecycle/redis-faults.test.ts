@@ -5,7 +5,8 @@ import { startStack, SESSION_SECRET, testKeys, type Stack } from '../fixtures/st
 import { startRedis, type RedisServer } from '../fixtures/redis.js';
 import { DEFAULT_CLIENT_ID, signWithSharedKey } from '../fixtures/op.js';
 import { waitFor } from '../fixtures/ports.js';
-import { getJson, sessionCookie, sessionKey, waitUntilRefreshDue, COOKIE_NAME, PREFIX } from './helpers.js';
+import { testClock } from '../fixtures/clock.js';
+import { getJson, sessionCookie, sessionKey, upstreamTokenDue, COOKIE_NAME, PREFIX } from './helpers.js';
 
 // One Redis with AOF (fsync on every write, so even a SIGKILL loses nothing acknowledged) and a
 // password (health() must not reveal it). Issue 2's tests cover stop/pause of the request path.
@@ -13,18 +14,25 @@ const REDIS_PASSWORD = 'redis-password-0123456789-abcdefgh';
 let redis: RedisServer;
 let stack: Stack;
 let direct: Redis;
+const ACCESS_TOKEN_TTL = 300;
+/** Moved (never waited on) to make an upstream token due; each login starts at wall time. */
+const clock = testClock();
 
 beforeAll(async () => {
   redis = await startRedis({ appendonly: true, password: REDIS_PASSWORD, args: ['--appendfsync', 'always'] });
   stack = await startStack({
     redis,
-    op: { ttl: { AccessToken: 2 }, issueRefreshToken: true, rotateRefreshToken: true, backchannelLogout: true },
+    op: { ttl: { AccessToken: ACCESS_TOKEN_TTL }, issueRefreshToken: true, rotateRefreshToken: true, backchannelLogout: true },
+    options: { now: clock.now },
     config: (c) => {
       c.httpTimeout = 1;
       (c.tokens as Record<string, unknown>).sessionBound = true;
     },
   });
   direct = redis.client();
+});
+beforeEach(() => {
+  clock.reset();
 });
 afterAll(async () => {
   direct?.disconnect();
@@ -219,7 +227,7 @@ describe('every key fedgate writes has a TTL', () => {
     await checkTtls();
 
     // A refresh held in flight (the OP does not answer) holds the lock.
-    await waitUntilRefreshDue(direct, cookie);
+    await upstreamTokenDue(clock, ACCESS_TOKEN_TTL, direct, cookie);
     stack.op.down('hang');
     try {
       const inFlight = dashboard(cookie);
@@ -230,6 +238,7 @@ describe('every key fedgate writes has a TTL', () => {
       stack.op.up();
     }
 
+    clock.reset(); // the logout token below is signed on the wall clock, as the OP would
     const now = Math.floor(Date.now() / 1000);
     const token = await signWithSharedKey({ iss: stack.op.issuer, aud: DEFAULT_CLIENT_ID, iat: now, exp: now + 60, jti: `j-${now}`, events: { 'http://schemas.openid.net/event/backchannel-logout': {} }, sub: 'nobody' }, { typ: 'logout+jwt' });
     const res = await fetch(`${stack.url}/auth/backchannel-logout/corp`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ logout_token: token }) });

@@ -4,11 +4,16 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import { startStack, type Stack } from '../fixtures/stack.js';
 import { startRedis, type RedisServer } from '../fixtures/redis.js';
 import { startOp, ALICE, type TestOp } from '../fixtures/op.js';
-import { getJson, refreshCount, sessionCookie, sessionKey, storedAuth, waitUntilRefreshDue } from './helpers.js';
+import { testClock } from '../fixtures/clock.js';
+import { getJson, refreshCount, sessionCookie, sessionKey, storedAuth, upstreamTokenDue } from './helpers.js';
 
 // An upstream less friendly than the suite's default: refresh responses without an ID token (OIDC
 // Core §12.2 makes it optional there; glewlwyd, among others, omits it), a userinfo endpoint that
-// fails, and refresh refusals in every shape. Upstream access tokens live 3 s.
+// fails, and refresh refusals in every shape. Upstream access tokens live 5 minutes: the tests
+// move the gateway clock past that instead of waiting (each login starts at wall time).
+const ACCESS_TOKEN_TTL = 300;
+const clock = testClock();
+const dueSession = (cookie: string) => upstreamTokenDue(clock, ACCESS_TOKEN_TTL, direct, cookie);
 let redis: RedisServer;
 let op: TestOp;
 let plain: Stack;
@@ -30,7 +35,7 @@ const tokensRoute = (app: Stack['app']) => {
 beforeAll(async () => {
   redis = await startRedis();
   op = await startOp({
-    ttl: { AccessToken: 3 }, issueRefreshToken: true, rotateRefreshToken: true, refreshIdToken: false,
+    ttl: { AccessToken: ACCESS_TOKEN_TTL }, issueRefreshToken: true, rotateRefreshToken: true, refreshIdToken: false,
     setup: ({ provider }) => {
       provider.use(async (ctx: KoaContextWithOIDC, next: () => Promise<void>) => {
         if (faults.userinfo && ctx.path === '/me') {
@@ -48,9 +53,9 @@ beforeAll(async () => {
       });
     },
   });
-  plain = await startStack({ redis, sharedOp: op, routes: tokensRoute });
+  plain = await startStack({ redis, sharedOp: op, routes: tokensRoute, options: { now: clock.now } });
   withUserinfo = await startStack({
-    redis, sharedOp: op, routes: tokensRoute,
+    redis, sharedOp: op, routes: tokensRoute, options: { now: clock.now },
     config: (c) => { (c.connectors as Array<Record<string, unknown>>)[0]!.userinfo = true; },
   });
   direct = redis.client();
@@ -63,6 +68,7 @@ afterAll(async () => {
   await redis?.stop();
 });
 beforeEach(() => {
+  clock.reset();
   op.reset();
   op.accounts.alice = structuredClone(ALICE);
   delete faults.userinfo;
@@ -79,7 +85,7 @@ describe('a refresh response without an ID token', () => {
   test('keeps the identity and the claims, stores the rotated refresh token, and a second cycle works', async () => {
     const cookie = await signIn(plain);
     const before = await getJson(`${plain.url}/tokens`, { cookie });
-    const stored = await waitUntilRefreshDue(direct, cookie);
+    const stored = await dueSession(cookie);
     const after = await getJson(`${plain.url}/tokens`, { cookie });
     expect(after.status).toBe(200);
     expect(refreshCount(op.tokenRequests)).toBe(1);
@@ -93,7 +99,7 @@ describe('a refresh response without an ID token', () => {
     expect(refreshed?.upstream.idToken).toBe(stored.upstream.idToken);
     expect(decodeJwt(String(after.body.idToken))).toMatchObject({ sub: 'corp|alice', name: 'Alice Example' });
 
-    await waitUntilRefreshDue(direct, cookie);
+    await dueSession(cookie);
     expect((await getJson(`${plain.url}/dashboard`, { cookie })).status).toBe(200);
     expect(refreshCount(op.tokenRequests)).toBe(2);
     expect((await storedAuth(direct, cookie))?.rev).toBe(stored.rev + 2);
@@ -101,19 +107,19 @@ describe('a refresh response without an ID token', () => {
 
   test('with userinfo on: userinfo claims overlay the kept ones', async () => {
     const cookie = await signIn(withUserinfo);
-    await waitUntilRefreshDue(direct, cookie);
+    await dueSession(cookie);
     op.accounts.alice = { ...structuredClone(ALICE), name: 'Alice Renamed' };
     const after = await getJson(`${withUserinfo.url}/tokens`, { cookie });
     expect(after.status).toBe(200);
     expect(after.body.claims).toMatchObject({ sub: 'corp|alice', name: 'Alice Renamed', email: 'alice@example.com' });
     expect(refreshCount(op.tokenRequests)).toBe(1);
-    await waitUntilRefreshDue(direct, cookie);
+    await dueSession(cookie);
     expect((await getJson(`${withUserinfo.url}/dashboard`, { cookie })).status).toBe(200);
   });
 
   test('with userinfo on: a userinfo for another subject ends the session (401, then signed out)', async () => {
     const cookie = await signIn(withUserinfo);
-    await waitUntilRefreshDue(direct, cookie);
+    await dueSession(cookie);
     op.tamperUserinfo = (body) => ({ ...body, sub: 'mallory' });
     const res = await getJson(`${withUserinfo.url}/dashboard`, { cookie });
     expect(res.status).toBe(401);
@@ -123,7 +129,7 @@ describe('a refresh response without an ID token', () => {
 
   test('a userinfo failure after the token response keeps the rotated refresh token: 503 once, then it works', async () => {
     const cookie = await signIn(withUserinfo);
-    const stored = await waitUntilRefreshDue(direct, cookie);
+    const stored = await dueSession(cookie);
     faults.userinfo = 500;
     const failed = await getJson(`${withUserinfo.url}/dashboard`, { cookie });
     expect(failed.status).toBe(503);
@@ -143,7 +149,7 @@ describe('an upstream refusing the refresh token', () => {
     ['a 400 with a JSON error other than invalid_grant', 'json' as const],
   ])('with %s ends the session cleanly: 401, and signed out afterwards (never an endless 503)', async (_name, shape) => {
     const cookie = await signIn(plain);
-    await waitUntilRefreshDue(direct, cookie);
+    await dueSession(cookie);
     faults.refresh = shape;
     const res = await getJson(`${plain.url}/dashboard`, { cookie });
     expect(res.status).toBe(401);
@@ -159,7 +165,7 @@ describe('an upstream refusing the refresh token', () => {
 describe('upstream auth_time', () => {
   test('a non-positive auth_time is treated as absent (local tokens carry the login time)', async () => {
     op.tamperIdToken = (payload, header) => ({ payload: { ...payload, auth_time: 0 }, header });
-    const started = Math.floor(Date.now() / 1000);
+    const started = Math.floor(clock.now() / 1000);
     const cookie = await signIn(plain);
     const tokens = await getJson(`${plain.url}/tokens`, { cookie });
     expect(tokens.status).toBe(200);

@@ -5,11 +5,16 @@ import type { Redis } from 'ioredis';
 import { startStack, type Stack } from '../fixtures/stack.js';
 import { startRedis, type RedisServer } from '../fixtures/redis.js';
 import { startOp, ALICE, type TestOp } from '../fixtures/op.js';
-import { waitFor } from '../fixtures/ports.js';
-import { getJson, refreshCount, sessionCookie, sessionKey, storedAuth, waitUntilRefreshDue } from './helpers.js';
+import { testClock } from '../fixtures/clock.js';
+import { getJson, refreshCount, sessionCookie, sessionKey, storedAuth, upstreamTokenDue } from './helpers.js';
 
-// Upstream access tokens live 3 s: the gateway refreshes 1 s before expiry (a quarter of the lifetime, at
-// least 1 s), so a refreshed token is not due again for at least a second (bursts stay single-flight).
+// Upstream access tokens live 5 minutes. Instead of waiting, the tests move the gateway's clock
+// (shared by both instances, as on one machine) past that lifetime, where the next request must
+// refresh. The OP keeps its own (wall) clock: its refreshed ID tokens stay valid well beyond the
+// few lifetimes a test moves forward, and each login starts again at wall time.
+const ACCESS_TOKEN_TTL = 300;
+const S = 1000;
+const clock = testClock();
 let redis: RedisServer;
 let op: TestOp;
 let a: Stack;
@@ -28,10 +33,11 @@ const tokensRoute = (stack: { app: Stack['app'] }) => {
 
 beforeAll(async () => {
   redis = await startRedis();
-  op = await startOp({ ttl: { AccessToken: 3 }, issueRefreshToken: true, rotateRefreshToken: true });
-  a = await startStack({ redis, sharedOp: op, routes: (app) => tokensRoute({ app }) });
+  op = await startOp({ ttl: { AccessToken: ACCESS_TOKEN_TTL }, issueRefreshToken: true, rotateRefreshToken: true });
+  const options = { now: clock.now };
+  a = await startStack({ redis, sharedOp: op, options, routes: (app) => tokensRoute({ app }) });
   // A second instance of the same app behind the same public origin.
-  b = await startStack({ redis, sharedOp: op, config: (c) => { c.baseUrl = a.url; }, routes: (app) => tokensRoute({ app }) });
+  b = await startStack({ redis, sharedOp: op, options, config: (c) => { c.baseUrl = a.url; }, routes: (app) => tokensRoute({ app }) });
   direct = redis.client();
 });
 afterAll(async () => {
@@ -42,9 +48,13 @@ afterAll(async () => {
   await redis?.stop();
 });
 beforeEach(() => {
+  clock.reset();
   op.reset();
   op.accounts.alice = structuredClone(ALICE);
 });
+
+/** Moves the gateway clock past the upstream access token's lifetime: the next request must refresh. */
+const dueSession = (cookie: string) => upstreamTokenDue(clock, ACCESS_TOKEN_TTL, direct, cookie);
 
 async function signIn(): Promise<string> {
   const browser = await a.login();
@@ -57,7 +67,7 @@ describe('upstream refresh', () => {
     const cookie = await signIn();
     const before = await getJson(`${a.url}/tokens`, { cookie });
     expect(before.body.claims).toMatchObject({ name: 'Alice Example', roles: ['analyst'] });
-    const stored = await waitUntilRefreshDue(direct, cookie);
+    const stored = await dueSession(cookie);
     op.accounts.alice = { ...structuredClone(ALICE), name: 'Alice Renamed', roles: ['analyst', 'admin'] };
 
     const after = await getJson(`${a.url}/tokens`, { cookie });
@@ -81,12 +91,12 @@ describe('upstream refresh', () => {
 
   test('10 concurrent requests on a due token make exactly one refresh, all succeed, and the user stays signed in', async () => {
     const cookie = await signIn();
-    await waitUntilRefreshDue(direct, cookie);
+    await dueSession(cookie);
     const results = await Promise.all(Array.from({ length: 10 }, () => getJson(`${a.url}/dashboard`, { cookie })));
     expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
     expect(refreshCount(op.tokenRequests)).toBe(1);
     // The rotated refresh token was kept: the next refresh works too (a lost rotation would be invalid_grant).
-    await waitUntilRefreshDue(direct, cookie);
+    await dueSession(cookie);
     expect((await getJson(`${a.url}/dashboard`, { cookie })).status).toBe(200);
     expect(refreshCount(op.tokenRequests)).toBe(2);
     expect(op.serverErrors).toEqual([]);
@@ -94,12 +104,12 @@ describe('upstream refresh', () => {
 
   test('two instances racing the same session cookie make one refresh', async () => {
     const cookie = await signIn();
-    await waitUntilRefreshDue(direct, cookie);
+    await dueSession(cookie);
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) => getJson(`${(i % 2 ? b : a).url}/dashboard`, { cookie })));
     expect(results.map((r) => r.status)).toEqual(Array(8).fill(200));
     expect(refreshCount(op.tokenRequests)).toBe(1);
     const rev = (await storedAuth(direct, cookie))?.rev;
-    await waitUntilRefreshDue(direct, cookie);
+    await dueSession(cookie);
     expect((await getJson(`${b.url}/dashboard`, { cookie })).status).toBe(200);
     expect((await getJson(`${a.url}/dashboard`, { cookie })).status).toBe(200);
     expect(refreshCount(op.tokenRequests)).toBe(2);
@@ -108,7 +118,7 @@ describe('upstream refresh', () => {
 
   test('invalid_grant (refresh token revoked at the OP) ends the session', async () => {
     const cookie = await signIn();
-    const stored = await waitUntilRefreshDue(direct, cookie);
+    const stored = await dueSession(cookie);
     const rt = await op.provider.RefreshToken.find(stored.upstream.refreshToken!);
     expect(rt).toBeDefined();
     await rt!.destroy();
@@ -123,7 +133,7 @@ describe('upstream refresh', () => {
 
   test('a refreshed ID token for another subject ends the session', async () => {
     const cookie = await signIn();
-    await waitUntilRefreshDue(direct, cookie);
+    await dueSession(cookie);
     op.tamperIdToken = (payload, header) => ({ payload: { ...payload, sub: 'mallory' }, header });
     const res = await getJson(`${a.url}/dashboard`, { cookie });
     expect(res.status).toBe(401);
@@ -135,7 +145,7 @@ describe('upstream refresh', () => {
 
   test('an unreachable OP fails that request with 503 and Retry-After, keeps the session, and it works again after', async () => {
     const cookie = await signIn();
-    const stored = await waitUntilRefreshDue(direct, cookie);
+    const stored = await dueSession(cookie);
     op.down('reset');
     const res = await getJson(`${a.url}/dashboard`, { cookie });
     expect(res.status).toBe(503);
@@ -155,7 +165,7 @@ describe('upstream refresh', () => {
 
   test('an OP answering 503 during refresh also yields a bounded 503 and keeps the session', async () => {
     const cookie = await signIn();
-    await waitUntilRefreshDue(direct, cookie);
+    await dueSession(cookie);
     op.down('503');
     const res = await getJson(`${a.url}/dashboard`, { cookie });
     expect(res.status).toBe(503);
@@ -167,31 +177,33 @@ describe('upstream refresh', () => {
 });
 
 describe('absolute timeout', () => {
+  const absoluteTimeout = 900;
   let short: Stack;
   beforeAll(async () => {
-    short = await startStack({ redis, sharedOp: op, config: (c) => { (c.session as Record<string, unknown>).absoluteTimeout = 4; } });
+    short = await startStack({ redis, sharedOp: op, options: { now: clock.now }, config: (c) => { (c.session as Record<string, unknown>).absoluteTimeout = absoluteTimeout; } });
   });
   afterAll(async () => {
     await short?.close();
   });
 
   test('ends the session although refresh keeps working', async () => {
-    // The session starts during login(), so it cannot end before startedAt + 4 s.
-    const startedAt = Date.now();
+    // The session starts during login(), so it cannot end before startedAt + absoluteTimeout.
+    const startedAt = clock.now();
     const browser = await short.login();
+    const loggedInAt = clock.now();
     // Kept by hand: the browser drops the cookie itself at Max-Age, the server must end it regardless.
     const cookie = sessionCookie(browser, short.url);
     op.tokenRequests.length = 0;
-    let last = 200;
-    await waitFor('the absolute timeout to end the session', async () => {
-      last = (await getJson(`${short.url}/dashboard`, { cookie })).status;
-      if (last === 200) return false;
-      return true;
-    }, { timeoutMs: 8000, intervalMs: 100 });
-    expect(last).toBe(401);
-    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(4000);
+    for (let t = loggedInAt + ACCESS_TOKEN_TTL * S; t < startedAt + absoluteTimeout * S; t += ACCESS_TOKEN_TTL * S) {
+      clock.set(t);
+      expect((await getJson(`${short.url}/dashboard`, { cookie })).status).toBe(200);
+    }
     // Refresh did happen while the session lived.
-    expect(refreshCount(op.tokenRequests)).toBeGreaterThanOrEqual(1);
+    expect(refreshCount(op.tokenRequests)).toBe(2);
+    clock.set(startedAt + absoluteTimeout * S - 5 * S);
+    expect((await getJson(`${short.url}/dashboard`, { cookie })).status).toBe(200);
+    clock.set(loggedInAt + absoluteTimeout * S);
+    expect((await getJson(`${short.url}/dashboard`, { cookie })).status).toBe(401);
     expect((await getJson(`${short.url}/dashboard`, { cookie })).status).toBe(401);
   });
 });

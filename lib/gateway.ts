@@ -18,8 +18,8 @@ export type { FedgateOptions, Gateway, GatewayHealth } from './gateway/types.js'
 
 /**
  * Builds the gateway (the composition root). Synchronous: invalid config throws ConfigError;
- * nothing connects yet but Redis. Each step takes what the earlier steps built, so the order
- * below is the only order that compiles.
+ * nothing connects yet but Redis. Each step is handed what the earlier steps built, so the order
+ * is carried by the arguments, not by comments.
  */
 export function createGateway(input: string | ConfigInput, options: FedgateOptions, registry: ConnectorRegistry): Gateway {
   const { config, logger, now, nodeEnv, allTypes } = loadGatewayConfig(input, options, registry);

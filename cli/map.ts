@@ -3,6 +3,7 @@ import path from 'node:path';
 import { compileMapping, mapClaims, type CompiledClaimRule } from '../lib/claims/map.js';
 import type { ResolvedConfig } from '../lib/config/load.js';
 import { FedgateError } from '../lib/errors.js';
+import type { Connector } from '../lib/connector.js';
 import { generatePrivateJwk, loadKeySet } from '../lib/tokens/keys.js';
 import { createTokenMinter, reservedClaims } from '../lib/tokens/mint.js';
 import { computeScopes } from '../lib/tokens/scopes.js';
@@ -139,23 +140,54 @@ export async function runMap(args: string[], io: Io): Promise<number> {
   if (index === -1) {
     throw new FedgateError('CONNECTOR_UNKNOWN', `no connector "${values.connector}" in ${displayPath(path.resolve(configFile))}; configured: ${config.connectors.map((c) => c.id).join(', ')}`);
   }
-  const cfg = config.connectors[index]!;
   const connector = createConnector(config, index, offlineContext(config, collectingLogger()));
+  const sample = await readSample(connector, claimsFile, values.userinfo);
+  const result = mapSample(config, index, connector, sample.upstream, claimsFile);
+  if (typeof result === 'string') {
+    io.out(result);
+    return exitCodes.problems;
+  }
+  const tokens = await mintPayloads(config, result, sample.upstream);
+  if (values.json) {
+    const { claims, origins, removed, unmapped, scope } = result;
+    io.out(json({ connector: { id: connector.id, type: connector.type }, claims, origins, removed, unmapped, scope, ...tokens, placeholders: [...missingEnv] }));
+    return exitCodes.ok;
+  }
+  printReport(io, connector, result, tokens, { fromJwt: sample.fromJwt, fromSaml: sample.fromSaml, missingEnv });
+  return exitCodes.ok;
+}
 
+/** The upstream claims of the sample: ID token claims (JSON, a JWT or a SAML assertion), userinfo overlaid. */
+async function readSample(connector: Connector, claimsFile: string, userinfoFile: string | undefined): Promise<{ upstream: Record<string, unknown>; fromJwt: boolean; fromSaml: boolean }> {
   const samlSample = connector instanceof SamlConnector ? await readSamlSample(connector, claimsFile) : undefined;
   const idClaims = samlSample ?? await readClaims(claimsFile, 'claims file');
   let upstream: Record<string, unknown> = idClaims.claims;
-  if (values.userinfo !== undefined) upstream = { ...upstream, ...(await readClaims(values.userinfo, 'userinfo file')).claims };
+  if (userinfoFile !== undefined) upstream = { ...upstream, ...(await readClaims(userinfoFile, 'userinfo file')).claims };
   for (const dropped of ['_claim_names', '_claim_sources']) delete upstream[dropped];
+  return { upstream, fromJwt: idClaims.fromJwt, fromSaml: samlSample !== undefined };
+}
 
+interface MappedSample {
+  /** The connector's effective rules (preset overlaid by the config's `claims`). */
+  ruleCount: number;
+  configRuleCount: number;
+  sub: string;
+  claims: Record<string, unknown>;
+  scope: string[];
+  origins: ClaimOrigin[];
+  removed: string[];
+  unmapped: string[];
+}
+
+/** Runs the real mapping on the sample; a string is the mapping failure to print. */
+function mapSample(config: ResolvedConfig, index: number, connector: Connector, upstream: Record<string, unknown>, claimsFile: string): MappedSample | string {
   const compiled = compileMapping(connector.claims);
   let mapped: Record<string, unknown>;
   try {
     mapped = mapClaims(compiled, upstream);
   } catch (err) {
     if (!(err instanceof FedgateError)) throw err;
-    io.out(`mapping failed: ${err.code}: ${err.message}`);
-    return exitCodes.problems;
+    return `mapping failed: ${err.code}: ${err.message}`;
   }
   const upstreamSub = mapped.sub ?? upstream.sub;
   if (typeof upstreamSub !== 'string' && typeof upstreamSub !== 'number') {
@@ -163,9 +195,7 @@ export async function runMap(args: string[], io: Io): Promise<number> {
   }
   const sub = `${connector.id}|${String(upstreamSub)}`;
   const claims: Record<string, unknown> = { ...mapped, sub };
-  const scope = computeScopes(config.tokens.scopes as Record<string, never>, claims);
-
-  const userRules = cfg.claims ?? {};
+  const userRules = config.connectors[index]!.claims ?? {};
   const origins: ClaimOrigin[] = compiled.rules.map((rule) => ({
     claim: rule.local,
     value: rule.local === 'sub' ? sub : mapped[rule.local],
@@ -173,11 +203,21 @@ export async function runMap(args: string[], io: Io): Promise<number> {
     rule: Object.hasOwn(userRules, rule.local) ? 'config' : 'preset',
     transforms: rule.local === 'sub' ? ['prefixed with the connector id'] : transformsOf(rule),
   }));
-  const removed = Object.entries(userRules).filter(([, v]) => v === null).map(([k]) => k);
   const used = new Set(compiled.rules.flatMap((r) => r.sources.flatMap((s) => [s.name, s.segments[0]!])));
-  const unmapped = Object.keys(upstream).filter((k) => !used.has(k) && !protocolClaims.has(k));
+  return {
+    ruleCount: compiled.rules.length,
+    configRuleCount: Object.keys(userRules).length,
+    sub,
+    claims,
+    scope: computeScopes(config.tokens.scopes as Record<string, never>, claims),
+    origins,
+    removed: Object.entries(userRules).filter(([, v]) => v === null).map(([k]) => k),
+    unmapped: Object.keys(upstream).filter((k) => !used.has(k) && !protocolClaims.has(k)),
+  };
+}
 
-  // Minted with a throwaway key, so the payloads are exactly what the gateway would build.
+/** Minted with a throwaway key, so the payloads are exactly what the gateway would build. */
+async function mintPayloads(config: ResolvedConfig, m: MappedSample, upstream: Record<string, unknown>): Promise<{ idToken: object; accessToken: object }> {
   const keySet = await loadKeySet({ keys: { keys: [await generatePrivateJwk('ES256')] }, baseDir: config.baseDir, logger: collectingLogger() });
   const minter = createTokenMinter({
     keySet, issuer: config.tokens.issuer, audience: config.tokens.audience,
@@ -186,29 +226,28 @@ export async function runMap(args: string[], io: Io): Promise<number> {
   });
   const authTime = typeof upstream.auth_time === 'number' ? upstream.auth_time : Math.floor(Date.now() / 1000);
   const sid = '(random per session)';
+  const { sub, claims, scope } = m;
   const idToken = (await minter.mintIdToken({ sub, authTime, sid, claims })).payload;
   const accessToken = (await minter.mintAccessToken({ sub, authTime, sid, scope, claims })).payload;
+  return { idToken, accessToken };
+}
 
-  if (values.json) {
-    io.out(json({ connector: { id: connector.id, type: connector.type }, claims, origins, removed, unmapped, scope, idToken, accessToken, placeholders: [...missingEnv] }));
-    return exitCodes.ok;
-  }
-  io.out(`connector ${connector.id} (${connector.type}): ${compiled.rules.length} rules, ${Object.keys(userRules).length} from the config${removed.length ? `, removed: ${removed.join(', ')}` : ''}`);
-  if (idClaims.fromJwt) io.out('(claims decoded from a JWT payload; its signature was not checked)');
-  if (samlSample) io.out('(claims read from a SAML assertion sample; its signature, audience and times were not checked)');
-  if (missingEnv.size) io.out(`(placeholders used for unset environment variables: ${[...missingEnv].join(', ')})`);
+function printReport(io: Io, connector: Connector, m: MappedSample, tokens: { idToken: object; accessToken: object }, notes: { fromJwt: boolean; fromSaml: boolean; missingEnv: Set<string> }): void {
+  io.out(`connector ${connector.id} (${connector.type}): ${m.ruleCount} rules, ${m.configRuleCount} from the config${m.removed.length ? `, removed: ${m.removed.join(', ')}` : ''}`);
+  if (notes.fromJwt) io.out('(claims decoded from a JWT payload; its signature was not checked)');
+  if (notes.fromSaml) io.out('(claims read from a SAML assertion sample; its signature, audience and times were not checked)');
+  if (notes.missingEnv.size) io.out(`(placeholders used for unset environment variables: ${[...notes.missingEnv].join(', ')})`);
   io.out('');
-  printTable(io, origins);
+  printTable(io, m.origins);
   io.out('');
-  io.out(`unmapped upstream claims: ${unmapped.length ? unmapped.join(', ') : '(none)'}`);
-  io.out(`local scopes: ${scope.length ? scope.join(' ') : '(none)'}`);
+  io.out(`unmapped upstream claims: ${m.unmapped.length ? m.unmapped.join(', ') : '(none)'}`);
+  io.out(`local scopes: ${m.scope.length ? m.scope.join(' ') : '(none)'}`);
   io.out('');
   io.out('ID token payload (header typ "JWT"):');
-  io.out(json(idToken));
+  io.out(json(tokens.idToken));
   io.out('');
   io.out('access token payload (header typ "at+jwt"; only roles, groups and entitlements are copied):');
-  io.out(json(accessToken));
-  return exitCodes.ok;
+  io.out(json(tokens.accessToken));
 }
 
 function printTable(io: Io, origins: ClaimOrigin[]): void {

@@ -15,7 +15,7 @@ import type { ChooserRenderer } from './http/page.js';
 
 export type { ChooserRenderer };
 
-/** Everything the route handlers share; built once by the gateway. */
+/** Everything the route handlers share; built once by the gateway (lib/gateway/context.ts), then frozen. */
 export interface GatewayContext {
   readonly config: ResolvedConfig;
   readonly connectors: ReadonlyMap<string, Connector>;
@@ -37,8 +37,12 @@ export interface GatewayContext {
   readonly sessionCache?: SessionCache;
   /** Runs express-session for this request (loads `req.session`). */
   readonly loadSession: (req: Req, res: Res) => Promise<void>;
-  /** Called with express-session ids destroyed out of band (revocation, back-channel logout). */
-  onSessionsDestroyed?: (sessionIds: readonly string[]) => void;
+  /**
+   * Called with express-session ids destroyed out of band (revocation, back-channel logout,
+   * logout); fans out to the listeners registered while the gateway was assembled (the session
+   * cache, broker mode's logout chain).
+   */
+  readonly onSessionsDestroyed: (sessionIds: readonly string[]) => void;
   /** The callback URL of a connector, from configuration only. */
   redirectUri(connectorId: string): string;
 }

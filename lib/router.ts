@@ -8,13 +8,14 @@ import { handleLogout, handlePostLogoutReturn, postLogoutLandingPaths } from './
 import { handleBackchannelLogout } from './flow/backchannel.js';
 import { handleMetadata, handleUserinfo } from './flow/metadata-routes.js';
 import { queryOf, sendJson, type Req, type Res } from './http/respond.js';
-import { dispatchBroker } from './broker/index.js';
+import type { Broker } from './broker/index.js';
 
 /**
  * Dispatches the auth routes under basePath without Express's router, so the same code runs on
- * Express 4 and 5 (whose path syntaxes differ). Returns false for any other path.
+ * Express 4 and 5 (whose path syntaxes differ). Returns false for any other path. Broker mode's
+ * routes (`broker`, undefined when `op.enabled` is off) are tried first.
  */
-export function createRouter(ctx: GatewayContext) {
+export function createRouter(ctx: GatewayContext, broker: Broker | undefined) {
   const base = ctx.config.basePath;
   /** Computed on first use: connectors are all registered by then. */
   let landingPaths: Set<string> | undefined;
@@ -40,8 +41,7 @@ export function createRouter(ctx: GatewayContext) {
       }
     };
 
-    // Broker mode (lib/broker) answers its own routes first; false when off or not its path.
-    if (await dispatchBroker(ctx, req, res, rest)) return true;
+    if (broker && (await broker.dispatch(req, res, rest))) return true;
     if (rest === '/login' && get) return run(handleLogin(ctx, req, res, undefined));
     if (segments[0] === 'login' && segments.length === 2 && get) return run(handleLogin(ctx, req, res, param(1)));
     if (segments[0] === 'callback' && segments.length === 2 && get) {

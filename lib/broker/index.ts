@@ -2,21 +2,20 @@ import type Provider from 'oidc-provider';
 import type { GatewayContext } from '../context.js';
 import type { RedisClient } from '../redis/client.js';
 import { sendJson, type Req, type Res } from '../http/respond.js';
-import { resolveBrokerSettings } from './config.js';
+import { resolveBrokerSettings, type BrokerSettings } from './config.js';
 import { buildScopeClaims } from './claims-filter.js';
 import { createBrokerRecords } from './records.js';
 import { buildProvider, providerRoutes } from './provider.js';
-import { attachLogoutChain } from './provider-hooks.js';
 import { createLogoutChain, type LogoutChain } from './logout-chain.js';
-import { createBrokerUserinfo } from './userinfo.js';
+import { createBrokerUserinfo, type BrokerUserinfo } from './userinfo.js';
 import { showInteraction, submitInteraction } from './interactions.js';
 import { showConsents, withdrawFromConsents } from './consents-page.js';
 import type { BrokerRuntime } from './runtime.js';
 
 /**
  * Broker mode: fedgate as an OpenID Provider for other client apps (client app → fedgate →
- * upstream IdP). `createBroker` is called once by the gateway; the router hands every request
- * under basePath to {@link dispatchBroker} first.
+ * upstream IdP). `createBroker` is called once by the gateway, which hands the broker to the
+ * router: every request under basePath goes to {@link Broker.dispatch} first.
  */
 export interface Broker {
   /** Handles broker routes; false for anything else (the local routes then run). */
@@ -28,7 +27,13 @@ export interface Broker {
   readonly logoutChain: LogoutChain;
 }
 
-const brokers = new WeakMap<GatewayContext, Broker>();
+/** What the gateway gives the broker besides its context. */
+export interface BrokerDeps {
+  /** The raw Redis client, when sessions live in Redis. */
+  redis?: RedisClient;
+  /** Registers a listener of session ends (`ctx.onSessionsDestroyed` calls it). */
+  onSessionsEnded(listener: (sessionIds: readonly string[]) => void): void;
+}
 
 /** Paths (under basePath) served by oidc-provider itself. */
 const providerPaths = [
@@ -41,10 +46,10 @@ const providerPaths = [
 ];
 
 /**
- * Creates the broker when `op.enabled`, and hooks it into the gateway context: session ends
- * (`onSessionsDestroyed`) feed the logout chain. Returns undefined when broker mode is off.
+ * Creates the broker when `op.enabled`; session ends feed its logout chain. Returns undefined
+ * when broker mode is off.
  */
-export function createBroker(ctx: GatewayContext, redis?: RedisClient): Broker | undefined {
+export function createBroker(ctx: GatewayContext, deps: BrokerDeps): Broker | undefined {
   const op = ctx.config.op;
   if (!op?.enabled) return undefined;
   const c = ctx.config;
@@ -54,6 +59,27 @@ export function createBroker(ctx: GatewayContext, redis?: RedisClient): Broker |
     transactionTtl: c.session.transactionTtl,
     absoluteTimeout: c.session.absoluteTimeout,
   });
+  // The provider is built on first use (after createBroker returned), so `chain` exists by then.
+  const rt = createBrokerRuntime(ctx, settings, deps.redis, (self) => buildProvider(self, chain));
+  const chain = createLogoutChain(rt);
+  deps.onSessionsEnded((ids) => chain.sessionsEnded(ids));
+  chain.start();
+  const dispatch = createDispatcher(rt, createBrokerUserinfo(rt), createProviderCaller(rt));
+  return {
+    logoutChain: chain,
+    dispatch,
+    async ready() {
+      await rt.provider();
+    },
+    async close() {
+      await chain.stop();
+    },
+  };
+}
+
+/** The runtime every broker module shares; `build` makes the provider, once, on first use. */
+function createBrokerRuntime(ctx: GatewayContext, settings: BrokerSettings, redis: RedisClient | undefined, build: (rt: BrokerRuntime) => Promise<Provider>): BrokerRuntime {
+  const c = ctx.config;
   let providerPromise: Promise<Provider> | undefined;
   const rt: BrokerRuntime = {
     ctx,
@@ -68,28 +94,22 @@ export function createBroker(ctx: GatewayContext, redis?: RedisClient): Broker |
     clients: new Map(settings.clients.map((client) => [client.client_id, client])),
     ...(redis ? { redis } : {}),
     provider() {
-      providerPromise ??= buildProvider(rt).catch((err: unknown) => {
+      providerPromise ??= build(rt).catch((err: unknown) => {
         providerPromise = undefined;
         throw err;
       });
       return providerPromise;
     },
   };
-  const chain = createLogoutChain(rt);
-  attachLogoutChain(rt, chain);
-  const userinfo = createBrokerUserinfo(rt);
+  return rt;
+}
+
+/** Hands a request to oidc-provider's own handler, with the path relative to basePath. */
+function createProviderCaller(rt: BrokerRuntime): (req: Req, res: Res, rest: string) => Promise<void> {
+  const secure = rt.ctx.config.secure;
+  const host = new URL(rt.ctx.config.baseUrl).host;
   let handler: ((req: Req, res: Res) => Promise<void>) | undefined;
-
-  const previous = ctx.onSessionsDestroyed;
-  ctx.onSessionsDestroyed = (ids) => {
-    previous?.(ids);
-    chain.sessionsEnded(ids);
-  };
-  chain.start();
-
-  const secure = c.secure;
-  const host = new URL(c.baseUrl).host;
-  async function callProvider(req: Req, res: Res, rest: string): Promise<void> {
+  return async (req, res, rest) => {
     const provider = await rt.provider();
     handler ??= provider.callback() as unknown as (req: Req, res: Res) => Promise<void>;
     const raw = req.originalUrl ?? req.url ?? '/';
@@ -101,62 +121,56 @@ export function createBroker(ctx: GatewayContext, redis?: RedisClient): Broker |
     req.headers['x-forwarded-proto'] = secure ? 'https' : 'http';
     req.headers['x-forwarded-host'] = host;
     await handler(req, res);
-  }
-
-  const broker: Broker = {
-    logoutChain: chain,
-    async dispatch(req, res, rest) {
-      const method = req.method ?? 'GET';
-      const segments = rest.split('/').filter(Boolean);
-      if (rest === '/userinfo') {
-        if (method === 'OPTIONS') return userinfo.preflight(req, res);
-        if (method === 'GET' || method === 'POST') return userinfo.handle(req, res);
-        return false;
-      }
-      if (rest === '/consents') {
-        if (method === 'GET' || method === 'HEAD') await showConsents(rt, req, res);
-        else if (method === 'POST') await withdrawFromConsents(rt, req, res);
-        else {
-          res.setHeader('Allow', 'GET, HEAD, POST');
-          sendJson(res, 405, { error: 'method_not_allowed' });
-        }
-        return true;
-      }
-      if (segments[0] === 'interaction' && segments.length === 2) {
-        let uid: string;
-        try {
-          uid = decodeURIComponent(segments[1]!);
-        } catch {
-          uid = '';
-        }
-        // GET only (not HEAD): showing a login step may finish it.
-        if (method === 'GET') await showInteraction(rt, req, res, uid);
-        else if (method === 'POST') await submitInteraction(rt, req, res, uid);
-        else {
-          res.setHeader('Allow', 'GET, POST');
-          sendJson(res, 405, { error: 'method_not_allowed' });
-        }
-        return true;
-      }
-      if (providerPaths.some((p) => rest === p || rest.startsWith(`${p}/`))) {
-        await callProvider(req, res, rest);
-        return true;
-      }
-      return false;
-    },
-    async ready() {
-      await rt.provider();
-    },
-    async close() {
-      await chain.stop();
-    },
   };
-  brokers.set(ctx, broker);
-  return broker;
 }
 
-/** The router's hook: lets the broker answer first; false when broker mode is off or the path is not its. */
-export async function dispatchBroker(ctx: GatewayContext, req: Req, res: Res, rest: string): Promise<boolean> {
-  const broker = brokers.get(ctx);
-  return broker ? broker.dispatch(req, res, rest) : false;
+/** Routes a request under basePath to the broker's pages, its userinfo or the provider. */
+function createDispatcher(rt: BrokerRuntime, userinfo: BrokerUserinfo, callProvider: (req: Req, res: Res, rest: string) => Promise<void>): Broker['dispatch'] {
+  return async (req, res, rest) => {
+    const method = req.method ?? 'GET';
+    const segments = rest.split('/').filter(Boolean);
+    if (rest === '/userinfo') {
+      if (method === 'OPTIONS') return userinfo.preflight(req, res);
+      if (method === 'GET' || method === 'POST') return userinfo.handle(req, res);
+      return false;
+    }
+    if (rest === '/consents') {
+      await dispatchConsents(rt, req, res, method);
+      return true;
+    }
+    if (segments[0] === 'interaction' && segments.length === 2) {
+      await dispatchInteraction(rt, req, res, method, segments[1]!);
+      return true;
+    }
+    if (providerPaths.some((p) => rest === p || rest.startsWith(`${p}/`))) {
+      await callProvider(req, res, rest);
+      return true;
+    }
+    return false;
+  };
+}
+
+async function dispatchConsents(rt: BrokerRuntime, req: Req, res: Res, method: string): Promise<void> {
+  if (method === 'GET' || method === 'HEAD') await showConsents(rt, req, res);
+  else if (method === 'POST') await withdrawFromConsents(rt, req, res);
+  else {
+    res.setHeader('Allow', 'GET, HEAD, POST');
+    sendJson(res, 405, { error: 'method_not_allowed' });
+  }
+}
+
+async function dispatchInteraction(rt: BrokerRuntime, req: Req, res: Res, method: string, segment: string): Promise<void> {
+  let uid: string;
+  try {
+    uid = decodeURIComponent(segment);
+  } catch {
+    uid = '';
+  }
+  // GET only (not HEAD): showing a login step may finish it.
+  if (method === 'GET') await showInteraction(rt, req, res, uid);
+  else if (method === 'POST') await submitInteraction(rt, req, res, uid);
+  else {
+    res.setHeader('Allow', 'GET, POST');
+    sendJson(res, 405, { error: 'method_not_allowed' });
+  }
 }

@@ -6,13 +6,6 @@ import { sessionPrincipal, type BrokerRuntime } from './runtime.js';
 import type { LogoutChain } from './logout-chain.js';
 import { isRecord } from '../values.js';
 
-const chains = new WeakMap<BrokerRuntime, LogoutChain>();
-
-/** Lets the provider factory reach the logout chain without an import cycle. */
-export function attachLogoutChain(rt: BrokerRuntime, chain: LogoutChain): void {
-  chains.set(rt, chain);
-}
-
 /**
  * Koa middleware around the whole provider, plus event logging:
  * - discovery advertises fedgate's userinfo route (the provider's own is off, see userinfo.ts);
@@ -21,10 +14,28 @@ export function attachLogoutChain(rt: BrokerRuntime, chain: LogoutChain): void {
  * - a client's revocation of its refresh token also ends its grant's JWT access tokens;
  * - a confirmed RP-initiated logout also ends the fedgate session (and the upstream one).
  */
-export function installProviderHooks(rt: BrokerRuntime, provider: Provider): void {
-  const log = rt.ctx.logger;
+export function installProviderHooks(rt: BrokerRuntime, provider: Provider, chain: LogoutChain): void {
+  logProviderEvents(rt, provider);
   const base = `${rt.ctx.config.baseUrl}${rt.ctx.config.basePath}`;
+  provider.use(async (kctx: KoaContextWithOIDC, next: () => Promise<void>) => {
+    await next();
+    const route = kctx.oidc?.route;
+    if (route === 'discovery' && isRecord(kctx.body)) {
+      kctx.body = { ...kctx.body, userinfo_endpoint: `${base}/userinfo` };
+    } else if ((route === 'authorization' || route === 'resume') && kctx.status < 500) {
+      await linkSessions(rt, chain, kctx);
+    } else if (route === 'token' && kctx.status === 200) {
+      statedScope(kctx);
+    } else if (route === 'revocation' && kctx.status === 200) {
+      await forgetRevokedAccessTokens(rt, kctx);
+    } else if (route === 'end_session_confirm' && kctx.status >= 300 && kctx.status < 400) {
+      await endFedgateSession(rt, chain, kctx);
+    }
+  });
+}
 
+function logProviderEvents(rt: BrokerRuntime, provider: Provider): void {
+  const log = rt.ctx.logger;
   provider.on('server_error', (_kctx: KoaContextWithOIDC, err: Error) => {
     log.error({ event: 'broker.server_error', err: err.message.slice(0, 200) }, 'Broker provider failure');
   });
@@ -35,53 +46,46 @@ export function installProviderHooks(rt: BrokerRuntime, provider: Provider): voi
   provider.on('grant.revoked', (_kctx: KoaContextWithOIDC, _grantId: string) => {
     log.info({ event: 'broker.grant_revoked' }, 'Grant revoked (token reuse, code replay or revocation)');
   });
+}
 
-  provider.use(async (kctx: KoaContextWithOIDC, next: () => Promise<void>) => {
-    await next();
-    const route = kctx.oidc?.route;
-    const req = kctx.req as Req;
-    if (route === 'discovery' && isRecord(kctx.body)) {
-      kctx.body = { ...kctx.body, userinfo_endpoint: `${base}/userinfo` };
-      return;
-    }
-    if ((route === 'authorization' || route === 'resume') && kctx.status < 500) {
-      const session = kctx.oidc.session;
-      const principal = sessionPrincipal(req);
-      if (session?.accountId && principal?.sub === session.accountId && req.sessionID) {
-        await rt.records.link(req.sessionID, session.uid);
-        await chains.get(rt)?.linked(req.sessionID);
-      }
-      return;
-    }
-    if (route === 'token' && kctx.status === 200 && isRecord(kctx.body) && typeof kctx.body.access_token === 'string') {
-      try {
-        const scope = decodeJwt(kctx.body.access_token).scope;
-        if (typeof scope === 'string') kctx.body = { ...kctx.body, scope };
-      } catch {
-        // Not a JWT: leave the response as oidc-provider built it.
-      }
-      return;
-    }
-    if (route === 'revocation' && kctx.status === 200) {
-      // The provider deleted the grant's stored tokens; its JWT access tokens are not stored, so
-      // they end here (RFC 7009 §2.1). Only for the client's own token: others are ignored.
-      const token = kctx.oidc.entities.RefreshToken ?? kctx.oidc.entities.AccessToken;
-      if (token?.grantId && token.clientId === kctx.oidc.client?.clientId) await rt.records.forgetAccessTokens(token.grantId);
-      return;
-    }
-    if (route === 'end_session_confirm' && kctx.status >= 300 && kctx.status < 400) {
-      const params = kctx.oidc.params;
-      // Only a confirmed "sign me out" of this user's provider session ends the fedgate session.
-      // (oidc-provider also ends a provider session this way when another user signs in in the
-      // same browser; the fedgate session is then the new user's and stays.)
-      const accountId = kctx.oidc.session?.accountId;
-      if (!params?.logout || !accountId || sessionPrincipal(req)?.sub !== accountId) return;
-      const chain = chains.get(rt);
-      if (!chain) return;
-      const upstream = await chain.endFedgateSession(req, kctx.res as Res);
-      const { cookieName } = rt.ctx.config.session;
-      kctx.append('Set-Cookie', `${cookieName}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT${rt.ctx.config.secure ? '; Secure' : ''}`);
-      if (upstream) kctx.redirect(upstream);
-    }
-  });
+/** After an authorization: the provider session rides on this user's fedgate session. */
+async function linkSessions(rt: BrokerRuntime, chain: LogoutChain, kctx: KoaContextWithOIDC): Promise<void> {
+  const req = kctx.req as Req;
+  const session = kctx.oidc.session;
+  const principal = sessionPrincipal(req);
+  if (session?.accountId && principal?.sub === session.accountId && req.sessionID) {
+    await rt.records.link(req.sessionID, session.uid);
+    await chain.linked(req.sessionID);
+  }
+}
+
+/** The token response's `scope` is the access token's own. */
+function statedScope(kctx: KoaContextWithOIDC): void {
+  if (!isRecord(kctx.body) || typeof kctx.body.access_token !== 'string') return;
+  try {
+    const scope = decodeJwt(kctx.body.access_token).scope;
+    if (typeof scope === 'string') kctx.body = { ...kctx.body, scope };
+  } catch {
+    // Not a JWT: leave the response as oidc-provider built it.
+  }
+}
+
+async function forgetRevokedAccessTokens(rt: BrokerRuntime, kctx: KoaContextWithOIDC): Promise<void> {
+  // The provider deleted the grant's stored tokens; its JWT access tokens are not stored, so
+  // they end here (RFC 7009 §2.1). Only for the client's own token: others are ignored.
+  const token = kctx.oidc.entities.RefreshToken ?? kctx.oidc.entities.AccessToken;
+  if (token?.grantId && token.clientId === kctx.oidc.client?.clientId) await rt.records.forgetAccessTokens(token.grantId);
+}
+
+async function endFedgateSession(rt: BrokerRuntime, chain: LogoutChain, kctx: KoaContextWithOIDC): Promise<void> {
+  const params = kctx.oidc.params;
+  // Only a confirmed "sign me out" of this user's provider session ends the fedgate session.
+  // (oidc-provider also ends a provider session this way when another user signs in in the
+  // same browser; the fedgate session is then the new user's and stays.)
+  const accountId = kctx.oidc.session?.accountId;
+  if (!params?.logout || !accountId || sessionPrincipal(kctx.req as Req)?.sub !== accountId) return;
+  const upstream = await chain.endFedgateSession(kctx.req as Req, kctx.res as Res);
+  const { cookieName } = rt.ctx.config.session;
+  kctx.append('Set-Cookie', `${cookieName}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT${rt.ctx.config.secure ? '; Secure' : ''}`);
+  if (upstream) kctx.redirect(upstream);
 }

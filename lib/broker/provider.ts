@@ -1,12 +1,14 @@
 import type Provider from 'oidc-provider';
 import type { Account, ClientMetadata, Configuration, Grant, KoaContextWithOIDC } from 'oidc-provider';
-import type { SigningAlgorithm } from '../tokens/keys.js';
+import type { JWK } from 'jose';
+import type { KeySet, SigningAlgorithm } from '../tokens/keys.js';
 import { dpopAlgorithms } from '../tokens/dpop.js';
 import { createRedisAdapter } from './redis-adapter.js';
 import { accountClaims, providerClaimsConfig } from './claims-filter.js';
-import { defaultClientScopes, type OpClientConfig } from './config.js';
+import { defaultClientScopes, type BrokerSettings, type OpClientConfig } from './config.js';
 import { logoutSource, postLogoutSuccessSource, renderError } from './provider-pages.js';
 import { installProviderHooks } from './provider-hooks.js';
+import type { LogoutChain } from './logout-chain.js';
 import { installAtHash } from './at-hash.js';
 import { audienceOf, resourceScopesOf, sessionPrincipal, type BrokerRuntime } from './runtime.js';
 import type { Req } from '../http/respond.js';
@@ -63,39 +65,33 @@ async function claimsOf(rt: BrokerRuntime, ctx: KoaContextWithOIDC, sub: string)
  * Builds the oidc-provider instance of broker mode: one issuer (`tokens.issuer`), the gateway's
  * own keys, RFC 9068 JWT access tokens for each client's resource, fedgate's own interactions.
  */
-export async function buildProvider(rt: BrokerRuntime): Promise<Provider> {
+export async function buildProvider(rt: BrokerRuntime, chain: LogoutChain): Promise<Provider> {
   // Loaded on first use: apps without broker mode never load oidc-provider (nor Koa).
-  const { default: ProviderClass, errors, interactionPolicy } = await import('oidc-provider');
+  const oidc = await import('oidc-provider');
+  const [jwks, keySet] = await Promise.all([rt.ctx.tokens.privateJwks(), rt.ctx.tokens.keySet()]);
+  const provider = new oidc.default(rt.ctx.config.tokens.issuer, providerConfiguration(rt, oidc, jwks.keys, keySet));
+  // Every URL the provider prints is built from baseUrl: the dispatcher sets these headers from
+  // the configuration, never from the request.
+  provider.proxy = true;
+  installProviderHooks(rt, provider, chain);
+  installAtHash(provider);
+  return provider;
+}
+
+type OidcModule = typeof import('oidc-provider');
+
+/** The provider's whole configuration; each concern is built by a helper below. */
+function providerConfiguration(rt: BrokerRuntime, oidc: OidcModule, keys: JWK[], keySet: KeySet): Configuration {
   const { ctx, settings, table } = rt;
   const config = ctx.config;
-  const [jwks, keySet] = await Promise.all([ctx.tokens.privateJwks(), ctx.tokens.keySet()]);
   const signing = keySet.signing;
   const algs = [...new Set([...keySet.verifying.values()].map((k) => k.alg))];
-  const localScopes = Object.keys(config.tokens.scopes);
-
-  // A session of another user (or none) means the provider's own login state is not to be trusted.
-  const policy = interactionPolicy.base();
-  policy.get('login')!.checks.add(new interactionPolicy.Check('fedgate_session', 'End-User authentication is required', 'login_required', (kctx) => {
-    const principal = sessionPrincipal(kctx.req as Req);
-    return principal === undefined || principal.sub !== kctx.oidc.session?.accountId
-      ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
-  }), 0);
-
-  const resourceScopesFor = async (kctx: KoaContextWithOIDC, clientId: string): Promise<string[]> => {
-    const allowed = resourceScopesOf(rt, clientId);
-    const sub = accountIdOf(kctx);
-    if (!sub || allowed.length === 0) return allowed;
-    const claims = await claimsOf(rt, kctx, sub);
-    const held = new Set(claims ? ctx.tokens.scopesFor({ ...claims }) : []);
-    return allowed.filter((s) => held.has(s));
-  };
-
-  const configuration: Configuration = {
+  return {
     ...(rt.redis ? { adapter: createRedisAdapter(rt.redis, `${config.session.prefix}op:`) } : {}),
     clients: settings.clients.map((c) => clientMetadata(c, signing.alg)),
-    jwks: { keys: jwks.keys },
+    jwks: { keys },
     claims: providerClaimsConfig(table),
-    scopes: [...new Set(['openid', 'offline_access', ...Object.keys(table), ...localScopes])],
+    scopes: [...new Set(['openid', 'offline_access', ...Object.keys(table), ...Object.keys(config.tokens.scopes)])],
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
     // Claims requested by scope go into the ID token too: the client's access token is for its API.
     conformIdTokenClaims: false,
@@ -116,43 +112,14 @@ export async function buildProvider(rt: BrokerRuntime): Promise<Provider> {
       // The algorithms fedgate's resource side accepts in proofs (lib/tokens/dpop.ts).
       dPoPSigningAlgValues: [...dpopAlgorithms],
     },
-    features: {
-      devInteractions: { enabled: false },
-      userinfo: { enabled: false },
-      introspection: { enabled: false },
-      registration: { enabled: false },
-      claimsParameter: { enabled: false },
-      // A client revokes only its own tokens.
-      revocation: { enabled: true, allowedPolicy: (_kctx, client, token) => token.clientId === client.clientId },
-      backchannelLogout: { enabled: true },
-      // RFC 9449: a token request with a DPoP proof gets a token bound to its key (`cnf.jkt`),
-      // which requireAuth() and userinfo then accept only with proofs (lib/guard/dpop.ts).
-      dPoP: { enabled: true },
-      rpInitiatedLogout: { enabled: true, logoutSource: logoutSource(rt), postLogoutSuccessSource: postLogoutSuccessSource(rt) },
-      resourceIndicators: {
-        enabled: true,
-        defaultResource: (_kctx, client, oneOf) => oneOf ?? audienceOf(rt, client.clientId),
-        // Always the client's resource: its access token is an RFC 9068 JWT for its API.
-        useGrantedResource: () => true,
-        getResourceServerInfo: async (kctx, indicator, client) => {
-          if (indicator !== audienceOf(rt, client.clientId)) throw new errors.InvalidTarget();
-          return {
-            scope: (await resourceScopesFor(kctx, client.clientId)).join(' '),
-            audience: indicator,
-            accessTokenTTL: settings.ttl.accessToken,
-            accessTokenFormat: 'jwt',
-            jwt: { sign: { alg: signing.alg, kid: signing.kid } },
-          };
-        },
-      },
-    },
+    features: providerFeatures(rt, oidc, signing),
     findAccount: async (kctx, sub): Promise<Account | undefined> => {
       const claims = await claimsOf(rt, kctx, sub);
       if (!claims) return undefined;
       const released = accountClaims(claims, sub, table);
       return { accountId: sub, claims: () => released };
     },
-    interactions: { url: (_kctx, interaction) => `${config.basePath}/interaction/${interaction.uid}`, policy },
+    interactions: { url: (_kctx, interaction) => `${config.basePath}/interaction/${interaction.uid}`, policy: loginPolicy(oidc) },
     loadExistingGrant: (kctx) => loadGrant(rt, kctx),
     pkce: { required: (_kctx, client) => client.clientAuthMethod === 'none' },
     rotateRefreshToken: true,
@@ -162,50 +129,108 @@ export async function buildProvider(rt: BrokerRuntime): Promise<Provider> {
     revokeGrantPolicy: (kctx) => kctx.oidc.route !== 'end_session_confirm' && kctx.oidc.route !== 'revocation',
     clientBasedCORS: (_kctx, origin, client) => origin !== 'null' && (client.redirectUris ?? []).some((u) => URL.parse(u)?.origin === origin),
     routes: providerRoutes,
-    ttl: {
-      AccessToken: settings.ttl.accessToken,
-      AuthorizationCode: settings.ttl.authorizationCode,
-      IdToken: settings.ttl.idToken,
-      RefreshToken: refreshTokenTtl(settings.ttl.refreshToken),
-      Interaction: settings.ttl.interaction,
-      Session: settings.ttl.session,
-      Grant: settings.ttl.grant,
-    },
-    formats: {
-      customizers: {
-        jwt: async (kctx, token, parts) => {
-          const payload = parts.payload as Record<string, unknown>;
-          // RFC 9068 §2.2.3: the scope claim lists what was granted, the OIDC scopes included,
-          // so fedgate's userinfo can release claims by the token alone.
-          const source = kctx.oidc.entities.AuthorizationCode ?? kctx.oidc.entities.RefreshToken;
-          const grant = kctx.oidc.entities.Grant;
-          const requested = kctx.oidc.params?.scope !== undefined ? kctx.oidc.requestParamScopes : source?.scopes;
-          const oidcScopes = grant && requested ? grant.getOIDCScopeFiltered(requested).split(' ').filter(Boolean) : [];
-          const scopes = [...new Set([...oidcScopes, ...String(payload.scope ?? '').split(' ').filter(Boolean)])];
-          if (scopes.length) payload.scope = scopes.join(' ');
-          const grantId = 'grantId' in token && typeof token.grantId === 'string' ? token.grantId : undefined;
-          if (grantId && typeof payload.jti === 'string' && typeof payload.exp === 'number') {
-            await rt.records.rememberAccessToken(payload.jti, grantId, payload.exp - Math.floor(Date.now() / 1000) + 60);
-          }
-        },
+    ttl: providerTtls(settings),
+    formats: { customizers: { jwt: jwtCustomizer(rt) } },
+    renderError: renderError(rt),
+    fetch: boundedFetch(config.httpTimeout),
+  };
+}
+
+/** A session of another user (or none) means the provider's own login state is not to be trusted. */
+function loginPolicy({ interactionPolicy }: OidcModule): ReturnType<OidcModule['interactionPolicy']['base']> {
+  const policy = interactionPolicy.base();
+  policy.get('login')!.checks.add(new interactionPolicy.Check('fedgate_session', 'End-User authentication is required', 'login_required', (kctx) => {
+    const principal = sessionPrincipal(kctx.req as Req);
+    return principal === undefined || principal.sub !== kctx.oidc.session?.accountId
+      ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+  }), 0);
+  return policy;
+}
+
+function providerFeatures(rt: BrokerRuntime, { errors }: OidcModule, signing: KeySet['signing']): NonNullable<Configuration['features']> {
+  return {
+    devInteractions: { enabled: false },
+    userinfo: { enabled: false },
+    introspection: { enabled: false },
+    registration: { enabled: false },
+    claimsParameter: { enabled: false },
+    // A client revokes only its own tokens.
+    revocation: { enabled: true, allowedPolicy: (_kctx, client, token) => token.clientId === client.clientId },
+    backchannelLogout: { enabled: true },
+    // RFC 9449: a token request with a DPoP proof gets a token bound to its key (`cnf.jkt`),
+    // which requireAuth() and userinfo then accept only with proofs (lib/guard/dpop.ts).
+    dPoP: { enabled: true },
+    rpInitiatedLogout: { enabled: true, logoutSource: logoutSource(rt), postLogoutSuccessSource: postLogoutSuccessSource(rt) },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: (_kctx, client, oneOf) => oneOf ?? audienceOf(rt, client.clientId),
+      // Always the client's resource: its access token is an RFC 9068 JWT for its API.
+      useGrantedResource: () => true,
+      getResourceServerInfo: async (kctx, indicator, client) => {
+        if (indicator !== audienceOf(rt, client.clientId)) throw new errors.InvalidTarget();
+        return {
+          scope: (await resourceScopesFor(rt, kctx, client.clientId)).join(' '),
+          audience: indicator,
+          accessTokenTTL: rt.settings.ttl.accessToken,
+          accessTokenFormat: 'jwt',
+          jwt: { sign: { alg: signing.alg, kid: signing.kid } },
+        };
       },
     },
-    renderError: renderError(rt),
-    // Back-channel logout URIs come from the configuration, not from dynamic registration, so
-    // internal addresses are allowed; every request is bounded by the gateway's HTTP timeout.
-    fetch: (input, init) => {
-      const { dispatcher: _ignored, ...rest } = (init ?? {}) as RequestInit & { dispatcher?: unknown };
-      return fetch(input, { ...rest, signal: AbortSignal.timeout(config.httpTimeout * 1000) });
-    },
   };
+}
 
-  const provider = new ProviderClass(config.tokens.issuer, configuration);
-  // Every URL the provider prints is built from baseUrl: the dispatcher sets these headers from
-  // the configuration, never from the request.
-  provider.proxy = true;
-  installProviderHooks(rt, provider);
-  installAtHash(provider);
-  return provider;
+/** The local scopes of a client's resource that the account behind the request holds. */
+async function resourceScopesFor(rt: BrokerRuntime, kctx: KoaContextWithOIDC, clientId: string): Promise<string[]> {
+  const allowed = resourceScopesOf(rt, clientId);
+  const sub = accountIdOf(kctx);
+  if (!sub || allowed.length === 0) return allowed;
+  const claims = await claimsOf(rt, kctx, sub);
+  const held = new Set(claims ? rt.ctx.tokens.scopesFor({ ...claims }) : []);
+  return allowed.filter((s) => held.has(s));
+}
+
+function providerTtls(settings: BrokerSettings): NonNullable<Configuration['ttl']> {
+  return {
+    AccessToken: settings.ttl.accessToken,
+    AuthorizationCode: settings.ttl.authorizationCode,
+    IdToken: settings.ttl.idToken,
+    RefreshToken: refreshTokenTtl(settings.ttl.refreshToken),
+    Interaction: settings.ttl.interaction,
+    Session: settings.ttl.session,
+    Grant: settings.ttl.grant,
+  };
+}
+
+type JwtCustomizer = NonNullable<NonNullable<NonNullable<Configuration['formats']>['customizers']>['jwt']>;
+
+function jwtCustomizer(rt: BrokerRuntime): JwtCustomizer {
+  return async (kctx, token, parts) => {
+    const payload = parts.payload as Record<string, unknown>;
+    // RFC 9068 §2.2.3: the scope claim lists what was granted, the OIDC scopes included,
+    // so fedgate's userinfo can release claims by the token alone.
+    const source = kctx.oidc.entities.AuthorizationCode ?? kctx.oidc.entities.RefreshToken;
+    const grant = kctx.oidc.entities.Grant;
+    const requested = kctx.oidc.params?.scope !== undefined ? kctx.oidc.requestParamScopes : source?.scopes;
+    const oidcScopes = grant && requested ? grant.getOIDCScopeFiltered(requested).split(' ').filter(Boolean) : [];
+    const scopes = [...new Set([...oidcScopes, ...String(payload.scope ?? '').split(' ').filter(Boolean)])];
+    if (scopes.length) payload.scope = scopes.join(' ');
+    const grantId = 'grantId' in token && typeof token.grantId === 'string' ? token.grantId : undefined;
+    if (grantId && typeof payload.jti === 'string' && typeof payload.exp === 'number') {
+      await rt.records.rememberAccessToken(payload.jti, grantId, payload.exp - Math.floor(Date.now() / 1000) + 60);
+    }
+  };
+}
+
+/**
+ * Back-channel logout URIs come from the configuration, not from dynamic registration, so
+ * internal addresses are allowed; every request is bounded by the gateway's HTTP timeout.
+ */
+function boundedFetch(httpTimeout: number): NonNullable<Configuration['fetch']> {
+  return (input, init) => {
+    const { dispatcher: _ignored, ...rest } = (init ?? {}) as RequestInit & { dispatcher?: unknown };
+    return fetch(input, { ...rest, signal: AbortSignal.timeout(httpTimeout * 1000) });
+  };
 }
 
 /**

@@ -1,8 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { FedgateError } from '../errors.js';
 import type { KvStore } from '../redis/kv.js';
 import { readCookie, setCookie, type Req, type Res } from '../http/respond.js';
 import type { Sealer } from './sealed.js';
+import { randomToken } from '../random.js';
 
 /**
  * A pending login: what the callback needs to finish it. Any connector can use it: `data` is the
@@ -51,10 +52,8 @@ interface Sealed extends PendingLogin {
 
 const hash = (v: string) => createHash('sha256').update(v).digest('base64url');
 
-/** A ≥128-bit CSPRNG token (here 256 bits), base64url. */
-export function randomToken(): string {
-  return randomBytes(32).toString('base64url');
-}
+// Defined below the session core, which needs it too; re-exported for the flow modules.
+export { randomToken };
 
 const cookieNameOf = (s: TransactionSettings, key: string) => `${s.pendingPrefix}${hash(key).slice(0, 22)}`;
 

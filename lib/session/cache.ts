@@ -47,69 +47,27 @@ export interface CachedSession {
 const maxEntries = 50_000;
 
 export function createSessionCache(opts: { ttlMs: number; redis?: RedisClient; channel: string; logger: Logger }): SessionCache {
-  const entries = new Map<string, CachedSession>();
-  // session id → signed cookie value, for invalidation by id.
-  const cookieOf = new Map<string, string>();
-  const remove = (id: string) => {
-    const signed = cookieOf.get(id);
-    if (signed !== undefined) {
-      entries.delete(signed);
-      cookieOf.delete(id);
-    }
-  };
-  const clear = () => {
-    entries.clear();
-    cookieOf.clear();
-  };
-  let subscribed = !opts.redis;
+  const entries = createEntries();
   let suspended = false;
-  let sub: RedisClient | undefined;
-
-  if (opts.redis) {
-    const base = opts.redis;
-    const s: RedisClient = base instanceof Cluster ? base.duplicate() : base.duplicate();
-    sub = s;
-    s.on('error', () => undefined);
-    const drop = () => {
-      subscribed = false;
-      clear();
-    };
-    s.on('close', drop);
-    s.on('end', drop);
-    s.on('ready', () => {
-      s.subscribe(opts.channel).then(() => {
-        subscribed = true;
-      }, () => drop());
-    });
-    s.on('message', (channel: string, message: string) => {
-      if (channel !== opts.channel) return;
-      for (const id of message.split(' ')) remove(id);
-    });
-  }
+  const subscription = opts.redis ? subscribeToInvalidations(opts.redis, opts.channel, entries) : undefined;
 
   return {
     get(signedCookie, now) {
-      const e = entries.get(signedCookie);
+      const e = entries.bySignedCookie.get(signedCookie);
       if (!e) return undefined;
       if (e.until <= now) {
-        remove(e.sessionId);
+        entries.remove(e.sessionId);
         return undefined;
       }
       return e;
     },
     set(signedCookie, sessionId, entry, now, until) {
       if (!this.usable()) return;
-      remove(sessionId);
-      if (entries.size >= maxEntries) {
-        const oldest = entries.values().next().value as CachedSession;
-        remove(oldest.sessionId);
-      }
-      entries.set(signedCookie, { ...entry, sessionId, until: Math.min(now + opts.ttlMs, until) });
-      cookieOf.set(sessionId, signedCookie);
+      entries.add(signedCookie, { ...entry, sessionId, until: Math.min(now + opts.ttlMs, until) });
     },
     invalidate(sessionIds) {
       if (sessionIds.length === 0) return;
-      for (const id of sessionIds) remove(id);
+      for (const id of sessionIds) entries.remove(id);
       if (opts.redis) {
         opts.redis.publish(opts.channel, sessionIds.join(' ')).catch((err: unknown) => {
           opts.logger.warn({ event: 'cache.publish_failed', err: err instanceof Error ? err.message.slice(0, 200) : 'unknown' }, 'Session invalidation not published; other instances catch up within the cache TTL');
@@ -117,21 +75,81 @@ export function createSessionCache(opts: { ttlMs: number; redis?: RedisClient; c
       }
     },
     usable() {
-      return subscribed && !suspended && (!opts.redis || opts.redis.status === 'ready');
+      return (subscription?.subscribed() ?? true) && !suspended && (!opts.redis || opts.redis.status === 'ready');
     },
     suspend() {
       suspended = true;
-      clear();
+      entries.clear();
     },
     resume() {
       suspended = false;
     },
     async close() {
-      clear();
-      if (sub) {
-        subscribed = false;
-        sub.disconnect();
+      entries.clear();
+      subscription?.close();
+    },
+  };
+}
+
+/** The entries by signed cookie, indexed by session id too (invalidation comes by id); bounded, oldest out first. */
+function createEntries() {
+  const bySignedCookie = new Map<string, CachedSession>();
+  // session id → signed cookie value, for invalidation by id.
+  const cookieOf = new Map<string, string>();
+  const remove = (id: string) => {
+    const signed = cookieOf.get(id);
+    if (signed !== undefined) {
+      bySignedCookie.delete(signed);
+      cookieOf.delete(id);
+    }
+  };
+  return {
+    bySignedCookie: bySignedCookie as ReadonlyMap<string, CachedSession>,
+    remove,
+    add(signedCookie: string, entry: CachedSession) {
+      remove(entry.sessionId);
+      if (bySignedCookie.size >= maxEntries) {
+        const oldest = bySignedCookie.values().next().value as CachedSession;
+        remove(oldest.sessionId);
       }
+      bySignedCookie.set(signedCookie, entry);
+      cookieOf.set(entry.sessionId, signedCookie);
+    },
+    clear() {
+      bySignedCookie.clear();
+      cookieOf.clear();
+    },
+  };
+}
+
+/**
+ * Listens on the invalidation channel on a connection of its own. While it is not subscribed
+ * the cache is emptied and unused: a missed message must never leave a stale entry behind.
+ */
+function subscribeToInvalidations(base: RedisClient, channel: string, entries: ReturnType<typeof createEntries>): { subscribed(): boolean; close(): void } {
+  let subscribed = false;
+  const s: RedisClient = base instanceof Cluster ? base.duplicate() : base.duplicate();
+  s.on('error', () => undefined);
+  const drop = () => {
+    subscribed = false;
+    entries.clear();
+  };
+  s.on('close', drop);
+  s.on('end', drop);
+  s.on('ready', () => {
+    s.subscribe(channel).then(() => {
+      subscribed = true;
+    }, () => drop());
+  });
+  s.on('message', (from: string, message: string) => {
+    if (from !== channel) return;
+    for (const id of message.split(' ')) entries.remove(id);
+  });
+  return {
+    subscribed: () => subscribed,
+    close() {
+      subscribed = false;
+      s.disconnect();
     },
   };
 }

@@ -1,6 +1,6 @@
 import type { GatewayContext } from '../context.js';
 import { FedgateError, toFedgateError } from '../errors.js';
-import { randomToken } from '../flow/transactions.js';
+import { randomToken } from '../random.js';
 import type { Req } from '../http/respond.js';
 import type { SessionHandle } from './lifecycle.js';
 import { readSessionAuth, type SessionAuth } from './state.js';

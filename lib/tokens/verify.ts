@@ -112,6 +112,32 @@ const digestOf: (token: string) => string = typeof hash === 'function'
   ? (token) => hash('sha256', token, 'base64url')
   : (token) => createHash('sha256').update(token).digest('base64url');
 
+/** The signature and registered claims (jose), then `iat` (which jose checks only against a maximum age). */
+async function checkSignature(token: string, entry: ReturnType<typeof selectKey>, o: { issuer: string; audience: string; now: () => number; clockTolerance: number }): Promise<JWTPayload> {
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(token, entry.key, {
+      algorithms: [entry.alg],
+      issuer: o.issuer,
+      audience: o.audience,
+      typ: 'at+jwt',
+      requiredClaims: ['exp', 'iat', 'sub', 'jti', 'client_id'],
+      currentDate: new Date(o.now()),
+      clockTolerance: o.clockTolerance,
+    }));
+  } catch (err) {
+    if (err instanceof joseErrors.JWTExpired) throw fail('Access token expired', 'exp is in the past', err);
+    // Claim names and jose codes are fixed strings, safe for logs; values are never included.
+    const reason = err instanceof joseErrors.JWTClaimValidationFailed ? `${err.claim}: ${err.reason}`
+      : err instanceof joseErrors.JOSEError ? err.code : 'verification error';
+    throw invalid(reason, err);
+  }
+  // A token issued after now (beyond the leeway) is forged or minted by a broken clock, and
+  // would otherwise outlive its nominal lifetime.
+  if (typeof payload.iat !== 'number' || payload.iat > o.now() / 1000 + o.clockTolerance) throw invalid('iat: in the future');
+  return payload;
+}
+
 /**
  * Creates the verifier of local access tokens (RFC 9068 §4, RFC 8725): the size is capped before
  * any work; `jwk`/`jku`/`x5u`/`x5c`/`crit` headers are refused; `typ` must be `at+jwt`; the key
@@ -127,6 +153,7 @@ export function createAccessTokenVerifier(opts: AccessTokenVerifierOptions): Acc
   const maxTokenBytes = opts.maxTokenBytes ?? 8192;
   const clockTolerance = opts.clockTolerance ?? 5;
   const cacheSize = opts.cacheSize ?? 10_000;
+  const expected = { issuer, audience, now, clockTolerance };
   // Bearer tokens are checked on every API request; a hit skips the signature check. Keys are
   // hashes so the cache holds no usable token, and an entry is dropped once the token expires.
   const cache = opts.cache === false ? undefined : new Map<string, VerifiedAccessToken>();
@@ -159,28 +186,7 @@ export function createAccessTokenVerifier(opts: AccessTokenVerifierOptions): Acc
     const hit = cache ? cached(digest) : undefined;
     if (hit) return hit;
 
-    const entry = selectKey(token, keySet);
-    let payload: JWTPayload;
-    try {
-      ({ payload } = await jwtVerify(token, entry.key, {
-        algorithms: [entry.alg],
-        issuer,
-        audience,
-        typ: 'at+jwt',
-        requiredClaims: ['exp', 'iat', 'sub', 'jti', 'client_id'],
-        currentDate: new Date(now()),
-        clockTolerance,
-      }));
-    } catch (err) {
-      if (err instanceof joseErrors.JWTExpired) throw fail('Access token expired', 'exp is in the past', err);
-      // Claim names and jose codes are fixed strings, safe for logs; values are never included.
-      const reason = err instanceof joseErrors.JWTClaimValidationFailed ? `${err.claim}: ${err.reason}`
-        : err instanceof joseErrors.JOSEError ? err.code : 'verification error';
-      throw invalid(reason, err);
-    }
-    // jose checks `iat` only against a maxTokenAge; a token issued after now (beyond the leeway)
-    // is forged or minted by a broken clock, and would otherwise outlive its nominal lifetime.
-    if (typeof payload.iat !== 'number' || payload.iat > now() / 1000 + clockTolerance) throw invalid('iat: in the future');
+    const payload = await checkSignature(token, selectKey(token, keySet), expected);
     const result = toResult(payload);
     remember(digest, result);
     return result;

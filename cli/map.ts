@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import path from 'node:path';
-import { compileMapping, mapClaims, type CompiledClaimRule } from '../lib/claims/map.js';
+import { mapClaims, type CompiledClaimRule } from '../lib/claims/map.js';
 import type { ResolvedConfig } from '../lib/config/load.js';
 import { FedgateError } from '../lib/errors.js';
 import { generatePrivateJwk, loadKeySet } from '../lib/tokens/keys.js';
@@ -140,7 +140,7 @@ export async function runMap(args: string[], io: Io): Promise<number> {
     throw new FedgateError('CONNECTOR_UNKNOWN', `no connector "${values.connector}" in ${displayPath(path.resolve(configFile))}; configured: ${config.connectors.map((c) => c.id).join(', ')}`);
   }
   const cfg = config.connectors[index]!;
-  const connector = createConnector(config, index, offlineContext(config, collectingLogger()));
+  const { connector, mapping: compiled } = createConnector(config, index, offlineContext(config, collectingLogger()));
 
   const samlSample = connector instanceof SamlConnector ? await readSamlSample(connector, claimsFile) : undefined;
   const idClaims = samlSample ?? await readClaims(claimsFile, 'claims file');
@@ -148,7 +148,6 @@ export async function runMap(args: string[], io: Io): Promise<number> {
   if (values.userinfo !== undefined) upstream = { ...upstream, ...(await readClaims(values.userinfo, 'userinfo file')).claims };
   for (const dropped of ['_claim_names', '_claim_sources']) delete upstream[dropped];
 
-  const compiled = compileMapping(connector.claims);
   let mapped: Record<string, unknown>;
   try {
     mapped = mapClaims(compiled, upstream);

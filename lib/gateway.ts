@@ -6,7 +6,6 @@ import type { Connector, ConnectorRegistry } from './connector.js';
 import type { GatewayContext } from './context.js';
 import { loadConfig, type ResolvedConfig } from './config/load.js';
 import type { ConfigInput } from './config/schema.js';
-import { compileMapping, type CompiledMapping } from './claims/map.js';
 import { FedgateError, toFedgateError } from './errors.js';
 import { createDefaultLogger, guardLogger, type Logger } from './logger.js';
 import { createMemoryKv, createRedisKv, type KvStore } from './redis/kv.js';
@@ -19,6 +18,7 @@ import { gatewayInfo, requireAuth, type RequireAuthOptions } from './guard/requi
 import { sendError, type Next, type Req, type Res } from './http/respond.js';
 import { hstsHeader } from './http/hygiene.js';
 import { createRouter } from './router.js';
+import { buildConnectors } from './build-connectors.js';
 import { createSealer } from './flow/sealed.js';
 import { createBroker } from './broker/index.js';
 import { destroyIndexed, indexKeys } from './session/session-index.js';
@@ -147,22 +147,14 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
     httpTimeout: config.httpTimeout,
     baseUrl: config.baseUrl,
   };
-  const connectors = new Map<string, Connector>();
-  const mappings = new Map<string, CompiledMapping>();
-  for (const c of config.connectors) {
-    const type = allTypes.get(c.type);
-    if (!type) throw new FedgateError('CONFIG_INVALID', `Unknown connector type "${c.type}"`);
-    const connector = type.create(c, {
-      ...connectorCtx,
-      fetch: instrumentFetch(connectorCtx.fetch, c.id, metrics),
-      basePath: config.basePath,
-      baseDir: config.baseDir,
-      // Per-connector namespace: a connector's replay guard can never collide with the core's keys.
-      store: { setIfAbsent: (key, value, ttl) => kv.setIfAbsent(`c:${c.id}:${key}`, value, ttl) },
-    });
-    connectors.set(connector.id, connector);
-    mappings.set(connector.id, compileMapping(connector.claims));
-  }
+  const { connectors, mappings } = buildConnectors(config, allTypes, (c) => ({
+    ...connectorCtx,
+    fetch: instrumentFetch(connectorCtx.fetch, c.id, metrics),
+    basePath: config.basePath,
+    baseDir: config.baseDir,
+    // Per-connector namespace: a connector's replay guard can never collide with the core's keys.
+    store: { setIfAbsent: (key, value, ttl) => kv.setIfAbsent(`c:${c.id}:${key}`, value, ttl) },
+  }));
 
   const sessionCache = config.session.cacheTtl > 0
     ? createSessionCache({ ttlMs: config.session.cacheTtl * 1000, ...(redis ? { redis } : {}), channel: `${config.session.prefix}invalidate`, logger })

@@ -5,7 +5,8 @@ import type { Req } from '../http/respond.js';
 import type { SessionHandle } from './lifecycle.js';
 import { readSessionAuth, type SessionAuth } from './state.js';
 import { localIdentityOf, upstreamTokensOf } from './identity.js';
-import type { Connector, UpstreamIdentity } from '../connector.js';
+import { canRefresh, type Refreshable, type UpstreamIdentity } from '../connector.js';
+import { settingsOf } from '../connector-settings.js';
 import { isRecord } from '../values.js';
 
 const lockLeaseMs = 15_000;
@@ -31,9 +32,9 @@ export type RefreshOutcome = { kind: 'unchanged' | 'refreshed'; auth: SessionAut
  * rotated refresh token already stored.
  */
 export async function refreshIfNeeded(ctx: GatewayContext, req: Req, auth: SessionAuth): Promise<RefreshOutcome> {
+  if (!needsRefresh(auth, Math.floor(ctx.now() / 1000))) return { kind: 'unchanged', auth };
   const connector = ctx.connectors.get(auth.connector);
-  const enabled = connector?.refreshEnabled ?? true;
-  if (!connector?.refresh || !enabled || !needsRefresh(auth, Math.floor(ctx.now() / 1000))) return { kind: 'unchanged', auth };
+  if (!connector || !canRefresh(connector) || !settingsOf(ctx.config, auth.connector)?.refresh) return { kind: 'unchanged', auth };
   const sess = req.session as SessionHandle;
   const lockKey = `lock:refresh:${auth.sid}`;
   const token = randomToken();
@@ -69,11 +70,11 @@ export async function refreshIfNeeded(ctx: GatewayContext, req: Req, auth: Sessi
 }
 
 /** The winner's refresh: the connector's token request, the re-mapped identity, the session saved. */
-async function refreshWith(ctx: GatewayContext, req: Req, connector: Connector, auth: SessionAuth, latest: SessionAuth): Promise<RefreshOutcome> {
+async function refreshWith(ctx: GatewayContext, req: Req, connector: Refreshable, auth: SessionAuth, latest: SessionAuth): Promise<RefreshOutcome> {
   const sess = req.session as SessionHandle;
   let identity: UpstreamIdentity;
   try {
-    identity = await connector.refresh!({
+    identity = await connector.refresh({
       refreshToken: latest.upstream.refreshToken!,
       original: previousIdentity(latest),
       saveTokens: async (tokens) => {

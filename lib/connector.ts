@@ -172,9 +172,10 @@ export interface LogoutInput {
 export interface RefreshInput {
   refreshToken: string;
   /**
-   * The identity of the last login or refresh, as the connector returned it then: `subject`,
-   * `claims` (the upstream claims, for `iss`/`sub`/`aud` comparisons and to carry over when the
-   * refresh response has no ID token, OIDC Core §12.2) and `tokens.idToken` (the last upstream ID token).
+   * The identity of the last login or refresh as the session stored it (never rebuilt or
+   * completed): `subject`, `claims` (the upstream claims, for `iss`/`sub`/`aud` comparisons and to
+   * carry over when the refresh response has no ID token, OIDC Core §12.2), `tokens` (the last
+   * upstream ID token among them), `sid` and `logoutData`.
    */
   original: UpstreamIdentity;
   /**

@@ -76,7 +76,7 @@ async function refreshWith(ctx: GatewayContext, req: Req, connector: Refreshable
   try {
     identity = await connector.refresh({
       refreshToken: latest.upstream.refreshToken!,
-      original: previousIdentity(latest),
+      original: storedIdentity(latest),
       saveTokens: async (tokens) => {
         // A rotated refresh token is stored before anything else can fail (userinfo, mapping).
         if (!tokens.refreshToken || tokens.refreshToken === latest.upstream.refreshToken) return;
@@ -103,6 +103,8 @@ async function refreshWith(ctx: GatewayContext, req: Req, connector: Refreshable
       expiresAt: undefined,
       ...upstreamTokensOf(identity, Math.floor(ctx.now() / 1000)),
       claims: identity.claims,
+      // The connector's latest word on its logout (the session index keeps the login's `sid`).
+      ...(identity.logoutData ? { logoutData: identity.logoutData } : {}),
     },
   };
   sess.fedgate = next;
@@ -117,17 +119,24 @@ async function refreshWith(ctx: GatewayContext, req: Req, connector: Refreshable
 const endingCodes = new Set(['REFRESH_REJECTED', 'ID_TOKEN_INVALID', 'USERINFO_SUBJECT_MISMATCH']);
 
 /**
- * What the connector gets as the previous identity: the stored upstream claims of the last login
- * or refresh (sessions of older versions kept only `iss` and `aud`), and the last upstream ID token.
+ * The identity the connector returned at the last login or refresh, exactly as the session stored
+ * it: subject, upstream claims, tokens, `sid` and `logoutData`. Nothing is added: sessions of older
+ * versions, which kept no claims, hand over the stored `iss` and `aud` only.
  */
-function previousIdentity(auth: SessionAuth): UpstreamIdentity {
+function storedIdentity(auth: SessionAuth): UpstreamIdentity {
   const u = auth.upstream;
-  const stored = isRecord(u.claims) ? u.claims : { ...(u.iss ? { iss: u.iss } : {}), ...(u.aud ? { aud: u.aud } : {}) };
+  const claims = isRecord(u.claims) ? u.claims : { ...(u.iss ? { iss: u.iss } : {}), ...(u.aud ? { aud: u.aud } : {}) };
   return {
     subject: u.sub,
-    claims: { ...stored, sub: u.sub },
-    tokens: u.idToken ? { idToken: u.idToken } : {},
+    claims,
+    tokens: {
+      ...(u.idToken ? { idToken: u.idToken } : {}),
+      ...(u.accessToken ? { accessToken: u.accessToken } : {}),
+      ...(u.refreshToken ? { refreshToken: u.refreshToken } : {}),
+      ...(u.expiresAt !== undefined ? { expiresAt: u.expiresAt } : {}),
+    },
     ...(u.sid ? { sid: u.sid } : {}),
+    ...(u.logoutData ? { logoutData: u.logoutData } : {}),
   };
 }
 

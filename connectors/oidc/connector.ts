@@ -18,7 +18,7 @@ const defaultIdTokenMaxAge = 300;
 const idTokenClockTolerance = 30;
 
 /** Connector config fields the generic implementation reads (vendor schemas add their own). */
-export type OidcConnectorConfig = Omit<OidcConfig, 'type' | 'issuer'> & { type: string; issuer?: string };
+export type OidcConnectorConfig = Omit<OidcConfig, 'type' | 'issuer'> & { type: string; issuer?: string | undefined };
 
 const maxBackoffMs = 60_000;
 

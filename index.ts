@@ -28,8 +28,18 @@ export type { ConfigInput } from './lib/config/schema.js';
 export type { Logger } from './lib/logger.js';
 export type { GatewayEvent, GatewayEvents, GatewayEventType } from './lib/events.js';
 export type { MetricsOption } from './lib/metrics.js';
-export type { Connector, ConnectorType, ConnectorContext, UpstreamIdentity } from './lib/connector.js';
-export { LoginRestartRequest } from './lib/connector.js';
+export type {
+  Connector, ConnectorType, ConnectorConfig, ConnectorContext, ConnectorRegistry, ConnectorStatus, ConnectorState, ConnectorStore,
+  BeginLoginInput, BeginLoginResult, CompleteLoginInput, UpstreamIdentity, UpstreamTokens, RefreshInput, LogoutInput, LogoutTokenClaims,
+  Refreshable, UpstreamLogout, LogoutTokenVerifier, FormPostCallback, PostedCallback, EndpointProvider, ConnectorEndpoint,
+  EndpointRequest, EndpointResponse,
+} from './lib/connector.js';
+export {
+  LoginRestartRequest, defineConnectorType, canRefresh, logsOutUpstream, verifiesLogoutTokens, acceptsFormPost, providesEndpoints,
+} from './lib/connector.js';
+export { connectorBaseShape, connectorBaseSchema } from './lib/config/connector-base.js';
+export type { ConnectorBaseConfig } from './lib/config/connector-base.js';
+export type { ClaimMapping } from './lib/claims/schema.js';
 export { sanitizeReturnTo } from './lib/flow/return-to.js';
 export { builtinConnectors } from './connectors/registry.js';
 export type {

@@ -1,6 +1,5 @@
 import { parseArgs } from 'node:util';
 import path from 'node:path';
-import { compileMapping } from '../lib/claims/map.js';
 import type { ResolvedConfig } from '../lib/config/load.js';
 import { ConfigError, type ConfigProblem } from '../lib/errors.js';
 import { loadKeySet } from '../lib/tokens/keys.js';
@@ -52,7 +51,7 @@ export async function runCheck(args: string[], io: Io): Promise<number> {
   const ctx = offlineContext(config, logger);
   config.connectors.forEach((_c, i) => {
     try {
-      compileMapping(createConnector(config, i, ctx).claims);
+      createConnector(config, i, ctx);
     } catch (err) {
       problems.push({ path: `connectors[${i}]`, message: err instanceof Error ? err.message : 'cannot be created' });
     }

@@ -1,6 +1,7 @@
 import { describeRedisConfig } from '../lib/ready-report.js';
 import { builtinConnectors } from '../connectors/registry.js';
-import type { Connector, ConnectorContext } from '../lib/connector.js';
+import type { ConnectorContext } from '../lib/connector.js';
+import { buildConnector, type BuiltConnector } from '../lib/build-connectors.js';
 import { loadConfig, type ResolvedConfig } from '../lib/config/load.js';
 import { ConfigError, FedgateError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
@@ -50,12 +51,12 @@ export function offlineContext(config: ResolvedConfig, logger: Logger): Connecto
   };
 }
 
-/** Builds one connector instance exactly as the gateway does (same registry, same factory). */
-export function createConnector(config: ResolvedConfig, index: number, ctx: ConnectorContext): Connector {
-  const cfg = config.connectors[index]!;
-  const type = builtinConnectors.get(cfg.type);
-  if (!type) throw new FedgateError('CONFIG_INVALID', `Unknown connector type "${cfg.type}"`);
-  return type.create(cfg, ctx);
+/**
+ * Builds one connector exactly as the gateway does (same registry, same factory, same effective
+ * claim mapping, compiled: a mapping that cannot compile throws here as it would at startup).
+ */
+export function createConnector(config: ResolvedConfig, index: number, ctx: ConnectorContext): BuiltConnector {
+  return buildConnector(config.connectors[index]!, builtinConnectors, ctx);
 }
 
 /** `redis://user:pass@host:6379/0` → `host:6379`: never print credentials. */

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import path from 'node:path';
-import { compileMapping, mapClaims, type CompiledClaimRule } from '../lib/claims/map.js';
+import { mapClaims, type CompiledClaimRule, type CompiledMapping } from '../lib/claims/map.js';
 import type { ResolvedConfig } from '../lib/config/load.js';
 import { FedgateError } from '../lib/errors.js';
 import type { Connector } from '../lib/connector.js';
@@ -140,9 +140,9 @@ export async function runMap(args: string[], io: Io): Promise<number> {
   if (index === -1) {
     throw new FedgateError('CONNECTOR_UNKNOWN', `no connector "${values.connector}" in ${displayPath(path.resolve(configFile))}; configured: ${config.connectors.map((c) => c.id).join(', ')}`);
   }
-  const connector = createConnector(config, index, offlineContext(config, collectingLogger()));
+  const { connector, mapping } = createConnector(config, index, offlineContext(config, collectingLogger()));
   const sample = await readSample(connector, claimsFile, values.userinfo);
-  const result = mapSample(config, index, connector, sample.upstream, claimsFile);
+  const result = mapSample(config, index, connector, mapping, sample.upstream, claimsFile);
   if (typeof result === 'string') {
     io.out(result);
     return exitCodes.problems;
@@ -180,8 +180,7 @@ interface MappedSample {
 }
 
 /** Runs the real mapping on the sample; a string is the mapping failure to print. */
-function mapSample(config: ResolvedConfig, index: number, connector: Connector, upstream: Record<string, unknown>, claimsFile: string): MappedSample | string {
-  const compiled = compileMapping(connector.claims);
+function mapSample(config: ResolvedConfig, index: number, connector: Connector, compiled: CompiledMapping, upstream: Record<string, unknown>, claimsFile: string): MappedSample | string {
   let mapped: Record<string, unknown>;
   try {
     mapped = mapClaims(compiled, upstream);

@@ -87,7 +87,7 @@ export async function probeConnector(config: ResolvedConfig, index: number, time
   };
   const cfg = config.connectors[index]!;
   const logger = collectingLogger();
-  const connector = createConnector(config, index, {
+  const { connector } = createConnector(config, index, {
     fetch: recordingFetch,
     logger,
     now: Date.now,

@@ -12,14 +12,14 @@ import { samlConnector } from './saml/index.js';
 
 /** The built-in connector types; `lib/` never imports them, the package entry does. */
 export const builtinConnectors: ConnectorRegistry = new Map<string, ConnectorType>([
-  [oidcConnector.type, oidcConnector as unknown as ConnectorType],
-  [auth0Connector.type, auth0Connector as unknown as ConnectorType],
-  [oktaConnector.type, oktaConnector as unknown as ConnectorType],
-  [cognitoConnector.type, cognitoConnector as unknown as ConnectorType],
-  [keycloakConnector.type, keycloakConnector as unknown as ConnectorType],
-  [entrustConnector.type, entrustConnector as unknown as ConnectorType],
-  [azureAdConnector.type, azureAdConnector as unknown as ConnectorType],
-  [azureB2cConnector.type, azureB2cConnector as unknown as ConnectorType],
-  [githubConnector.type, githubConnector as unknown as ConnectorType],
-  [samlConnector.type, samlConnector as unknown as ConnectorType],
+  [oidcConnector.type, oidcConnector],
+  [auth0Connector.type, auth0Connector],
+  [oktaConnector.type, oktaConnector],
+  [cognitoConnector.type, cognitoConnector],
+  [keycloakConnector.type, keycloakConnector],
+  [entrustConnector.type, entrustConnector],
+  [azureAdConnector.type, azureAdConnector],
+  [azureB2cConnector.type, azureB2cConnector],
+  [githubConnector.type, githubConnector],
+  [samlConnector.type, samlConnector],
 ]);

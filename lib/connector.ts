@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { ClaimMapping } from './claims/schema.js';
+import type { ConnectorBaseConfig } from './config/connector-base.js';
 import type { Logger } from './logger.js';
 import { FedgateError, type ConfigProblem } from './errors.js';
 
@@ -9,23 +10,18 @@ import { FedgateError, type ConfigProblem } from './errors.js';
  * gateway stores with the transaction) and later completes the login from the callback
  * parameters and that data, returning a normalized identity. Connectors import no Express and
  * no Redis.
+ *
+ * Only behaviour lives here. What merely echoes configuration (display name, domains, claim
+ * mapping, logout and refresh switches) the gateway reads from the validated connector entry
+ * ({@link ConnectorConfig}). Optional behaviour is a capability of its own, checked with a type
+ * guard: {@link Refreshable}, {@link UpstreamLogout}, {@link LogoutTokenVerifier},
+ * {@link FormPostCallback}, {@link EndpointProvider}.
  */
 export interface Connector {
+  /** The configured `id`, for status reports. */
   readonly id: string;
+  /** The configured `type`, for status reports. */
   readonly type: string;
-  readonly name: string;
-  /** E-mail domains for home-realm discovery (`login_hint`). */
-  readonly domains: readonly string[];
-  /** The connector's effective claim mapping (preset overlaid by the user's `claims`). */
-  readonly claims: ClaimMapping;
-  /** Whether logout should continue at the upstream's logout endpoint. */
-  readonly upstreamLogout: boolean;
-  /** Where the upstream sends the browser after its logout (registered there). Default baseUrl + "/". */
-  readonly postLogoutRedirectUri?: string;
-  /** Whether the gateway may refresh upstream tokens when they near expiry. Default true. */
-  readonly refreshEnabled?: boolean;
-  /** Whether `req.auth.upstream` carries the upstream tokens. Default false. */
-  readonly exposeUpstreamTokens?: boolean;
 
   /** Builds the authorization URL. `data` is stored server-side with the login transaction. */
   beginLogin(input: BeginLoginInput): Promise<BeginLoginResult>;
@@ -33,20 +29,50 @@ export interface Connector {
   /** Completes the login from the callback; throws a FedgateError with a stable code on failure. */
   completeLogin(input: CompleteLoginInput): Promise<UpstreamIdentity>;
 
-  /** Builds the upstream logout URL, or undefined when the upstream has none. */
-  buildLogoutUrl?(input: LogoutInput): Promise<URL | undefined>;
-
-  /** Upstream refresh (optional capability). */
-  refresh?(input: RefreshInput): Promise<UpstreamIdentity>;
-
-  /** Validates an OIDC back-channel `logout_token` (optional capability). */
-  verifyLogoutToken?(logoutToken: string): Promise<LogoutTokenClaims>;
-
   /** Current discovery state, for readiness reports. Never throws. */
   status(): ConnectorStatus;
 
   /** Eagerly runs discovery; throws UPSTREAM_UNAVAILABLE when it fails. */
   ready(): Promise<void>;
+}
+
+/**
+ * Optional capability: upstream refresh. The gateway calls it when the upstream tokens near expiry
+ * and the entry's `refresh` is not false.
+ */
+export interface Refreshable {
+  /** Throws REFRESH_REJECTED when the upstream refused the refresh token (the session ends). */
+  refresh(input: RefreshInput): Promise<UpstreamIdentity>;
+}
+
+/** True when `c` has the {@link Refreshable} capability. */
+export function canRefresh(c: Connector): c is Connector & Refreshable {
+  return typeof (c as Partial<Refreshable>).refresh === 'function';
+}
+
+/**
+ * Optional capability: logout continues at the upstream. The gateway uses it when the entry says
+ * `logout: "upstream"`.
+ */
+export interface UpstreamLogout {
+  /** Builds the upstream logout URL, or undefined when the upstream has none. */
+  buildLogoutUrl(input: LogoutInput): Promise<URL | undefined>;
+}
+
+/** True when `c` has the {@link UpstreamLogout} capability. */
+export function logsOutUpstream(c: Connector): c is Connector & UpstreamLogout {
+  return typeof (c as Partial<UpstreamLogout>).buildLogoutUrl === 'function';
+}
+
+/** Optional capability: OIDC Back-Channel Logout 1.0 (https://openid.net/specs/openid-connect-backchannel-1_0.html). */
+export interface LogoutTokenVerifier {
+  /** Validates a `logout_token`; throws LOGOUT_TOKEN_INVALID when it is not valid. */
+  verifyLogoutToken(logoutToken: string): Promise<LogoutTokenClaims>;
+}
+
+/** True when `c` has the {@link LogoutTokenVerifier} capability. */
+export function verifiesLogoutTokens(c: Connector): c is Connector & LogoutTokenVerifier {
+  return typeof (c as Partial<LogoutTokenVerifier>).verifyLogoutToken === 'function';
 }
 
 export interface BeginLoginInput {
@@ -146,9 +172,10 @@ export interface LogoutInput {
 export interface RefreshInput {
   refreshToken: string;
   /**
-   * The identity of the last login or refresh, as the connector returned it then: `subject`,
-   * `claims` (the upstream claims, for `iss`/`sub`/`aud` comparisons and to carry over when the
-   * refresh response has no ID token, OIDC Core §12.2) and `tokens.idToken` (the last upstream ID token).
+   * The identity of the last login or refresh as the session stored it (never rebuilt or
+   * completed): `subject`, `claims` (the upstream claims, for `iss`/`sub`/`aud` comparisons and to
+   * carry over when the refresh response has no ID token, OIDC Core §12.2), `tokens` (the last
+   * upstream ID token among them), `sid` and `logoutData`.
    */
   original: UpstreamIdentity;
   /**
@@ -269,13 +296,49 @@ export function providesEndpoints(c: Connector): c is Connector & EndpointProvid
   return Array.isArray((c as Partial<EndpointProvider>).endpoints) && typeof (c as Partial<EndpointProvider>).handleEndpoint === 'function';
 }
 
-/** A connector type: its config schema (extending `connectorBaseSchema`) and its factory. */
-export interface ConnectorType<S extends z.ZodType = z.ZodType> {
-  type: string;
-  schema: S;
+/**
+ * The keys of a connector entry the gateway reads itself: `type` and `id`, and the optional
+ * common keys of `connectorBaseShape` a type may offer (plus `postLogoutRedirectUri`, which
+ * types with upstream logout add). A type's schema output must fit this shape.
+ */
+export type ConnectorConfig =
+  & Pick<ConnectorBaseConfig, 'type' | 'id'>
+  & Partial<Pick<ConnectorBaseConfig, 'name' | 'domains' | 'claims' | 'logout' | 'refresh' | 'exposeUpstreamTokens'>>
+  & { postLogoutRedirectUri?: string | undefined };
+
+/**
+ * A connector type: its config schema (usually `connectorBaseShape` extended with the type's own
+ * keys) and its factory. The gateway validates every entry of this `type` with `schema` and hands
+ * the factory the parsed value. Define one with {@link defineConnectorType}.
+ */
+export interface ConnectorType<S extends z.ZodType<ConnectorConfig> = z.ZodType<ConnectorConfig>> {
+  /** The `type` value of the entries this type handles; unique in the registry. */
+  readonly type: string;
+  readonly schema: S;
+  /**
+   * The type's default claim mapping (a vendor preset); the entry's own `claims` overlay it
+   * (an entry set to null removes a default). Absent: only the entry's `claims` map.
+   */
+  claims?(config: z.output<S>): ClaimMapping;
   /** Config-time checks beyond the schema (e.g. HS256 needs a clientSecret); paths start with `at`. */
-  validate?(config: z.infer<S>, at: string, ctx: { allowInsecureRequests: boolean }): ConfigProblem[];
-  create(config: z.infer<S>, ctx: ConnectorContext): Connector;
+  validate?(config: z.output<S>, at: string, ctx: { allowInsecureRequests: boolean }): ConfigProblem[];
+  /** Builds the connector of one validated entry. Connects to nothing yet (discovery is lazy). */
+  create(config: z.output<S>, ctx: ConnectorContext): Connector;
+}
+
+/**
+ * Declares a connector type. The config type of `claims`, `validate` and `create` is inferred
+ * from `schema`, and the result goes into `options.connectorTypes` (or a registry) as it is.
+ *
+ * @example
+ * const acme = defineConnectorType({
+ *   type: 'acme',
+ *   schema: z.strictObject({ type: z.literal('acme'), ...connectorBaseShape, tenant: z.string() }),
+ *   create: (config, ctx) => new AcmeConnector(config, ctx),
+ * });
+ */
+export function defineConnectorType<S extends z.ZodType<ConnectorConfig>>(definition: ConnectorType<S>): ConnectorType<S> {
+  return definition;
 }
 
 /** Maps a `type` to its connector; the package entry registers the built-in ones. */

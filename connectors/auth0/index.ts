@@ -1,4 +1,4 @@
-import type { ConnectorType } from '../../lib/connector.js';
+import { defineConnectorType } from '../../lib/connector.js';
 import type { ClaimMapping } from '../../lib/claims/schema.js';
 import { genericClaims, OidcConnector, validateOidcBase, type OidcPreset } from '../oidc/index.js';
 import { originOf, trimSlash, withParams } from '../common/vendor-url.js';
@@ -30,7 +30,6 @@ export function auth0Preset(cfg: Auth0Config): OidcPreset {
   return {
     issuer,
     scopes: ['openid', 'profile', 'email'],
-    claims: auth0Claims(cfg.claimNamespace),
     logoutUrl(meta, input) {
       // `end_session_endpoint` is only advertised when the tenant's "RP-Initiated Logout End
       // Session Endpoint Discovery" setting is on (default for tenants after 2023-11-14)
@@ -48,9 +47,10 @@ export function auth0Preset(cfg: Auth0Config): OidcPreset {
 }
 
 /** The `auth0` connector type: issuer `https://{domain}/`, namespaced roles/groups, both logout flavours. */
-export const auth0Connector: ConnectorType<typeof auth0Schema> = {
+export const auth0Connector = defineConnectorType({
   type: 'auth0',
   schema: auth0Schema,
+  claims: (cfg) => auth0Claims(cfg.claimNamespace),
   validate: (cfg, at, ctx) => validateOidcBase(cfg, at, auth0Issuer(cfg), ctx.allowInsecureRequests),
   create: (cfg, ctx) => new OidcConnector(cfg, ctx, auth0Preset(cfg)),
-};
+});

@@ -1,4 +1,4 @@
-import type { ConnectorContext, ConnectorType, UpstreamIdentity } from '../../lib/connector.js';
+import { defineConnectorType, type ConnectorContext, type UpstreamIdentity } from '../../lib/connector.js';
 import type { ConfigProblem } from '../../lib/errors.js';
 import type { ClaimMapping } from '../../lib/claims/schema.js';
 import { FedgateError } from '../../lib/errors.js';
@@ -59,7 +59,6 @@ export function azureAdPreset(cfg: AzureAdConfig, ctx: ConnectorContext): OidcPr
     discoveryUrl: urls.discoveryUrl,
     // `openid profile email offline_access` (`profile` brings `oid`).
     scopes: ['openid', 'profile', 'email', 'offline_access'],
-    claims: azureAdClaims,
     acceptsDiscoveredIssuer(discovered) {
       // A domain tenant (or `consumers`) discovers its GUID issuer, which config cannot know.
       // The template and an explicit `issuer` are compared exactly.
@@ -126,9 +125,10 @@ function validateAzureAd(cfg: AzureAdConfig, at: string, ctx: { allowInsecureReq
 }
 
 /** The `azure-ad` connector type (Microsoft Entra ID, v2 endpoint). */
-export const azureAdConnector: ConnectorType<typeof azureAdSchema> = {
+export const azureAdConnector = defineConnectorType({
   type: 'azure-ad',
   schema: azureAdSchema,
+  claims: () => azureAdClaims,
   validate: validateAzureAd,
   create: (cfg, ctx) => new OidcConnector(cfg, ctx, azureAdPreset(cfg, ctx)),
-};
+});

@@ -1,10 +1,9 @@
 import {
   LoginRestartRequest,
   type BeginLoginInput, type BeginLoginResult, type CompleteLoginInput, type Connector, type ConnectorStatus,
-  type LogoutInput, type RefreshInput, type UpstreamIdentity,
+  type LogoutInput, type Refreshable, type RefreshInput, type UpstreamIdentity, type UpstreamLogout,
 } from '../../lib/connector.js';
 import { FedgateError } from '../../lib/errors.js';
-import type { ClaimMapping } from '../../lib/claims/schema.js';
 import type { OidcConnector } from '../oidc/connector.js';
 import { UpstreamAuthorizationError } from '../common/errors.js';
 
@@ -21,15 +20,11 @@ const flowKey = 'b2cFlow';
  * (https://learn.microsoft.com/ca-es/azure/active-directory-b2c/troubleshoot, https://learn.microsoft.com/en-us/Azure/active-directory-b2c/error-codes): the first becomes a {@link LoginRestartRequest}, the second a
  * clear "cancelled" page.
  */
-export class AzureB2cConnector implements Connector {
+export class AzureB2cConnector implements Connector, Refreshable, UpstreamLogout {
   readonly id: string;
   readonly type: string;
+  /** The display name, for messages. */
   readonly name: string;
-  readonly domains: readonly string[];
-  readonly claims: ClaimMapping;
-  readonly upstreamLogout: boolean;
-  readonly refreshEnabled: boolean;
-  readonly exposeUpstreamTokens: boolean;
 
   readonly #signIn: OidcConnector;
   readonly #reset: OidcConnector | undefined;
@@ -40,16 +35,6 @@ export class AzureB2cConnector implements Connector {
     this.id = signIn.id;
     this.type = signIn.type;
     this.name = signIn.name;
-    this.domains = signIn.domains;
-    this.claims = signIn.claims;
-    this.upstreamLogout = signIn.upstreamLogout;
-    this.refreshEnabled = signIn.refreshEnabled;
-    this.exposeUpstreamTokens = signIn.exposeUpstreamTokens;
-  }
-
-  /** The post-logout URI registered at B2C. */
-  get postLogoutRedirectUri(): string {
-    return this.#signIn.postLogoutRedirectUri;
   }
 
   status(): ConnectorStatus {

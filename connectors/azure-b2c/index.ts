@@ -1,4 +1,4 @@
-import type { ConnectorContext, ConnectorType } from '../../lib/connector.js';
+import { defineConnectorType, type ConnectorContext } from '../../lib/connector.js';
 import type { ConfigProblem } from '../../lib/errors.js';
 import type { ClaimMapping } from '../../lib/claims/schema.js';
 import { OidcConnector } from '../oidc/connector.js';
@@ -41,7 +41,6 @@ function preset(cfg: AzureB2cConfig, policy: string): OidcPreset {
     discoveryUrl: urls.discoveryUrl,
     // `openid offline_access` (+ the client id as a scope when an access token is wanted).
     scopes: ['openid', 'offline_access'],
-    claims: azureB2cClaims,
     // (https://docs.azure.cn/en-us/active-directory-b2c/userinfo-endpoint): user flows have no userinfo endpoint.
     userinfo: false,
     logoutUrl(meta, input) {
@@ -64,12 +63,13 @@ function validateAzureB2c(cfg: AzureB2cConfig, at: string, ctx: { allowInsecureR
 }
 
 /** The `azure-b2c` connector type. */
-export const azureB2cConnector: ConnectorType<typeof azureB2cSchema> = {
+export const azureB2cConnector = defineConnectorType({
   type: 'azure-b2c',
   schema: azureB2cSchema,
+  claims: () => azureB2cClaims,
   validate: validateAzureB2c,
   create: (cfg: AzureB2cConfig, ctx: ConnectorContext) => new AzureB2cConnector(
     new OidcConnector(cfg, ctx, preset(cfg, cfg.policy)),
     cfg.passwordResetPolicy ? new OidcConnector(cfg, ctx, preset(cfg, cfg.passwordResetPolicy)) : undefined,
   ),
-};
+});

@@ -1,4 +1,4 @@
-import type { ConnectorType } from '../../lib/connector.js';
+import { defineConnectorType } from '../../lib/connector.js';
 import type { ClaimMapping } from '../../lib/claims/schema.js';
 import { genericClaims, OidcConnector, validateOidcBase, type OidcPreset } from '../oidc/index.js';
 import { originOf, withParams } from '../common/vendor-url.js';
@@ -28,7 +28,6 @@ export function cognitoPreset(cfg: CognitoConfig): OidcPreset {
   return {
     issuer: cognitoIssuer(cfg),
     scopes: ['openid', 'email', 'profile'],
-    claims: cognitoClaims,
     logoutUrl(_meta, input) {
       // Cognito's /logout is not RP-initiated logout even though discovery advertises it: it
       // ignores post_logout_redirect_uri/id_token_hint and fails without client_id; `logout_uri`
@@ -39,9 +38,10 @@ export function cognitoPreset(cfg: CognitoConfig): OidcPreset {
 }
 
 /** The `cognito` connector type: issuer on cognito-idp, endpoints and logout on the hosted domain. */
-export const cognitoConnector: ConnectorType<typeof cognitoSchema> = {
+export const cognitoConnector = defineConnectorType({
   type: 'cognito',
   schema: cognitoSchema,
+  claims: () => cognitoClaims,
   validate: (cfg, at, ctx) => {
     const problems = validateOidcBase(cfg, at, cognitoIssuer(cfg), ctx.allowInsecureRequests);
     // The pool id starts with its region; a mismatch would only surface as a discovery 404.
@@ -52,4 +52,4 @@ export const cognitoConnector: ConnectorType<typeof cognitoSchema> = {
     return problems;
   },
   create: (cfg, ctx) => new OidcConnector(cfg, ctx, cognitoPreset(cfg)),
-};
+});

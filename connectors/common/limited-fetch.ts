@@ -1,13 +1,18 @@
 /** Upstream responses larger than this are refused (token, userinfo, discovery, JWKS). */
 export const maxUpstreamResponseBytes = 512 * 1024;
 
+/** RequestInit whose `body` may be given as undefined (openid-client's `customFetch` passes it so). */
+export interface FetchInit extends Omit<RequestInit, 'body'> {
+  body?: RequestInit['body'] | undefined;
+}
+
 /**
  * Wraps fetch so that no upstream response body can exceed `maxBytes`: the body is read with a
  * running count and the request aborts past the cap, before any JSON parsing.
  */
 export function limitedFetch(base: typeof fetch, maxBytes = maxUpstreamResponseBytes) {
-  return async (url: string, options: RequestInit): Promise<Response> => {
-    const res = await base(url, options);
+  return async (url: string, options: FetchInit): Promise<Response> => {
+    const res = await base(url, { ...options, body: options.body ?? null });
     const declared = Number(res.headers.get('content-length') ?? '0');
     if (declared > maxBytes) {
       await res.body?.cancel();

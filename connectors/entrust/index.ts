@@ -1,4 +1,4 @@
-import type { ConnectorType } from '../../lib/connector.js';
+import { defineConnectorType } from '../../lib/connector.js';
 import type { ClaimMapping } from '../../lib/claims/schema.js';
 import { genericClaims, OidcConnector, validateOidcBase, type OidcPreset } from '../oidc/index.js';
 import { originOf, withParams } from '../common/vendor-url.js';
@@ -29,7 +29,6 @@ export function entrustPreset(cfg: EntrustConfig): OidcPreset {
   return {
     issuer: entrustIssuer(cfg),
     scopes: ['openid', 'profile', 'email'],
-    claims: entrustClaims(cfg),
     // Profile and custom claims are released at userinfo, which an application may sign
     // ("User Info Signing Algorithm") (https://mobile2.managed.entrust.com/pkihub/Entrust-Identity-as-a-Service-(IDaaS).250347375.html, https://github.com/guitaoliu/idaas-auth-js). A signed userinfo is
     // verified against the issuer's JWKS; pinning the algorithm also refuses a plain-JSON one.
@@ -52,9 +51,10 @@ export function entrustPreset(cfg: EntrustConfig): OidcPreset {
 }
 
 /** The `entrust` connector type: `/api/oidc` issuer, signed userinfo accepted, configurable groups claim. */
-export const entrustConnector: ConnectorType<typeof entrustSchema> = {
+export const entrustConnector = defineConnectorType({
   type: 'entrust',
   schema: entrustSchema,
+  claims: (cfg) => entrustClaims(cfg),
   validate: (cfg, at, ctx) => validateOidcBase(cfg, at, entrustIssuer(cfg), ctx.allowInsecureRequests),
   create: (cfg, ctx) => new OidcConnector(cfg, ctx, entrustPreset(cfg)),
-};
+});

@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type {
   BeginLoginInput, BeginLoginResult, CompleteLoginInput, Connector, ConnectorContext, ConnectorStatus,
-  RefreshInput, UpstreamIdentity, UpstreamTokens,
+  Refreshable, RefreshInput, UpstreamIdentity, UpstreamTokens,
 } from '../../lib/connector.js';
+import { connectorSettings } from '../../lib/connector-settings.js';
 import { FedgateError } from '../../lib/errors.js';
-import { mergeMappings } from '../../lib/claims/map.js';
 import type { ClaimMapping } from '../../lib/claims/schema.js';
 import { limitedFetch } from '../common/limited-fetch.js';
 import { UpstreamAuthorizationError } from '../common/errors.js';
@@ -46,16 +46,11 @@ const invalidResponse = (detail: string) => new FedgateError('UPSTREAM_RESPONSE_
  * implements `Connector` directly. PKCE S256 and `state`; the profile comes from the REST API with
  * the access token, which stays opaque. No upstream logout exists: logout is local.
  */
-export class GithubConnector implements Connector {
+export class GithubConnector implements Connector, Refreshable {
   readonly id: string;
   readonly type: string;
+  /** The display name, for messages. */
   readonly name: string;
-  readonly domains: readonly string[];
-  readonly claims: ClaimMapping;
-  /** GitHub has no logout endpoint: always local. */
-  readonly upstreamLogout = false;
-  readonly refreshEnabled: boolean;
-  readonly exposeUpstreamTokens: boolean;
 
   readonly #cfg: GithubConfig;
   readonly #ctx: ConnectorContext;
@@ -67,11 +62,7 @@ export class GithubConnector implements Connector {
     this.#ctx = ctx;
     this.id = cfg.id;
     this.type = cfg.type;
-    this.name = cfg.name ?? cfg.id;
-    this.domains = (cfg.domains ?? []).map((d) => d.toLowerCase());
-    this.claims = mergeMappings(githubClaims, cfg.claims);
-    this.refreshEnabled = cfg.refresh ?? true;
-    this.exposeUpstreamTokens = cfg.exposeUpstreamTokens ?? false;
+    this.name = connectorSettings(cfg, ctx.baseUrl).name;
     this.#urls = githubUrls(cfg);
     this.#http = { fetch: limitedFetch(ctx.fetch), timeoutMs: ctx.httpTimeout * 1000, userAgent: 'fedgate' };
   }

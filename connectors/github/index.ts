@@ -1,7 +1,7 @@
-import type { ConnectorType } from '../../lib/connector.js';
+import { defineConnectorType } from '../../lib/connector.js';
 import { gatewayOwnedParams } from '../../lib/config/connector-base.js';
 import type { ConfigProblem } from '../../lib/errors.js';
-import { GithubConnector, githubUrls } from './connector.js';
+import { GithubConnector, githubClaims, githubUrls } from './connector.js';
 import { githubSchema, type GithubConfig } from './schema.js';
 
 function validateGithub(cfg: GithubConfig, at: string, ctx: { allowInsecureRequests: boolean }): ConfigProblem[] {
@@ -21,11 +21,12 @@ function validateGithub(cfg: GithubConfig, at: string, ctx: { allowInsecureReque
 }
 
 /** The `github` connector type (OAuth 2.0, github.com or GitHub Enterprise Server). */
-export const githubConnector: ConnectorType<typeof githubSchema> = {
+export const githubConnector = defineConnectorType({
   type: 'github',
   schema: githubSchema,
+  claims: () => githubClaims,
   validate: validateGithub,
   create: (cfg, ctx) => new GithubConnector(cfg, ctx),
-};
+});
 
 export { GithubConnector, githubClaims } from './connector.js';

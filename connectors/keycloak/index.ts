@@ -1,4 +1,4 @@
-import type { ConnectorType } from '../../lib/connector.js';
+import { defineConnectorType } from '../../lib/connector.js';
 import type { ClaimMapping } from '../../lib/claims/schema.js';
 import { genericClaims, OidcConnector, validateOidcBase, type OidcPreset } from '../oidc/index.js';
 import { trimSlash, withParams } from '../common/vendor-url.js';
@@ -27,7 +27,6 @@ export function keycloakPreset(cfg: KeycloakConfig): OidcPreset {
   return {
     issuer,
     scopes: ['openid', 'profile', 'email'],
-    claims: keycloakClaims,
     transformIdentity: (identity, tokens) => addKeycloakRoles(identity, tokens, cfg.clientId, cfg.rolesFromAccessToken ?? true),
     logoutUrl(meta, input) {
       // Since Keycloak 18, post_logout_redirect_uri needs id_token_hint or (19+) client_id, or a
@@ -44,9 +43,10 @@ export function keycloakPreset(cfg: KeycloakConfig): OidcPreset {
 }
 
 /** The `keycloak` connector type: realm issuer, realm and client roles, logout with `id_token_hint` and `client_id`. */
-export const keycloakConnector: ConnectorType<typeof keycloakSchema> = {
+export const keycloakConnector = defineConnectorType({
   type: 'keycloak',
   schema: keycloakSchema,
+  claims: () => keycloakClaims,
   validate: (cfg, at, ctx) => validateOidcBase(cfg, at, keycloakIssuer(cfg), ctx.allowInsecureRequests),
   create: (cfg, ctx) => new OidcConnector(cfg, ctx, keycloakPreset(cfg)),
-};
+});

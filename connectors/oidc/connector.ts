@@ -1,12 +1,11 @@
 import * as oidc from 'openid-client';
 import * as jose from 'jose';
 import type {
-  BeginLoginInput, BeginLoginResult, CompleteLoginInput, Connector, ConnectorContext, ConnectorStatus,
-  LogoutInput, LogoutTokenClaims, RefreshInput, UpstreamIdentity, UpstreamTokens,
+  BeginLoginInput, BeginLoginResult, CompleteLoginInput, Connector, ConnectorContext, ConnectorStatus, LogoutInput,
+  LogoutTokenClaims, LogoutTokenVerifier, Refreshable, RefreshInput, UpstreamIdentity, UpstreamLogout, UpstreamTokens,
 } from '../../lib/connector.js';
+import { connectorSettings } from '../../lib/connector-settings.js';
 import { FedgateError } from '../../lib/errors.js';
-import { mergeMappings } from '../../lib/claims/map.js';
-import type { ClaimMapping } from '../../lib/claims/schema.js';
 import { limitedFetch } from '../common/limited-fetch.js';
 import { translateUpstreamError, UpstreamAuthorizationError } from '../common/errors.js';
 import type { OidcPreset } from './preset.js';
@@ -19,7 +18,7 @@ const defaultIdTokenMaxAge = 300;
 const idTokenClockTolerance = 30;
 
 /** Connector config fields the generic implementation reads (vendor schemas add their own). */
-export type OidcConnectorConfig = Omit<OidcConfig, 'type' | 'issuer'> & { type: string; issuer?: string };
+export type OidcConnectorConfig = Omit<OidcConfig, 'type' | 'issuer'> & { type: string; issuer?: string | undefined };
 
 const maxBackoffMs = 60_000;
 
@@ -34,17 +33,11 @@ const droppedUpstreamClaims = new Set(['_claim_names', '_claim_sources']);
  * state, nonce, RFC 9207 `iss`, a pinned ID token algorithm, signature verification of the ID
  * token even from the token endpoint, finite timeouts, an ID token always required.
  */
-export class OidcConnector implements Connector {
+export class OidcConnector implements Connector, Refreshable, UpstreamLogout, LogoutTokenVerifier {
   readonly id: string;
   readonly type: string;
+  /** The display name, for messages. */
   readonly name: string;
-  readonly domains: readonly string[];
-  readonly claims: ClaimMapping;
-  readonly upstreamLogout: boolean;
-  /** Whether the gateway may refresh upstream tokens (config `refresh`, default on). */
-  readonly refreshEnabled: boolean;
-  /** Whether `req.auth.upstream` carries the upstream tokens (config `exposeUpstreamTokens`). */
-  readonly exposeUpstreamTokens: boolean;
 
   readonly #cfg: OidcConnectorConfig;
   readonly #ctx: ConnectorContext;
@@ -63,12 +56,7 @@ export class OidcConnector implements Connector {
     this.#preset = preset;
     this.id = cfg.id;
     this.type = cfg.type;
-    this.name = cfg.name ?? cfg.id;
-    this.domains = (cfg.domains ?? []).map((d) => d.toLowerCase());
-    this.claims = mergeMappings(preset.claims, cfg.claims);
-    this.upstreamLogout = cfg.logout === 'upstream';
-    this.refreshEnabled = cfg.refresh ?? true;
-    this.exposeUpstreamTokens = cfg.exposeUpstreamTokens ?? false;
+    this.name = connectorSettings(cfg, ctx.baseUrl).name;
     this.#status = { id: cfg.id, type: cfg.type, state: 'pending' };
   }
 
@@ -177,11 +165,6 @@ export class OidcConnector implements Connector {
       algorithm: this.#cfg.idTokenSigningAlg ?? 'RS256',
       now: this.#ctx.now(),
     });
-  }
-
-  /** The post-logout URI registered at the upstream. */
-  get postLogoutRedirectUri(): string {
-    return this.#cfg.postLogoutRedirectUri ?? `${this.#ctx.baseUrl}/`;
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { ConnectorType } from '../../lib/connector.js';
+import { defineConnectorType } from '../../lib/connector.js';
 import { gatewayOwnedParams } from '../../lib/config/connector-base.js';
 import type { ConfigProblem } from '../../lib/errors.js';
 import type { ClaimMapping } from '../../lib/claims/schema.js';
@@ -36,12 +36,13 @@ export function validateOidcBase(cfg: OidcConnectorConfig, at: string, issuer: s
 }
 
 /** The generic `oidc` connector type. */
-export const oidcConnector: ConnectorType<typeof oidcSchema> = {
+export const oidcConnector = defineConnectorType({
   type: 'oidc',
   schema: oidcSchema,
+  claims: () => genericClaims,
   validate: (cfg, at, ctx) => validateOidcBase(cfg, at, cfg.issuer, ctx.allowInsecureRequests),
-  create: (cfg, ctx) => new OidcConnector(cfg, ctx, { issuer: cfg.issuer, scopes: ['openid', 'profile', 'email'], claims: genericClaims }),
-};
+  create: (cfg, ctx) => new OidcConnector(cfg, ctx, { issuer: cfg.issuer, scopes: ['openid', 'profile', 'email'] }),
+});
 
 export { OidcConnector } from './connector.js';
 export type { OidcPreset, PresetTokens } from './preset.js';

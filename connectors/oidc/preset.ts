@@ -1,5 +1,4 @@
 import type * as oidc from 'openid-client';
-import type { ClaimMapping } from '../../lib/claims/schema.js';
 import type { LogoutInput, UpstreamIdentity } from '../../lib/connector.js';
 import type { IdTokenValidator } from './own-validation.js';
 
@@ -14,8 +13,6 @@ export interface OidcPreset {
   discoveryUrl?: string;
   /** Default scopes when the user gives none. */
   scopes: readonly string[];
-  /** The preset's default claim mapping (the user's `claims` overlay it). */
-  claims: ClaimMapping;
   /** Pull userinfo by default. */
   userinfo?: boolean;
   /** Extra authorization parameters derived per login (e.g. Azure `domain_hint`). */

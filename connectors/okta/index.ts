@@ -1,4 +1,4 @@
-import type { ConnectorType } from '../../lib/connector.js';
+import { defineConnectorType } from '../../lib/connector.js';
 import type { ClaimMapping } from '../../lib/claims/schema.js';
 import { genericClaims, OidcConnector, validateOidcBase, type OidcPreset } from '../oidc/index.js';
 import { originOf, trimSlash, withParams } from '../common/vendor-url.js';
@@ -23,7 +23,6 @@ export function oktaPreset(cfg: OktaConfig): OidcPreset {
   return {
     issuer,
     scopes: ['openid', 'profile', 'email'],
-    claims: oktaClaims,
     // Claims set to "Userinfo/id_token request" are left out of code-flow ID tokens, groups
     // included, so the profile is only complete with userinfo (https://help.okta.com/en-us/Content/topics/security/api-config-claims.htm).
     userinfo: true,
@@ -39,9 +38,10 @@ export function oktaPreset(cfg: OktaConfig): OidcPreset {
 }
 
 /** The `okta` connector type: org or custom authorization server, userinfo merged, logout with `id_token_hint`. */
-export const oktaConnector: ConnectorType<typeof oktaSchema> = {
+export const oktaConnector = defineConnectorType({
   type: 'okta',
   schema: oktaSchema,
+  claims: () => oktaClaims,
   validate: (cfg, at, ctx) => validateOidcBase(cfg, at, oktaIssuer(cfg), ctx.allowInsecureRequests),
   create: (cfg, ctx) => new OidcConnector(cfg, ctx, oktaPreset(cfg)),
-};
+});

@@ -5,12 +5,11 @@ import { SAML, ValidateInResponseTo, type Profile, type SamlConfig as NodeSamlCo
 import type {
   BeginLoginInput, BeginLoginResult, CompleteLoginInput, Connector, ConnectorContext, ConnectorEndpoint, ConnectorStatus,
   EndpointProvider, EndpointRequest, EndpointResponse, FormPostCallback, LogoutInput, PostedCallback, UpstreamIdentity,
+  UpstreamLogout,
 } from '../../lib/connector.js';
+import { connectorSettings, type ConnectorSettings } from '../../lib/connector-settings.js';
 import { FedgateError, toFedgateError } from '../../lib/errors.js';
-import { mergeMappings } from '../../lib/claims/map.js';
-import type { ClaimMapping } from '../../lib/claims/schema.js';
 import { IdpSource, type IdpInfo } from './idp.js';
-import { samlClaims } from './preset.js';
 import { readSample, validateResponse, type ValidatedAssertion } from './response.js';
 import { handleSlo } from './slo.js';
 import { spMetadataXml } from './sp-metadata.js';
@@ -39,22 +38,17 @@ export interface SpUrls {
  * response.ts: InResponseTo bound to the browser's pending login, replay memory, Destination and
  * Recipient, DTD refusal, one assertion only, algorithm allow-list, unsolicited responses off.
  */
-export class SamlConnector implements Connector, FormPostCallback, EndpointProvider {
+export class SamlConnector implements Connector, FormPostCallback, EndpointProvider, UpstreamLogout {
   readonly id: string;
   readonly type = 'saml';
+  /** The display name, for messages. */
   readonly name: string;
-  readonly domains: readonly string[];
-  readonly claims: ClaimMapping;
-  readonly upstreamLogout: boolean;
-  readonly postLogoutRedirectUri?: string;
-  /** SAML has no refresh: the session lasts as the gateway's timeouts say. */
-  readonly refreshEnabled = false;
-  readonly exposeUpstreamTokens = false;
   readonly endpoints: readonly ConnectorEndpoint[];
   readonly urls: SpUrls;
 
   readonly #cfg: SamlConfig;
   readonly #ctx: ConnectorContext;
+  readonly #settings: ConnectorSettings;
   readonly #idp: IdpSource;
   readonly #key?: string;
   readonly #cert?: string;
@@ -65,11 +59,8 @@ export class SamlConnector implements Connector, FormPostCallback, EndpointProvi
     this.#cfg = cfg;
     this.#ctx = ctx;
     this.id = cfg.id;
-    this.name = cfg.name ?? cfg.id;
-    this.domains = (cfg.domains ?? []).map((d) => d.toLowerCase());
-    this.claims = mergeMappings(samlClaims, cfg.claims);
-    this.upstreamLogout = cfg.logout === 'upstream';
-    if (cfg.postLogoutRedirectUri) this.postLogoutRedirectUri = cfg.postLogoutRedirectUri;
+    this.#settings = connectorSettings(cfg, ctx.baseUrl);
+    this.name = this.#settings.name;
     const base = `${ctx.baseUrl}${ctx.basePath ?? '/auth'}`;
     const seg = encodeURIComponent(cfg.id);
     this.urls = {
@@ -252,7 +243,7 @@ export class SamlConnector implements Connector, FormPostCallback, EndpointProvi
       cfg: this.#cfg,
       store: this.#ctx.store,
       now: this.#ctx.now,
-      postLogoutRedirectUri: this.postLogoutRedirectUri ?? `${this.#ctx.baseUrl}/`,
+      postLogoutRedirectUri: this.#settings.postLogoutRedirectUri,
     });
   }
 

@@ -61,7 +61,7 @@ export class IdpSource {
   readonly #ctx: ConnectorContext;
   #current?: IdpInfo;
   #loadedAt = 0;
-  #loading?: Promise<IdpInfo>;
+  #loading: Promise<IdpInfo> | undefined;
 
   constructor(cfg: SamlConfig, ctx: ConnectorContext) {
     this.#cfg = cfg;

@@ -1,6 +1,7 @@
-import type { ConnectorType } from '../../lib/connector.js';
+import { defineConnectorType } from '../../lib/connector.js';
 import type { ConfigProblem } from '../../lib/errors.js';
 import { SamlConnector } from './connector.js';
+import { samlClaims } from './preset.js';
 import { samlSchema, type SamlConfig } from './schema.js';
 
 function validateSaml(cfg: SamlConfig, at: string, ctx: { allowInsecureRequests: boolean }): ConfigProblem[] {
@@ -23,12 +24,13 @@ function validateSaml(cfg: SamlConfig, at: string, ctx: { allowInsecureRequests:
 }
 
 /** The `saml` connector type (SAML 2.0 SP: HTTP-Redirect AuthnRequest, HTTP-POST Response). */
-export const samlConnector: ConnectorType<typeof samlSchema> = {
+export const samlConnector = defineConnectorType({
   type: 'saml',
   schema: samlSchema,
+  claims: () => samlClaims,
   validate: validateSaml,
   create: (cfg, ctx) => new SamlConnector(cfg, ctx),
-};
+});
 
 export { SamlConnector } from './connector.js';
 export { samlSessionKey } from './session-key.js';

@@ -13,7 +13,7 @@ import { attr, child, parseXml } from './xml.js';
 /** What the SLO endpoint needs from its connector. */
 export interface SloDeps {
   cfg: SamlConfig;
-  store?: ConnectorStore;
+  store?: ConnectorStore | undefined;
   now: () => number;
   postLogoutRedirectUri: string;
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { verifiesLogoutTokens } from '../connector.js';
 import type { GatewayContext } from '../context.js';
 import { FedgateError, toFedgateError } from '../errors.js';
 import { noStore, readForm, sendJson, type Req, type Res } from '../http/respond.js';
@@ -18,7 +19,7 @@ export async function handleBackchannelLogout(ctx: GatewayContext, req: Req, res
   try {
     const connector = ctx.connectors.get(connectorId);
     if (!connector) throw new FedgateError('CONNECTOR_UNKNOWN', 'No such connector.');
-    if (!connector.verifyLogoutToken) throw new FedgateError('LOGOUT_TOKEN_INVALID', 'This connector does not support back-channel logout.');
+    if (!verifiesLogoutTokens(connector)) throw new FedgateError('LOGOUT_TOKEN_INVALID', 'This connector does not support back-channel logout.');
     let form: URLSearchParams;
     try {
       form = await readForm(req);

@@ -1,5 +1,6 @@
 import { FedgateError, toFedgateError } from '../errors.js';
 import type { Connector } from '../connector.js';
+import { connectorSettings } from '../connector-settings.js';
 import type { GatewayContext } from '../context.js';
 import { noStore, queryOf, redirect, sendError, sendHtml, sendJson, single, wantsHtml, type Req, type Res } from '../http/respond.js';
 import { pageBase, pagesOf, renderView } from '../http/page.js';
@@ -74,15 +75,16 @@ function chooseConnector(ctx: GatewayContext, loginHint: string | undefined): Co
   const all = [...ctx.connectors.values()];
   if (all.length === 1) return all[0];
   const domain = loginHint?.includes('@') ? loginHint.slice(loginHint.lastIndexOf('@') + 1).toLowerCase() : undefined;
-  if (domain) return all.find((c) => c.domains.includes(domain));
-  return undefined;
+  if (!domain) return undefined;
+  const entry = ctx.config.connectors.find((c) => connectorSettings(c, ctx.config.baseUrl).domains.includes(domain));
+  return entry && ctx.connectors.get(entry.id);
 }
 
 function renderChooser(ctx: GatewayContext, req: Req, res: Res, returnTo: string, loginHint: string | undefined): void {
   const base = ctx.config.basePath;
-  const connectors = [...ctx.connectors.values()].map((c) => ({
+  const connectors = ctx.config.connectors.map((c) => ({
     id: c.id,
-    name: c.name,
+    name: connectorSettings(c, ctx.config.baseUrl).name,
     loginUrl: `${base}/login/${encodeURIComponent(c.id)}?returnTo=${encodeURIComponent(returnTo)}`,
   }));
   noStore(res);

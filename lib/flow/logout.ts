@@ -1,4 +1,6 @@
 import type { Auth } from '../auth.js';
+import { logsOutUpstream, type UpstreamLogout } from '../connector.js';
+import { settingsOf } from '../connector-settings.js';
 import type { GatewayContext } from '../context.js';
 import { FedgateError, toFedgateError } from '../errors.js';
 import { noStore, queryOf, readForm, redirect, sendError, sendHtml, setCookie, single, type Req, type Res } from '../http/respond.js';
@@ -43,8 +45,7 @@ export async function handleLogout(ctx: GatewayContext, req: Req, res: Res): Pro
     const auth = readSessionAuth(sess?.fedgate);
     if (sess) await destroySession(ctx, req);
     clearSessionCookie(ctx, res);
-    const connector = auth ? ctx.connectors.get(auth.connector) : undefined;
-    if (auth) ctx.emit('logout', { connector: auth.connector, sub: auth.sub, upstream: Boolean(connector?.upstreamLogout) }, req);
+    if (auth) ctx.emit('logout', { connector: auth.connector, sub: auth.sub, upstream: upstreamLogoutOf(ctx, auth.connector) !== undefined }, req);
     const upstream = auth ? await upstreamLogoutUrl(ctx, auth, returnTo) : undefined;
     redirect(res, upstream ?? returnTo);
   } catch (err) {
@@ -67,15 +68,15 @@ const logoutStateKey = (state: string) => `logout:${state}`;
  * https://openid.net/specs/openid-connect-rpinitiated-1_0.html#RPLogout
  */
 export async function upstreamLogoutUrl(ctx: GatewayContext, auth: SessionAuth, returnTo = '/'): Promise<string | undefined> {
-  const connector = ctx.connectors.get(auth.connector);
-  if (!connector?.upstreamLogout || !connector.buildLogoutUrl) return undefined;
+  const upstream = upstreamLogoutOf(ctx, auth.connector);
+  if (!upstream) return undefined;
   try {
     const state = randomToken();
     await ctx.kv.set(logoutStateKey(state), returnTo, logoutStateTtl);
-    const url = await connector.buildLogoutUrl({
+    const url = await upstream.connector.buildLogoutUrl({
       ...(auth.upstream.idToken ? { idToken: auth.upstream.idToken } : {}),
       ...(auth.upstream.logoutData ? { data: auth.upstream.logoutData } : {}),
-      postLogoutRedirectUri: connector.postLogoutRedirectUri ?? `${ctx.config.baseUrl}/`,
+      postLogoutRedirectUri: upstream.postLogoutRedirectUri,
       state,
     });
     return url?.href;
@@ -108,12 +109,24 @@ export async function handlePostLogoutReturn(ctx: GatewayContext, req: Req, res:
 export function postLogoutLandingPaths(ctx: GatewayContext): Set<string> {
   const origin = new URL(ctx.config.baseUrl).origin;
   const paths = new Set<string>();
-  for (const connector of ctx.connectors.values()) {
-    if (!connector.upstreamLogout) continue;
-    const uri = new URL(connector.postLogoutRedirectUri ?? `${ctx.config.baseUrl}/`);
+  for (const id of ctx.connectors.keys()) {
+    const upstream = upstreamLogoutOf(ctx, id);
+    if (!upstream) continue;
+    const uri = new URL(upstream.postLogoutRedirectUri);
     if (uri.origin === origin) paths.add(uri.pathname);
   }
   return paths;
+}
+
+/**
+ * The connector `id` and where its upstream sends the browser back, when its entry asks for
+ * upstream logout (`logout: "upstream"`) and the connector has that capability; else undefined.
+ */
+function upstreamLogoutOf(ctx: GatewayContext, id: string): { connector: UpstreamLogout; postLogoutRedirectUri: string } | undefined {
+  const connector = ctx.connectors.get(id);
+  const settings = settingsOf(ctx.config, id);
+  if (!connector || !settings?.upstreamLogout || !logsOutUpstream(connector)) return undefined;
+  return { connector, postLogoutRedirectUri: settings.postLogoutRedirectUri };
 }
 
 function clearSessionCookie(ctx: GatewayContext, res: Res): void {

@@ -1,7 +1,7 @@
 import type { Connector, ConnectorContext, ConnectorRegistry } from '../connector.js';
 import type { ResolvedConfig } from '../config/load.js';
-import { compileMapping, type CompiledMapping } from '../claims/map.js';
-import { FedgateError } from '../errors.js';
+import type { CompiledMapping } from '../claims/map.js';
+import { buildConnectors } from '../build-connectors.js';
 import type { Emit } from '../events.js';
 import type { Logger } from '../logger.js';
 import { instrumentFetch, type Metrics } from '../metrics.js';
@@ -33,21 +33,12 @@ export function connectorContext(config: ResolvedConfig, options: FedgateOptions
 
 /** Creates every configured connector through its type's factory (built-in or `options.connectorTypes`). */
 export function createConnectors(config: ResolvedConfig, allTypes: ConnectorRegistry, connectorCtx: ConnectorContext, kv: KvStore, metrics: Metrics | undefined): GatewayConnectors {
-  const connectors = new Map<string, Connector>();
-  const mappings = new Map<string, CompiledMapping>();
-  for (const c of config.connectors) {
-    const type = allTypes.get(c.type);
-    if (!type) throw new FedgateError('CONFIG_INVALID', `Unknown connector type "${c.type}"`);
-    const connector = type.create(c, {
-      ...connectorCtx,
-      fetch: instrumentFetch(connectorCtx.fetch, c.id, metrics),
-      basePath: config.basePath,
-      baseDir: config.baseDir,
-      // Per-connector namespace: a connector's replay guard can never collide with the core's keys.
-      store: { setIfAbsent: (key, value, ttl) => kv.setIfAbsent(`c:${c.id}:${key}`, value, ttl) },
-    });
-    connectors.set(connector.id, connector);
-    mappings.set(connector.id, compileMapping(connector.claims));
-  }
-  return { connectors, mappings };
+  return buildConnectors(config, allTypes, (c) => ({
+    ...connectorCtx,
+    fetch: instrumentFetch(connectorCtx.fetch, c.id, metrics),
+    basePath: config.basePath,
+    baseDir: config.baseDir,
+    // Per-connector namespace: a connector's replay guard can never collide with the core's keys.
+    store: { setIfAbsent: (key, value, ttl) => kv.setIfAbsent(`c:${c.id}:${key}`, value, ttl) },
+  }));
 }

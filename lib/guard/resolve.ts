@@ -1,5 +1,6 @@
 import { anonymous, type Auth } from '../auth.js';
 import type { GatewayContext } from '../context.js';
+import { settingsOf } from '../connector-settings.js';
 import { FedgateError, toFedgateError } from '../errors.js';
 import type { Req, Res } from '../http/respond.js';
 import { readSessionAuth, sessionExpiry, touchGranularityMs, type SessionAuth } from '../session/state.js';
@@ -173,8 +174,7 @@ async function authFromSession(ctx: GatewayContext, auth: SessionAuth): Promise<
 }
 
 function buildSessionAuth(ctx: GatewayContext, auth: SessionAuth, local: { idToken: string; accessToken: string }): Auth {
-  const connector = ctx.connectors.get(auth.connector);
-  const expose = connector?.exposeUpstreamTokens === true;
+  const expose = settingsOf(ctx.config, auth.connector)?.exposeUpstreamTokens === true;
   return {
     isAuthenticated: true,
     sub: auth.sub,

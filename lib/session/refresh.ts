@@ -5,7 +5,8 @@ import type { Req } from '../http/respond.js';
 import type { SessionHandle } from './lifecycle.js';
 import { readSessionAuth, type SessionAuth } from './state.js';
 import { localIdentityOf, upstreamTokensOf } from './identity.js';
-import type { Connector, UpstreamIdentity } from '../connector.js';
+import { canRefresh, type Refreshable, type UpstreamIdentity } from '../connector.js';
+import { settingsOf } from '../connector-settings.js';
 import { isRecord } from '../values.js';
 
 const lockLeaseMs = 15_000;
@@ -31,9 +32,9 @@ export type RefreshOutcome = { kind: 'unchanged' | 'refreshed'; auth: SessionAut
  * rotated refresh token already stored.
  */
 export async function refreshIfNeeded(ctx: GatewayContext, req: Req, auth: SessionAuth): Promise<RefreshOutcome> {
+  if (!needsRefresh(auth, Math.floor(ctx.now() / 1000))) return { kind: 'unchanged', auth };
   const connector = ctx.connectors.get(auth.connector);
-  const enabled = connector?.refreshEnabled ?? true;
-  if (!connector?.refresh || !enabled || !needsRefresh(auth, Math.floor(ctx.now() / 1000))) return { kind: 'unchanged', auth };
+  if (!connector || !canRefresh(connector) || !settingsOf(ctx.config, auth.connector)?.refresh) return { kind: 'unchanged', auth };
   const sess = req.session as SessionHandle;
   const lockKey = `lock:refresh:${auth.sid}`;
   const token = randomToken();
@@ -69,13 +70,13 @@ export async function refreshIfNeeded(ctx: GatewayContext, req: Req, auth: Sessi
 }
 
 /** The winner's refresh: the connector's token request, the re-mapped identity, the session saved. */
-async function refreshWith(ctx: GatewayContext, req: Req, connector: Connector, auth: SessionAuth, latest: SessionAuth): Promise<RefreshOutcome> {
+async function refreshWith(ctx: GatewayContext, req: Req, connector: Refreshable, auth: SessionAuth, latest: SessionAuth): Promise<RefreshOutcome> {
   const sess = req.session as SessionHandle;
   let identity: UpstreamIdentity;
   try {
-    identity = await connector.refresh!({
+    identity = await connector.refresh({
       refreshToken: latest.upstream.refreshToken!,
-      original: previousIdentity(latest),
+      original: storedIdentity(latest),
       saveTokens: async (tokens) => {
         // A rotated refresh token is stored before anything else can fail (userinfo, mapping).
         if (!tokens.refreshToken || tokens.refreshToken === latest.upstream.refreshToken) return;
@@ -90,18 +91,20 @@ async function refreshWith(ctx: GatewayContext, req: Req, connector: Connector, 
   }
   const local = localIdentityOf(ctx, auth.connector, identity);
   if (local.sub !== latest.sub) return { kind: 'ended', reason: 'subject changed' };
+  // A refresh without expires_in leaves no stale expiry behind.
+  const { expiresAt: _previousExpiry, ...kept } = latest.upstream;
   const next: SessionAuth = {
     ...latest,
     lastSeen: Math.max(latest.lastSeen, auth.lastSeen),
     claims: local.claims,
     scope: local.scope,
     rev: latest.rev + 1,
-    // A refresh without expires_in leaves no stale expiry behind.
     upstream: {
-      ...latest.upstream,
-      expiresAt: undefined,
+      ...kept,
       ...upstreamTokensOf(identity, Math.floor(ctx.now() / 1000)),
       claims: identity.claims,
+      // The connector's latest word on its logout (the session index keeps the login's `sid`).
+      ...(identity.logoutData ? { logoutData: identity.logoutData } : {}),
     },
   };
   sess.fedgate = next;
@@ -116,17 +119,24 @@ async function refreshWith(ctx: GatewayContext, req: Req, connector: Connector, 
 const endingCodes = new Set(['REFRESH_REJECTED', 'ID_TOKEN_INVALID', 'USERINFO_SUBJECT_MISMATCH']);
 
 /**
- * What the connector gets as the previous identity: the stored upstream claims of the last login
- * or refresh (sessions of older versions kept only `iss` and `aud`), and the last upstream ID token.
+ * The identity the connector returned at the last login or refresh, exactly as the session stored
+ * it: subject, upstream claims, tokens, `sid` and `logoutData`. Nothing is added: sessions of older
+ * versions, which kept no claims, hand over the stored `iss` and `aud` only.
  */
-function previousIdentity(auth: SessionAuth): UpstreamIdentity {
+function storedIdentity(auth: SessionAuth): UpstreamIdentity {
   const u = auth.upstream;
-  const stored = isRecord(u.claims) ? u.claims : { ...(u.iss ? { iss: u.iss } : {}), ...(u.aud ? { aud: u.aud } : {}) };
+  const claims = isRecord(u.claims) ? u.claims : { ...(u.iss ? { iss: u.iss } : {}), ...(u.aud ? { aud: u.aud } : {}) };
   return {
     subject: u.sub,
-    claims: { ...stored, sub: u.sub },
-    tokens: u.idToken ? { idToken: u.idToken } : {},
+    claims,
+    tokens: {
+      ...(u.idToken ? { idToken: u.idToken } : {}),
+      ...(u.accessToken ? { accessToken: u.accessToken } : {}),
+      ...(u.refreshToken ? { refreshToken: u.refreshToken } : {}),
+      ...(u.expiresAt !== undefined ? { expiresAt: u.expiresAt } : {}),
+    },
     ...(u.sid ? { sid: u.sid } : {}),
+    ...(u.logoutData ? { logoutData: u.logoutData } : {}),
   };
 }
 

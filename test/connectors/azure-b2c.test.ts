@@ -134,8 +134,9 @@ runConformance({
     test('a discovery document naming another tenant\'s issuer is refused', async () => {
       const c = ctx();
       // Built outside the gateway: its health probe would already have put a gateway connector in backoff.
-      const connector = builtinConnectors.get('azure-b2c')!.create(
-        { ...b2c(c.op, { tenantId: OTHER_TENANT_ID }), id: 'wrong-tenant' },
+      const type = builtinConnectors.get('azure-b2c')!;
+      const connector = type.create(
+        type.schema.parse({ ...b2c(c.op, { tenantId: OTHER_TENANT_ID }), id: 'wrong-tenant' }),
         { fetch, logger: recordingLogger(), now: Date.now, allowInsecureRequests: true, httpTimeout: 3, baseUrl: c.stack.url },
       );
       await expect(connector.ready()).rejects.toMatchObject({ code: 'UPSTREAM_RESPONSE_INVALID', message: `${NAME} discovery names another issuer than configured.` });

@@ -7,7 +7,7 @@
 import { builtinConnectors } from '../../connectors/registry.js';
 import { FedgateError } from '../../lib/errors.js';
 import { githubUrls } from '../../connectors/github/connector.js';
-import type { Connector, ConnectorContext } from '../../lib/connector.js';
+import { canRefresh, type ConnectorContext, type Refreshable } from '../../lib/connector.js';
 import { escapeHtml } from '../../lib/http/respond.js';
 import type { BrowserResponse } from '../fixtures/browser.js';
 import { recordingLogger, startStack, type Stack } from '../fixtures/stack.js';
@@ -191,42 +191,50 @@ describe('github: logout and refresh', () => {
   });
 
   test('GitHub App tokens: expiry is recorded and refresh rotates the refresh token, same user', async () => {
-    const connector: Connector = builtinConnectors.get('github')!.create({ ...githubConnectorConfig(stub), id: 'gh' }, connectorContext());
+    const connector = githubRefresher();
     const { refreshToken } = stub.issue('octocat');
     stub.appMode = true;
-    const identity = await connector.refresh!({ refreshToken, original: { subject: '12345', claims: {}, tokens: {} } });
+    const identity = await connector.refresh({ refreshToken, original: { subject: '12345', claims: {}, tokens: {} } });
     expect(identity.subject).toBe('12345');
     expect(identity.tokens.refreshToken).toMatch(/^ghr_/);
     expect(identity.tokens.refreshToken).not.toBe(refreshToken);
     expect(identity.tokens.expiresAt).toBe(1_700_000_000 + 28800);
     // The old refresh token was rotated away: using it again ends the session.
-    await expect(connector.refresh!({ refreshToken, original: { subject: '12345', claims: {}, tokens: {} } }))
+    await expect(connector.refresh({ refreshToken, original: { subject: '12345', claims: {}, tokens: {} } }))
       .rejects.toMatchObject({ code: 'REFRESH_REJECTED', message: 'The identity provider ended the session.' });
   });
 
   test('a rotated refresh token is saved before /user is asked, so an API outage right after loses nothing', async () => {
-    const connector: Connector = builtinConnectors.get('github')!.create({ ...githubConnectorConfig(stub), id: 'gh' }, connectorContext());
+    const connector = githubRefresher();
     const { refreshToken } = stub.issue('octocat');
     stub.appMode = true;
     const saved: string[] = [];
     const saveTokens = async (t: { refreshToken?: string }) => { if (t.refreshToken) saved.push(t.refreshToken); };
     stub.nextApiStatus = 502;
-    await expect(connector.refresh!({ refreshToken, original: { subject: '12345', claims: {}, tokens: {} }, saveTokens })).rejects.toBeInstanceOf(FedgateError);
+    await expect(connector.refresh({ refreshToken, original: { subject: '12345', claims: {}, tokens: {} }, saveTokens })).rejects.toBeInstanceOf(FedgateError);
     expect(saved).toHaveLength(1);
     expect(saved[0]).toMatch(/^ghr_/);
     expect(saved[0]).not.toBe(refreshToken);
     // The saved (rotated) token still works; the old one was rotated away.
-    const identity = await connector.refresh!({ refreshToken: saved[0]!, original: { subject: '12345', claims: {}, tokens: {} } });
+    const identity = await connector.refresh({ refreshToken: saved[0]!, original: { subject: '12345', claims: {}, tokens: {} } });
     expect(identity.subject).toBe('12345');
   });
 
   test('a refresh that returns another GitHub user is refused', async () => {
-    const connector: Connector = builtinConnectors.get('github')!.create({ ...githubConnectorConfig(stub), id: 'gh' }, connectorContext());
+    const connector = githubRefresher();
     const { refreshToken } = stub.issue('octocat');
-    await expect(connector.refresh!({ refreshToken, original: { subject: '999', claims: {}, tokens: {} } }))
+    await expect(connector.refresh({ refreshToken, original: { subject: '999', claims: {}, tokens: {} } }))
       .rejects.toMatchObject({ code: 'REFRESH_REJECTED', message: 'The identity provider returned another identity.' });
   });
 });
+
+/** A github connector built from a validated entry, as the gateway builds it, seen through its refresh capability. */
+function githubRefresher(): Refreshable {
+  const type = builtinConnectors.get('github')!;
+  const connector = type.create(type.schema.parse({ ...githubConnectorConfig(stub), id: 'gh' }), connectorContext());
+  if (!canRefresh(connector)) throw new Error('a github connector can refresh');
+  return connector;
+}
 
 function connectorContext(): ConnectorContext {
   return { fetch, logger: recordingLogger(), now: () => 1_700_000_000_000, allowInsecureRequests: true, httpTimeout: 3, baseUrl: 'http://127.0.0.1:1' };

@@ -70,6 +70,7 @@ const under = (p: string, ...prefixes: string[]) => prefixes.some((x) => (x.ends
 /** Modules of lib/ a connector may import: the connector contract and the helpers it hands out. */
 const connectorContract = [
   'lib/connector.ts',
+  'lib/connector-settings.ts',
   'lib/errors.ts',
   'lib/values.ts',
   'lib/claims/schema.ts',

@@ -28,11 +28,6 @@ export function providerClaimsConfig(table: ScopeClaims): Record<string, string[
   return out;
 }
 
-/** Every claim some scope can release; nothing else ever leaves for a client. */
-export function releasableClaims(table: ScopeClaims): Set<string> {
-  return new Set(Object.values(table).flat());
-}
-
 /**
  * Keeps only the claims released by `scopes`, from own properties only (a claim named
  * `__proto__` or `constructor` is never read from a prototype). `sub` is always the local sub.

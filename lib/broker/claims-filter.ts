@@ -6,7 +6,7 @@ import { reservedClaims } from '../tokens/mint.js';
  * claims, a custom scope the claims `op.scopes` assigns. The same table configures oidc-provider
  * (ID tokens) and fedgate's userinfo for broker access tokens, so both always agree.
  */
-export const standardScopeClaims: Readonly<Record<string, readonly string[]>> = Object.freeze({
+const standardScopeClaims: Readonly<Record<string, readonly string[]>> = Object.freeze({
   openid: ['sub'],
   profile: ['name', 'family_name', 'given_name', 'middle_name', 'nickname', 'picture', 'updated_at'],
   email: ['email', 'email_verified'],

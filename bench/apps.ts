@@ -167,7 +167,7 @@ export function startFedgate(init: ChildInit): Promise<Started> {
 
 interface RawSession {
   tx?: { verifier: string; state: string; nonce: string };
-  user?: { claims: Record<string, unknown>; idToken?: string; accessToken: string; refreshToken?: string; expiresAt?: number };
+  user?: { claims: Record<string, unknown>; idToken?: string | undefined; accessToken: string; refreshToken?: string | undefined; expiresAt?: number };
 }
 
 /**

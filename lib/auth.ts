@@ -31,7 +31,7 @@ export interface AuthenticatedAuth extends Auth {
   sub: string;
   connector: string;
   via: 'session' | 'bearer';
-  error?: undefined;
+  error?: never;
 }
 
 /** Narrows an `Auth` to a signed-in one. */

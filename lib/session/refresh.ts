@@ -90,16 +90,16 @@ async function refreshWith(ctx: GatewayContext, req: Req, connector: Connector, 
   }
   const local = localIdentityOf(ctx, auth.connector, identity);
   if (local.sub !== latest.sub) return { kind: 'ended', reason: 'subject changed' };
+  // A refresh without expires_in leaves no stale expiry behind.
+  const { expiresAt: _staleExpiry, ...upstream } = latest.upstream;
   const next: SessionAuth = {
     ...latest,
     lastSeen: Math.max(latest.lastSeen, auth.lastSeen),
     claims: local.claims,
     scope: local.scope,
     rev: latest.rev + 1,
-    // A refresh without expires_in leaves no stale expiry behind.
     upstream: {
-      ...latest.upstream,
-      expiresAt: undefined,
+      ...upstream,
       ...upstreamTokensOf(identity, Math.floor(ctx.now() / 1000)),
       claims: identity.claims,
     },

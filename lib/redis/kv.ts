@@ -38,7 +38,7 @@ async function guard<T>(op: () => Promise<T>, name = 'kv', observe?: RedisObserv
     return result;
   } catch (err) {
     observe?.(name, (performance.now() - started) / 1000, false);
-    throw new FedgateError('SESSION_STORE_UNAVAILABLE', 'The session store is unavailable; please try again shortly.', { cause: err, detail: err instanceof Error ? err.message.slice(0, 200) : undefined });
+    throw new FedgateError('SESSION_STORE_UNAVAILABLE', 'The session store is unavailable; please try again shortly.', { cause: err, ...(err instanceof Error ? { detail: err.message.slice(0, 200) } : {}) });
   }
 }
 

@@ -26,7 +26,7 @@ export const SESSION_SECRET = 'bench-session-secret-0123456789-abcdefghijklmnop'
 const EOC_SECRET = 'bench-eoc-cookie-secret-0123456789-abcdefghijklmnop';
 export const SCOPES = ['openid', 'profile', 'email', 'roles'];
 /** The local scope the bearer scenario requires (granted to accounts with role `analyst`). */
-export const BENCH_SCOPE = 'reports:read';
+const BENCH_SCOPE = 'reports:read';
 
 const hello = (_req: Request, res: Response): void => {
   res.send('hello');
@@ -167,7 +167,7 @@ export function startFedgate(init: ChildInit): Promise<Started> {
 
 interface RawSession {
   tx?: { verifier: string; state: string; nonce: string };
-  user?: { claims: Record<string, unknown>; idToken?: string; accessToken: string; refreshToken?: string; expiresAt?: number };
+  user?: { claims: Record<string, unknown>; idToken?: string | undefined; accessToken: string; refreshToken?: string | undefined; expiresAt?: number };
 }
 
 /**

@@ -38,7 +38,7 @@ function place(url: string): { where: string; group: string } {
   return { where: rel, group: 'other' };
 }
 
-export interface ProfileSummary {
+interface ProfileSummary {
   windowMs: number;
   busyMs: number;
   /** µs per request, when the request count is known. */
@@ -50,7 +50,7 @@ export interface ProfileSummary {
 }
 
 /** Self time per function over samples taken in [fromUs, toUs] (µs, the profile's clock). */
-export function summarize(profile: CpuProfile, fromUs: number, toUs: number, requests: number, topN = 25): ProfileSummary {
+function summarize(profile: CpuProfile, fromUs: number, toUs: number, requests: number, topN = 25): ProfileSummary {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
@@ -109,7 +109,7 @@ export function summarize(profile: CpuProfile, fromUs: number, toUs: number, req
   };
 }
 
-export function renderSummary(s: ProfileSummary, title: string, context: string, unit: 'req' | 'login' = 'req'): string {
+function renderSummary(s: ProfileSummary, title: string, context: string, unit: 'req' | 'login' = 'req'): string {
   const f = (v: number) => v.toFixed(1);
   const perReq = (ms: number) => (s.requests > 0 ? ((ms * 1000) / s.requests).toFixed(1) : '');
   return `# ${title}

@@ -69,7 +69,7 @@ const secretOf = (clientId: string): string => `bench-${clientId}-client-secret-
 interface HttpScenario { key: string; id: string; label: string; child: Child; url: string; headers: () => Record<string, string> }
 
 /** Target check: `value` against `limit`; `by` says by how much it was met or missed. */
-function target(text: string, value: number, limit: number, higherIsBetter: boolean, unit = '×'): Row['target'] {
+function target(text: string, value: number, limit: number, higherIsBetter: boolean, unit = '×'): NonNullable<Row['target']> {
   const met = higherIsBetter ? value >= limit : value <= limit;
   const gap = Math.abs(value - limit);
   const pct = (gap / limit) * 100;

@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     '    (acme users need the multi-provider config: GATEWAY_CONFIG=example-app/gateway.multi.json)',
     '  Ctrl+C to stop',
     line,
-  ].filter((l) => l !== '').join('\n') + '\n');
+  ].filter((l) => l !== '').map((l) => `${l}\n`).join(''));
 
   const stop = () => {
     Promise.all([app.close(), idp.close(), client.close()]).finally(() => process.exit(0));

@@ -31,12 +31,12 @@ export interface AuthenticatedAuth extends Auth {
   sub: string;
   connector: string;
   via: 'session' | 'bearer';
-  error?: undefined;
+  error?: never;
 }
 
 /** Narrows an `Auth` to a signed-in one. */
 export function isAuthenticated(auth: Auth | undefined): auth is AuthenticatedAuth {
-  return auth !== undefined && auth.isAuthenticated && auth.error === undefined
+  return auth?.isAuthenticated === true && auth.error === undefined
     && typeof auth.sub === 'string' && typeof auth.connector === 'string' && auth.via !== undefined;
 }
 
@@ -90,7 +90,6 @@ export const anonymous = (error?: Auth['error']): Auth => ({
 
 declare global {
   // Express's own augmentation point (declaration merging), so `req.auth` is typed in apps.
-  // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     interface Request {
       auth: Auth;

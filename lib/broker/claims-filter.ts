@@ -6,7 +6,7 @@ import { reservedClaims } from '../tokens/mint.js';
  * claims, a custom scope the claims `op.scopes` assigns. The same table configures oidc-provider
  * (ID tokens) and fedgate's userinfo for broker access tokens, so both always agree.
  */
-export const standardScopeClaims: Readonly<Record<string, readonly string[]>> = Object.freeze({
+const standardScopeClaims: Readonly<Record<string, readonly string[]>> = Object.freeze({
   openid: ['sub'],
   profile: ['name', 'family_name', 'given_name', 'middle_name', 'nickname', 'picture', 'updated_at'],
   email: ['email', 'email_verified'],
@@ -26,11 +26,6 @@ export function providerClaimsConfig(table: ScopeClaims): Record<string, string[
   const out: Record<string, string[] | null> = { sid: null, auth_time: null, iss: null, acr: null };
   for (const [scope, claims] of Object.entries(table)) out[scope] = [...claims];
   return out;
-}
-
-/** Every claim some scope can release; nothing else ever leaves for a client. */
-export function releasableClaims(table: ScopeClaims): Set<string> {
-  return new Set(Object.values(table).flat());
 }
 
 /**

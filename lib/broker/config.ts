@@ -132,7 +132,9 @@ export function validateOpConfig(op: OpConfig, c: OpCheckContext): ConfigProblem
       if (seen.has(u)) add(`${at}.redirect_uris[${j}]`, 'duplicate');
       seen.add(u);
     });
-    (client.post_logout_redirect_uris ?? []).forEach((u, j) => checkUrl(u, `${at}.post_logout_redirect_uris[${j}]`, c.allowInsecureRequests, problems));
+    (client.post_logout_redirect_uris ?? []).forEach((u, j) => {
+      checkUrl(u, `${at}.post_logout_redirect_uris[${j}]`, c.allowInsecureRequests, problems);
+    });
     if (client.backchannel_logout_uri !== undefined) checkUrl(client.backchannel_logout_uri, `${at}.backchannel_logout_uri`, c.allowInsecureRequests, problems);
     (client.scopes ?? []).forEach((s, j) => {
       if (!known.has(s)) add(`${at}.scopes[${j}]`, 'unknown scope: not standard, not in op.scopes, not in tokens.scopes');

@@ -35,7 +35,7 @@ export interface LogoutChain {
 
 type LogoutCapable = Client & { backchannelLogout(sub: string, sid: string | undefined): Promise<void> };
 type Provider = Awaited<ReturnType<BrokerRuntime['provider']>>;
-type Authorization = { sid?: string; grantId?: string; persistsLogout?: boolean };
+type Authorization = { sid?: string | undefined; grantId?: string | undefined; persistsLogout?: boolean | undefined };
 
 /** The KvStore due queue of fedgate sessions that carry provider sessions, by expected expiry. */
 const sweepQueue = 'op:sweep';

@@ -89,7 +89,7 @@ function renderChooser(ctx: GatewayContext, req: Req, res: Res, returnTo: string
   }));
   noStore(res);
   if (!wantsHtml(req)) {
-    sendJson(res, 400, { error: 'connector_required', code: 'CONNECTOR_REQUIRED', message: 'Choose a connector: GET ' + `${base}/login/:connector`, connectors: connectors.map((c) => c.id) });
+    sendJson(res, 400, { error: 'connector_required', code: 'CONNECTOR_REQUIRED', message: `Choose a connector: GET ${base}/login/:connector`, connectors: connectors.map((c) => c.id) });
     return;
   }
   const formAction = `${base}/login`;

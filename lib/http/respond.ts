@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { errorCodes, type FedgateError } from '../errors.js';
+import type { FedgateError } from '../errors.js';
 import { errorNextOf, escapeHtml, layout, pageBase, pagesOf, renderView } from './page.js';
 export { escapeHtml };
 

@@ -10,7 +10,9 @@ export type RedisClient = Redis | Cluster;
  * requests; reconnection is automatic with a capped backoff.
  */
 export function createRedisClient(cfg: RedisConfig, logger: Logger): RedisClient {
-  const common: RedisOptions = {
+  // Without replyMapping: ioredis 6's constructor does not accept RedisOptions' `replyMapping?: ... | undefined`
+  // under exactOptionalPropertyTypes; fedgate uses the default (legacy) replies.
+  const common: Omit<RedisOptions, 'replyMapping'> = {
     // Queue only until the first connection (see failFastAfterFirstConnect), then fail fast.
     enableOfflineQueue: true,
     commandTimeout: cfg.commandTimeout ?? 2000,

@@ -48,7 +48,7 @@ export type RedisObserver = (op: string, seconds: number, ok: boolean) => void;
 /** A store failure as the coded error every caller maps to 503 + Retry-After; coded errors pass. */
 export function storeUnavailable(cause: unknown): FedgateError {
   if (cause instanceof FedgateError) return cause;
-  return new FedgateError('SESSION_STORE_UNAVAILABLE', 'The session store is unavailable; please try again shortly.', { cause, detail: cause instanceof Error ? cause.message.slice(0, 200) : undefined });
+  return new FedgateError('SESSION_STORE_UNAVAILABLE', 'The session store is unavailable; please try again shortly.', { cause, ...(cause instanceof Error ? { detail: cause.message.slice(0, 200) } : {}) });
 }
 
 /** Runs one Redis operation: any failure becomes SESSION_STORE_UNAVAILABLE, never a crash. */

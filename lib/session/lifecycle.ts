@@ -17,7 +17,7 @@ export interface SessionHandle {
 }
 
 const storeDown = (cause: unknown) =>
-  new FedgateError('SESSION_STORE_UNAVAILABLE', 'The session store is unavailable; please try again shortly.', { cause, detail: cause instanceof Error ? cause.message.slice(0, 200) : undefined });
+  new FedgateError('SESSION_STORE_UNAVAILABLE', 'The session store is unavailable; please try again shortly.', { cause, ...(cause instanceof Error ? { detail: cause.message.slice(0, 200) } : {}) });
 
 /**
  * Builds the express-session middleware: HttpOnly, SameSite=Lax, Secure on https, opaque id.

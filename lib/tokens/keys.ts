@@ -97,9 +97,15 @@ export function validatePrivateJwks(jwks: unknown, path: string): ConfigProblem[
   keys.forEach((key: unknown, index) => {
     const at = `${path}.keys[${index}]`;
     const add = (member: string | null, message: string) => problems.push({ path: member ? `${at}.${member}` : at, message });
-    if (!isRecord(key)) return add(null, 'must be a JWK object');
+    if (!isRecord(key)) {
+      add(null, 'must be a JWK object');
+      return;
+    }
 
-    if (key.kty === 'oct') return add('kty', 'symmetric keys ("oct") are not allowed: verifiers would hold the signing secret; use an asymmetric key');
+    if (key.kty === 'oct') {
+      add('kty', 'symmetric keys ("oct") are not allowed: verifiers would hold the signing secret; use an asymmetric key');
+      return;
+    }
     if (typeof key.kty !== 'string' || !(key.kty in publicMembers)) add('kty', 'must be "EC", "RSA" or "OKP"');
 
     if (typeof key.kid !== 'string' || key.kid.length === 0) add('kid', 'required (a non-empty string)');

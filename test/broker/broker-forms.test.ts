@@ -5,7 +5,7 @@
  * and refused when they come from elsewhere; errors of form POSTs are pages, not JSON.
  */
 import * as oidc from 'openid-client';
-import { type Browser as Chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser as Chromium, BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '../fixtures/chromium.js';
 import { CONFIDENTIAL_SECRET, authorize, discover, startBrokerStack, type BrokerClientSpec, type BrokerStack } from './helpers.js';
 import { recordSecret } from '../fixtures/secret-scan.js';

@@ -5,7 +5,6 @@ import { clientSecret, runCli, sessionSecret, tempDir } from './run.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let op: TestOp;
-let keysFile: string;
 let kid: string;
 
 const env = { CLI_SESSION_SECRET: sessionSecret, CLI_CLIENT_SECRET: clientSecret };
@@ -30,7 +29,7 @@ beforeAll(async () => {
   tmp = await tempDir();
   const jwk = await generatePrivateJwk('ES256');
   kid = String(jwk.kid);
-  keysFile = await tmp.write('jwks.json', { keys: [jwk] });
+  await tmp.write('jwks.json', { keys: [jwk] });
   op = await startOp();
 });
 afterAll(async () => {

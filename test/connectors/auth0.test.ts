@@ -111,7 +111,7 @@ runConformance({
 
     test('the pinned algorithm holds: an HS256 ID token (signed with the client secret) is refused', async () => {
       const { op } = ctx();
-      op.tamperIdToken = (payload, header) => ({ payload, header: { ...header, alg: 'HS256', kid: undefined } });
+      op.tamperIdToken = (payload, { kid: _kid, ...header }) => ({ payload, header: { ...header, alg: 'HS256' } });
       op.tamperSigningKey = new TextEncoder().encode(DEFAULT_CLIENT_SECRET);
       try {
         const res = await ctx().attemptLogin();

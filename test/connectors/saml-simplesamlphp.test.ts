@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import express from 'express';
 import { createServer, type Server } from 'node:http';
-import { type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { launchChromiumProfile } from '../fixtures/chromium.js';
 import * as oidc from 'openid-client';
 import { fedgate, requireAuth, type Gateway } from '../../index.js';

@@ -32,7 +32,7 @@ test('docs/connectors.md has a section with a valid example entry for every buil
   const blocks = codeBlocks('docs/connectors.md');
   const page = readFileSync(new URL('../../docs/connectors.md', import.meta.url), 'utf8').split('\n');
   for (const type of builtinConnectors.keys()) {
-    const heading = page.findIndex((l) => l === `## ${type}`) + 1;
+    const heading = page.indexOf(`## ${type}`) + 1;
     expect([type, heading > 0]).toEqual([type, true]);
     const example = blocks.find((b) => b.line > heading && b.lang === 'json');
     const entry = JSON.parse(example!.code) as { type: string };

@@ -99,7 +99,7 @@ describe('shell', () => {
     for (const [where, line] of commands) {
       for (const m of line.matchAll(/\bnpm run(?: -s)? ([\w:-]+)/g)) if (!(m[1]! in pkg.scripts)) problems.push(`${where}: no script "${m[1]}"`);
       const install = /\bnpm install ((?:[\w@./-]+ ?)+)/.exec(line);
-      for (const name of install?.[1]!.trim().split(/\s+/) ?? []) {
+      for (const name of install?.[1]?.trim().split(/\s+/) ?? []) {
         if (name !== pkg.name && !(name in pkg.peerDependencies)) problems.push(`${where}: npm install ${name}`);
       }
     }

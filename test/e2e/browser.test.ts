@@ -5,7 +5,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { launchChromiumProfile } from '../fixtures/chromium.js';
 import { startApp, type ExampleApp } from '../../example-app/app.js';
 import { devClientSecret } from '../../example-app/dev-defaults.js';

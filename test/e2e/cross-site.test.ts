@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type BrowserContext, type Page, type Response } from 'playwright-core';
+import type { BrowserContext, Page, Response } from 'playwright-core';
 import { launchChromiumProfile } from '../fixtures/chromium.js';
 import { requireAuth } from '../../index.js';
 import { startStack, type Stack } from '../fixtures/stack.js';

@@ -1,5 +1,6 @@
 /* Functions run inside the browser page by test/e2e/pages.test.ts (page.evaluate). Plain JS: the
    test project has no DOM typings. */
+// biome-ignore-all lint/correctness/noUnusedVariables: the page calls these functions by name
 
 /** Structure, horizontal overflow and the lowest contrast of any visible text (WCAG 2.2 relative luminance). */
 function auditPage() {
@@ -45,7 +46,9 @@ function auditPage() {
 /** Numbers every control, drops the focus, returns how many there are. */
 function markControls() {
   const all = Array.from(document.querySelectorAll('a[href], button, input:not([type=hidden])'));
-  all.forEach((el, i) => el.setAttribute('data-tab-id', String(i)));
+  all.forEach((el, i) => {
+    el.setAttribute('data-tab-id', String(i));
+  });
   if (document.activeElement) document.activeElement.blur();
   return all.length;
 }
@@ -53,7 +56,7 @@ function markControls() {
 /** The focused control: its number, label and whether its focus outline is visible. */
 function focusedControl() {
   const el = document.activeElement;
-  if (!el || !el.hasAttribute('data-tab-id')) return null;
+  if (!el?.hasAttribute('data-tab-id')) return null;
   const style = getComputedStyle(el);
   return { id: el.getAttribute('data-tab-id'), label: (el.textContent || '').trim() || el.name, outline: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2 };
 }
@@ -63,7 +66,7 @@ function blurFocus() {
 }
 
 function focusedText() {
-  return ((document.activeElement && document.activeElement.textContent) || '').trim();
+  return (document.activeElement?.textContent || '').trim();
 }
 
 /** Adds a link to the current page (a link on another site). */

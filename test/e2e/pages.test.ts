@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { launchChromiumProfile } from '../fixtures/chromium.js';
 import { startApp, type ExampleApp } from '../../example-app/app.js';
 import { startClientApp, type ClientApp } from '../../example-app/client-app.js';

@@ -10,7 +10,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import * as oidc from 'openid-client';
-import { type Browser as Chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser as Chromium, BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '../fixtures/chromium.js';
 import { startStack, type Stack } from '../fixtures/stack.js';
 import { getFreePort, waitFor } from '../fixtures/ports.js';

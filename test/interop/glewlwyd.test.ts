@@ -16,7 +16,7 @@ import { type BrowserContext, type Page } from 'playwright-core';
 import { launchChromiumProfile } from '../fixtures/chromium.js';
 import { fedgate, requireAuth, type Gateway } from '../../index.js';
 import { startRedis, type RedisServer } from '../fixtures/redis.js';
-import { closeServer, listenEphemeral, waitFor } from '../fixtures/ports.js';
+import { closeServer, waitFor } from '../fixtures/ports.js';
 import { testClock } from '../fixtures/clock.js';
 import { recordSecret } from '../fixtures/secret-scan.js';
 import { SESSION_SECRET, recordingLogger, testKeys } from '../fixtures/stack.js';

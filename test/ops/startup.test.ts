@@ -130,8 +130,8 @@ describe('login.failed.detail', () => {
       const failed = wrong.logger.lines.find((l) => (l.obj as { event?: string }).event === 'login.failed');
       const detail = wrong.logger.lines.find((l) => (l.obj as { event?: string }).event === 'login.failed.detail');
       expect(detail?.level).toBe('debug');
-      expect(detail?.obj).toMatchObject({ code: (failed?.obj as { code?: string }).code });
-      expect(String((detail?.obj as { detail?: string }).detail)).toMatch(/invalid_client/);
+      expect(detail?.obj).toMatchObject({ code: (failed!.obj as { code?: string }).code });
+      expect(String((detail!.obj as { detail?: string }).detail)).toMatch(/invalid_client/);
     } finally {
       await wrong.close();
     }

@@ -86,7 +86,9 @@ beforeAll(() => {
   }
   writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
   writeFileSync(path.join(project, 'consumer.ts'), consumer);
-  docSnippets().forEach((code, i) => writeFileSync(path.join(project, `doc-snippet-${i}.ts`), code));
+  docSnippets().forEach((code, i) => {
+    writeFileSync(path.join(project, `doc-snippet-${i}.ts`), code);
+  });
 }, 60_000);
 afterAll(() => {
   if (project) rmSync(project, { recursive: true, force: true });

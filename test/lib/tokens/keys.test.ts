@@ -11,8 +11,8 @@ import { publicJwks } from '../../../lib/tokens/metadata.js';
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth'];
 
-function recordingLogger(): Logger & { warnings: Array<{ obj: object; msg?: string }> } {
-  const warnings: Array<{ obj: object; msg?: string }> = [];
+function recordingLogger(): Logger & { warnings: Array<{ obj: object; msg?: string | undefined }> } {
+  const warnings: Array<{ obj: object; msg?: string | undefined }> = [];
   const noop = () => {};
   return { warnings, debug: noop, info: noop, error: noop, warn: (obj, msg) => warnings.push({ obj, msg }) };
 }

@@ -4,7 +4,7 @@ import type session from 'express-session';
 import { anonymous } from './auth.js';
 import type { Connector, ConnectorRegistry } from './connector.js';
 import type { GatewayContext } from './context.js';
-import { loadConfig, type ResolvedConfig } from './config/load.js';
+import { loadConfig, storeConnectTimeout, type ResolvedConfig } from './config/load.js';
 import type { ConfigInput } from './config/schema.js';
 import { compileMapping, type CompiledMapping } from './claims/map.js';
 import { FedgateError, toFedgateError } from './errors.js';
@@ -108,21 +108,23 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
   let store: session.Store;
   let kv: KvStore;
   const timeouts = { idleTimeout: config.session.idleTimeout, absoluteTimeout: config.session.absoluteTimeout, transactionTtl: config.session.transactionTtl };
-  if (config.session.memoryStore && !options.redis) {
+  const sessionStore = config.session.store;
+  if (sessionStore.kind === 'redis') {
+    redis = createRedisClient(sessionStore.redis, logger);
+    ownsRedis = true;
+  } else if (sessionStore.kind === 'external' && options.redis) {
+    // loadConfig chose 'external' because options.redis is set: the app's own client. fedgate
+    // adds a listener, never changes its options, never closes it.
+    redis = options.redis;
+    detachErrorLogging = attachErrorLogging(redis, logger);
+  }
+  if (redis) {
+    store = new FedgateRedisStore(redis, `${config.session.prefix}sess:`, timeouts, now);
+    kv = createRedisKv(redis, config.session.prefix, metrics?.redis);
+  } else {
     logger.warn({ event: 'insecure.memory_store' }, 'INSECURE: sessions are kept in process memory (session.insecureMemoryStore). Development only: they vanish on restart and are not shared between instances.');
     store = new FedgateMemoryStore();
     kv = createMemoryKv(now);
-  } else {
-    if (options.redis) {
-      // The app's own client: fedgate adds a listener, never changes its options, never closes it.
-      redis = options.redis;
-      detachErrorLogging = attachErrorLogging(redis, logger);
-    } else {
-      redis = createRedisClient(config.session.redis!, logger);
-      ownsRedis = true;
-    }
-    store = new FedgateRedisStore(redis, `${config.session.prefix}sess:`, timeouts, now);
-    kv = createRedisKv(redis, config.session.prefix, metrics?.redis);
   }
   const emitter = new EventEmitter();
   // An 'error'-typed listener is never needed: events carry no 'error' type, so emit never throws.
@@ -254,10 +256,10 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
   let announcedReady = false;
   gateway.ready = async () => {
     await tokens.ready();
-    const storeName = describeStore(config, redis, !ownsRedis);
+    const storeName = describeStore(config, redis);
     if (redis) {
       try {
-        await waitUntilReady(redis, (config.session.redis?.connectTimeout ?? 2000) * 2);
+        await waitUntilReady(redis, storeConnectTimeout(config.session.store) * 2);
         await redis.ping();
       } catch (err) {
         throw new FedgateError('SESSION_STORE_UNAVAILABLE', `Redis is not reachable: ${storeName}.`, { cause: err });

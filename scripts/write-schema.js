@@ -12,7 +12,8 @@
 //   string before validating (lib/config/env.ts);
 // - a connector entry is checked against the schema of its `type` only (if/then keyed on the
 //   `type` constant), so a typo gives one error at its path, not one per connector type;
-// - defaults the loader applies are declared (`default`), for editors' hovers and completion.
+// - defaults the loader applies are declared (`default`), for editors' hovers and completion:
+//   zod's own (lib/config/default.ts), plus the broker's below.
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -28,40 +29,17 @@ export const envPlaceholderPattern = '\\$\\{env:[A-Za-z_][A-Za-z0-9_]*\\}';
 const httpUrlPattern = '^https?://[^\\s/?#]+([/?#]\\S*)?$';
 
 /**
- * Defaults the loader applies (lib/config/load.ts, lib/redis, lib/broker, the connectors), by
- * config path; `[]` steps into array items. test/package/schema.test.ts checks them against the
- * loader's resolved configuration.
+ * Defaults that lib/broker applies itself, by config path; `[]` steps into array items. Every
+ * other default is declared next to its zod entry (`withDefault`, lib/config/default.ts) and
+ * reaches the schema through `z.toJSONSchema`. test/package/schema-validate.test.ts checks these
+ * against the broker's resolved settings.
  */
 export const configDefaults = {
-  basePath: '/auth',
-  allowInsecureRequests: false,
-  'hsts.maxAge': 31536000,
-  'hsts.includeSubDomains': false,
-  httpTimeout: 10,
-  'session.redis.prefix': 'fedgate:',
-  'session.redis.commandTimeout': 2000,
-  'session.redis.connectTimeout': 2000,
-  'session.insecureMemoryStore': false,
-  'session.idleTimeout': 1800,
-  'session.absoluteTimeout': 43200,
-  'session.transactionTtl': 600,
-  'session.cacheTtl': 1,
-  'tokens.insecureEphemeralKeys': false,
-  'tokens.accessTokenTtl': 300,
-  'tokens.idTokenTtl': 300,
-  'tokens.scopes': {},
-  'tokens.sessionBound': false,
   'op.clients[].trusted': false,
   'op.ttl.authorizationCode': 60,
   'op.ttl.refreshToken': 1209600,
   'op.ttl.grant': 7776000,
   'op.sessionCheckInterval': 30,
-  'connectors[].logout': 'local',
-  'connectors[].refresh': true,
-  'connectors[].exposeUpstreamTokens': false,
-  'connectors[].domains': [],
-  'connectors[].authorizationParams': {},
-  'connectors[].idTokenMaxAge': 300,
 };
 
 /**

@@ -128,7 +128,7 @@ function keyChecks(v: ConfigView, options: CrossCheckOptions): ConfigProblem[] {
 
 function opChecks(v: ConfigView): ConfigProblem[] {
   const t = v.tokens;
-  const needed = ['tokens', 'tokens.issuer', 'tokens.audience'];
+  const needed = ['tokens.issuer', 'tokens.audience'];
   // Keys with a default are undefined here only when they failed the schema.
   if (!v.op || v.baseUrl === undefined || v.basePath === undefined || v.allowInsecureRequests === undefined || t?.scopes === undefined || needed.some((p) => v.invalid.has(p))) return [];
   const origin = new URL(v.baseUrl).origin;

@@ -114,7 +114,7 @@ async function checkKeys(config: ResolvedConfig, logger: ReturnType<typeof colle
 function insecureWarnings(config: ResolvedConfig): string[] {
   const out: string[] = [];
   if (config.allowInsecureRequests) out.push('allowInsecureRequests is on: http upstreams allowed (development only)');
-  if (config.session.memoryStore) out.push('session.insecureMemoryStore is on: sessions vanish on restart and are not shared (development only)');
+  if (config.session.store.kind === 'memory') out.push('session.insecureMemoryStore is on: sessions vanish on restart and are not shared (development only)');
   if (config.tokens.insecureEphemeralKeys) out.push('tokens.insecureEphemeralKeys is on: tokens die on restart and differ between instances (development only)');
   return out;
 }

@@ -61,7 +61,8 @@ export function createConnector(config: ResolvedConfig, index: number, ctx: Conn
 
 /** `redis://user:pass@host:6379/0` → `host:6379`: never print credentials. */
 export function describeRedis(config: ResolvedConfig): string {
-  const r = config.session.redis;
-  if (!r) return config.session.memoryStore ? 'in-process memory (session.insecureMemoryStore: development only)' : 'none';
-  return describeRedisConfig(r);
+  const { store } = config.session;
+  if (store.kind === 'memory') return 'in-process memory (session.insecureMemoryStore: development only)';
+  // The CLI loads configs without an app, so never 'external'; named for completeness.
+  return store.kind === 'redis' ? describeRedisConfig(store.redis) : 'the app\'s own client (options.redis)';
 }

@@ -9,11 +9,11 @@ import { networkCause, type ProbeReport } from './probe.js';
  * report names the host, never the URL (it may carry a password).
  */
 export async function probeRedis(config: ResolvedConfig, timeoutSeconds: number): Promise<ProbeReport> {
-  const redisConfig = config.session.redis;
+  const { store } = config.session;
   const target = describeRedis(config);
-  if (!redisConfig) return { lines: [`${target}: nothing to probe`], problems: [] };
+  if (store.kind !== 'redis') return { lines: [`${target}: nothing to probe`], problems: [] };
   const timeoutMs = timeoutSeconds * 1000;
-  const client = createRedisClient({ ...redisConfig, connectTimeout: timeoutMs, commandTimeout: timeoutMs }, collectingLogger());
+  const client = createRedisClient({ ...store.redis, connectTimeout: timeoutMs, commandTimeout: timeoutMs }, collectingLogger());
   try {
     const answer = await pingOnce(client, timeoutMs);
     return { lines: [`PING ${target} -> ${answer}`], problems: [] };

@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { limitedFetch } from '../connectors/common/limited-fetch.js';
 import type { ResolvedConfig } from '../lib/config/load.js';
+import { defaultIdTokenSigningAlg } from '../lib/config/connector-base.js';
 import { toFedgateError } from '../lib/errors.js';
 import { SamlConnector } from '../connectors/saml/index.js';
 import { collectingLogger, createConnector } from './config.js';
@@ -141,7 +142,7 @@ export async function probeConnector(config: ResolvedConfig, index: number, time
   for (const required of ['authorization_endpoint', 'token_endpoint', 'jwks_uri']) {
     if (typeof doc[required] !== 'string') problems.push(`discovery has no ${required}`);
   }
-  const expectedAlg = cfg.idTokenSigningAlg ?? 'RS256';
+  const expectedAlg = cfg.idTokenSigningAlg ?? defaultIdTokenSigningAlg;
   const algs = Array.isArray(doc.id_token_signing_alg_values_supported) ? doc.id_token_signing_alg_values_supported.map(String) : [];
   lines.push(row('id_token algs', `${algs.length ? algs.join(', ') : '(not advertised)'}; expected ${expectedAlg}`));
   if (algs.length && !algs.includes(expectedAlg)) {

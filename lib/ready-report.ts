@@ -10,19 +10,17 @@ import type { KeySet } from './tokens/keys.js';
  * Where the session store lives, for messages: `redis 10.0.0.5:6379`, never the URL (it may
  * carry a password).
  */
-export function describeStore(config: ResolvedConfig, client: RedisClient | undefined, injected: boolean): string {
-  if (!client) return 'memory (session.insecureMemoryStore, development only)';
-  if (injected) {
-    if ('isCluster' in client && client.isCluster) return 'redis cluster (client passed in options.redis)';
-    const o = (client as { options?: { host?: unknown; port?: unknown } }).options;
-    return typeof o?.host === 'string' ? `redis ${o.host}:${String(o.port ?? 6379)} (client passed in options.redis)` : 'redis (client passed in options.redis)';
-  }
-  return describeRedisConfig(config.session.redis);
+export function describeStore(config: ResolvedConfig, client: RedisClient | undefined): string {
+  const { store } = config.session;
+  if (store.kind === 'memory') return 'memory (session.insecureMemoryStore, development only)';
+  if (store.kind === 'redis') return describeRedisConfig(store.redis);
+  if (client && 'isCluster' in client && client.isCluster) return 'redis cluster (client passed in options.redis)';
+  const o = (client as { options?: { host?: unknown; port?: unknown } } | undefined)?.options;
+  return typeof o?.host === 'string' ? `redis ${o.host}:${String(o.port ?? 6379)} (client passed in options.redis)` : 'redis (client passed in options.redis)';
 }
 
 /** A Redis configuration for messages: host and port (or the Sentinel or Cluster nodes), never the URL's credentials. */
-export function describeRedisConfig(r: RedisConfig | undefined): string {
-  if (!r) return 'redis';
+export function describeRedisConfig(r: RedisConfig): string {
   if ('url' in r) {
     try {
       const u = new URL(r.url);

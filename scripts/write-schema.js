@@ -12,7 +12,8 @@
 //   string before validating (lib/config/env.ts);
 // - a connector entry is checked against the schema of its `type` only (if/then keyed on the
 //   `type` constant), so a typo gives one error at its path, not one per connector type;
-// - defaults the loader applies are declared (`default`), for editors' hovers and completion.
+// - defaults the loader applies are declared (`default`), for editors' hovers and completion:
+//   each is a zod default (`withDefault`, lib/config/default.ts), which `z.toJSONSchema` publishes.
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -28,43 +29,6 @@ export const envPlaceholderPattern = '\\$\\{env:[A-Za-z_][A-Za-z0-9_]*\\}';
 const httpUrlPattern = '^https?://[^\\s/?#]+([/?#]\\S*)?$';
 
 /**
- * Defaults the loader applies (lib/config/load.ts, lib/redis, lib/broker, the connectors), by
- * config path; `[]` steps into array items. test/package/schema.test.ts checks them against the
- * loader's resolved configuration.
- */
-export const configDefaults = {
-  basePath: '/auth',
-  allowInsecureRequests: false,
-  'hsts.maxAge': 31536000,
-  'hsts.includeSubDomains': false,
-  httpTimeout: 10,
-  'session.redis.prefix': 'fedgate:',
-  'session.redis.commandTimeout': 2000,
-  'session.redis.connectTimeout': 2000,
-  'session.insecureMemoryStore': false,
-  'session.idleTimeout': 1800,
-  'session.absoluteTimeout': 43200,
-  'session.transactionTtl': 600,
-  'session.cacheTtl': 1,
-  'tokens.insecureEphemeralKeys': false,
-  'tokens.accessTokenTtl': 300,
-  'tokens.idTokenTtl': 300,
-  'tokens.scopes': {},
-  'tokens.sessionBound': false,
-  'op.clients[].trusted': false,
-  'op.ttl.authorizationCode': 60,
-  'op.ttl.refreshToken': 1209600,
-  'op.ttl.grant': 7776000,
-  'op.sessionCheckInterval': 30,
-  'connectors[].logout': 'local',
-  'connectors[].refresh': true,
-  'connectors[].exposeUpstreamTokens': false,
-  'connectors[].domains': [],
-  'connectors[].authorizationParams': {},
-  'connectors[].idTokenMaxAge': 300,
-};
-
-/**
  * Renders the JSON Schema text (pretty-printed, trailing newline) for a connector registry.
  * `buildConfigSchema` and `registry` are passed in, so the test can render from the TypeScript
  * sources and this script from the build.
@@ -73,7 +37,6 @@ export function renderConfigSchema(buildConfigSchema, registry) {
   // 'input': what a user writes (defaults make keys optional); refinements that JSON Schema
   // cannot express (e.g. "no fragment in a URL") are left to fedgate's own validation.
   const { $schema, ...rest } = z.toJSONSchema(buildConfigSchema(registry), { io: 'input', unrepresentable: 'any', target: 'draft-7' });
-  for (const [path, value] of Object.entries(configDefaults)) setDefault(rest, path, value);
   // Placeholders first, so the `type` enum of the selection stays a plain enum.
   const body = selectConnectorsByType(acceptEnvPlaceholders(rest));
   const document = {
@@ -156,24 +119,6 @@ function selectObjectUnionByKey(node) {
 // `properties` alongside `required` keeps ajv's strictRequired mode content.
 function has(key) {
   return { properties: { [key]: true }, required: [key] };
-}
-
-// Sets `default` on every subschema the dotted path reaches (through anyOf/oneOf branches and
-// if/then selections); throws when it reaches none, so a renamed key cannot lose its default.
-function setDefault(schema, path, value) {
-  let nodes = [schema];
-  for (const step of path.split('.')) {
-    const name = step.endsWith('[]') ? step.slice(0, -2) : step;
-    nodes = nodes.flatMap((n) => alternatives(n)).flatMap((n) => (n.properties?.[name] ? [n.properties[name]] : []));
-    if (step.endsWith('[]')) nodes = nodes.flatMap((n) => alternatives(n)).flatMap((n) => (n.items ? [n.items] : []));
-  }
-  if (nodes.length === 0) throw new Error(`write-schema: default for ${path} reaches no schema`);
-  for (const n of nodes) n.default = value;
-}
-
-function alternatives(node) {
-  const branches = [...(node.anyOf ?? []), ...(node.oneOf ?? []), ...(node.allOf ?? []).map((a) => a.then ?? a)];
-  return [node, ...branches.flatMap((b) => alternatives(b))];
 }
 
 async function main() {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ConfigProblem } from '../errors.js';
 import { reservedClaims } from '../tokens/mint.js';
+import { withDefault } from '../config/default.js';
 
 /**
  * The `op` block: broker mode, where fedgate is also an OpenID Provider for other client apps.
@@ -26,7 +27,7 @@ export const opClientSchema = z.strictObject({
   client_name: z.string().min(1).max(120).optional().describe('Shown on the consent and consents pages. Default the client_id.'),
   redirect_uris: z.array(uri).min(1).max(32).describe('Exact redirect URIs; no wildcard, no prefix matching.'),
   post_logout_redirect_uris: z.array(uri).max(32).optional().describe('Exact URIs allowed after RP-initiated logout.'),
-  trusted: z.boolean().optional().describe('First-party client: no consent page. Default false.'),
+  trusted: withDefault(z.boolean(), false, 'First-party client: no consent page.'),
   scopes: z.array(scopeToken).max(64).optional().describe('Scopes the client may request. Default ["openid", "profile", "email", "offline_access"].'),
   token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'none']).optional()
     .describe('Default client_secret_basic with a secret, none without.'),
@@ -36,19 +37,17 @@ export const opClientSchema = z.strictObject({
 
 export const opConfigSchema = z.strictObject({
   enabled: z.boolean().describe('Turns broker mode on: fedgate becomes an OpenID Provider for the listed clients.'),
-  clients: z.array(opClientSchema).max(256).optional(),
-  scopes: z.record(scopeToken, z.array(claimName).max(64)).optional()
-    .describe('Custom scopes and the local claims each one releases, e.g. { "groups": ["groups", "roles"] }.'),
+  clients: withDefault(z.array(opClientSchema).max(256), [], 'The client apps.'),
+  scopes: withDefault(z.record(scopeToken, z.array(claimName).max(64)), {}, 'Custom scopes and the local claims each one releases, e.g. { "groups": ["groups", "roles"] }.'),
   ttl: z.strictObject({
     accessToken: seconds.optional().describe('Client access tokens, seconds. Default tokens.accessTokenTtl.'),
     idToken: seconds.optional().describe('Client ID tokens, seconds. Default tokens.idTokenTtl.'),
-    authorizationCode: z.number().int().positive().max(600).optional().describe('Authorization codes, seconds. Default 60.'),
-    refreshToken: seconds.optional().describe('Refresh tokens, seconds. Default 14 days.'),
+    authorizationCode: withDefault(z.number().int().positive().max(600), 60, 'Authorization codes, seconds.'),
+    refreshToken: withDefault(seconds, 14 * 86_400, 'Refresh tokens, seconds (14 days).'),
     interaction: seconds.optional().describe('A pending login or consent, seconds. Default session.transactionTtl.'),
-    grant: seconds.optional().describe('How long a consent is remembered, seconds. Default 90 days.'),
-  }).optional(),
-  sessionCheckInterval: z.number().int().positive().max(3600).optional()
-    .describe('Seconds between checks for expired fedgate sessions whose clients await a back-channel logout. Default 30.'),
+    grant: withDefault(seconds, 90 * 86_400, 'How long a consent is remembered, seconds (90 days).'),
+  }).prefault({}),
+  sessionCheckInterval: withDefault(z.number().int().positive().max(3600), 30, 'Seconds between checks for expired fedgate sessions whose clients await a back-channel logout.'),
 }).describe('Broker mode: fedgate as an OpenID Provider for other client apps.');
 
 export type OpConfig = z.output<typeof opConfigSchema>;
@@ -107,7 +106,7 @@ export function validateOpConfig(op: OpConfig, c: OpCheckContext): ConfigProblem
     add('tokens.issuer', `must be ${expectedIssuer} (baseUrl + basePath) in broker mode, where clients discover the provider at the issuer`);
   }
   if (!isResourceIndicator(c.audience)) add('tokens.audience', 'must be an absolute URI without fragment in broker mode (it is the resource indicator of client access tokens, RFC 8707)');
-  const custom = op.scopes ?? {};
+  const custom = op.scopes;
   for (const [scope, claims] of Object.entries(custom)) {
     const at = `op.scopes.${scope}`;
     if ((standardScopes as readonly string[]).includes(scope)) add(at, 'standard scopes cannot be redefined');
@@ -118,7 +117,7 @@ export function validateOpConfig(op: OpConfig, c: OpCheckContext): ConfigProblem
   }
   const known = new Set<string>([...standardScopes, ...Object.keys(custom), ...c.localScopes]);
   const ids = new Set<string>();
-  (op.clients ?? []).forEach((client, i) => {
+  op.clients.forEach((client, i) => {
     const at = `op.clients[${i}]`;
     if (ids.has(client.client_id)) add(`${at}.client_id`, 'duplicate client_id');
     ids.add(client.client_id);
@@ -164,19 +163,19 @@ export interface BrokerSettings {
 export const defaultClientScopes = ['openid', 'profile', 'email', 'offline_access'] as const;
 
 export function resolveBrokerSettings(op: OpConfig, defaults: { accessTokenTtl: number; idTokenTtl: number; transactionTtl: number; absoluteTimeout: number }): BrokerSettings {
-  const t = op.ttl ?? {};
+  const t = op.ttl;
   return {
-    clients: op.clients ?? [],
-    customScopes: op.scopes ?? {},
+    clients: op.clients,
+    customScopes: op.scopes,
     ttl: {
       accessToken: t.accessToken ?? defaults.accessTokenTtl,
       idToken: t.idToken ?? defaults.idTokenTtl,
-      authorizationCode: t.authorizationCode ?? 60,
-      refreshToken: t.refreshToken ?? 14 * 86_400,
+      authorizationCode: t.authorizationCode,
+      refreshToken: t.refreshToken,
       interaction: t.interaction ?? defaults.transactionTtl,
-      grant: t.grant ?? 90 * 86_400,
+      grant: t.grant,
       session: defaults.absoluteTimeout,
     },
-    sessionCheckInterval: op.sessionCheckInterval ?? 30,
+    sessionCheckInterval: op.sessionCheckInterval,
   };
 }

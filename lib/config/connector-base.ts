@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { claimMappingSchema } from '../claims/schema.js';
+import { withDefault } from './default.js';
 
 /** Authorization parameters the gateway owns; a connector's `authorizationParams` may not set them. */
 export const gatewayOwnedParams = [
@@ -48,6 +49,13 @@ const httpDocumentUrl = z.string()
 export const idTokenAlgs = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'HS256', 'HS384', 'HS512'] as const;
 
 /**
+ * The upstream ID token algorithm when `idTokenSigningAlg` is absent. Neither a zod nor a JSON
+ * Schema default: a type without ID tokens (GitHub) refuses the key, so an editor must not fill it
+ * in; the connectors apply it where they verify.
+ */
+export const defaultIdTokenSigningAlg = 'RS256' satisfies (typeof idTokenAlgs)[number];
+
+/**
  * Keys every connector type accepts. Vendor connectors extend this with `.extend({...})`.
  * Key names are forever: rename nothing.
  */
@@ -61,15 +69,13 @@ export const connectorBaseShape = {
   scopes: z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'invalid scope token')).min(1).max(64).optional().describe('Scopes requested upstream.'),
   userinfo: z.boolean().optional().describe('Pull the upstream userinfo after the code exchange and overlay its claims.'),
   claims: claimMappingSchema.optional(),
-  authorizationParams: z.record(z.string().min(1).max(64), z.string().max(2048)).optional()
-    .describe('Static extra authorization parameters (e.g. Auth0 `audience`).'),
-  logout: z.enum(['local', 'upstream']).optional().describe('`upstream` continues logout at the provider. Default `local`.'),
-  domains: z.array(z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'must be a domain name')).max(256).optional()
-    .describe('E-mail domains routed to this connector by `login_hint` (home-realm discovery).'),
-  idTokenSigningAlg: z.enum(idTokenAlgs).optional().describe('The only accepted upstream ID token algorithm. Default RS256. HS* needs a clientSecret.'),
-  idTokenMaxAge: z.number().int().min(30).max(86_400).optional().describe('Seconds an upstream ID token\'s `iat` may lie in the past at login (plus 30 s clock tolerance). Default 300.'),
-  refresh: z.boolean().optional().describe('Refresh upstream tokens when they near expiry.'),
-  exposeUpstreamTokens: z.boolean().optional().describe('Expose the upstream tokens on `req.auth.upstream`. Default false.'),
+  authorizationParams: withDefault(z.record(z.string().min(1).max(64), z.string().max(2048)), {}, 'Static extra authorization parameters (e.g. Auth0 `audience`).'),
+  logout: withDefault(z.enum(['local', 'upstream']), 'local', '`upstream` continues logout at the provider.'),
+  domains: withDefault(z.array(z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'must be a domain name')).max(256), [], 'E-mail domains routed to this connector by `login_hint` (home-realm discovery).'),
+  idTokenSigningAlg: z.enum(idTokenAlgs).optional().describe(`The only accepted upstream ID token algorithm. Default ${defaultIdTokenSigningAlg}. HS* needs a clientSecret.`),
+  idTokenMaxAge: withDefault(z.number().int().min(30).max(86_400), 300, 'Seconds an upstream ID token\'s `iat` may lie in the past at login (plus 30 s clock tolerance).'),
+  refresh: withDefault(z.boolean(), true, 'Refresh upstream tokens when they near expiry.'),
+  exposeUpstreamTokens: withDefault(z.boolean(), false, 'Expose the upstream tokens on `req.auth.upstream`.'),
 } as const;
 
 export const connectorBaseSchema = z.strictObject({ type: z.string(), ...connectorBaseShape });

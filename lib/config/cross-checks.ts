@@ -3,10 +3,8 @@ import type { ConfigProblem } from '../errors.js';
 import { validateMapping } from '../claims/validate.js';
 import { checkPrivateJwksSync } from '../tokens/keys.js';
 import { validateOpConfig } from '../broker/config.js';
+import { sessionSchema } from './schema.js';
 import type { ConfigView } from './view.js';
-
-/** Defaults that the cross-field rules compare against (lib/config/load.ts applies the same). */
-export const defaults = { idleTimeout: 1800, absoluteTimeout: 43200, accessTokenTtl: 300, idTokenTtl: 300 } as const;
 
 /** What the cross-field rules need besides the configuration itself. */
 export interface CrossCheckOptions {
@@ -31,8 +29,9 @@ export function stripSlash(u: string): string {
 }
 
 /**
- * Rules that span several keys. They read only what passed the schema (`view`): a rule whose
- * inputs failed there is skipped, since that failure is already reported, and nothing is caught.
+ * Rules that span several keys. They read only what passed the schema (`view`, defaults applied):
+ * a rule whose inputs failed there is skipped, since that failure is already reported. Nothing is
+ * caught: a connector type's `validate()` that throws fails the load with its own error.
  */
 export function crossChecks(v: ConfigView, options: CrossCheckOptions): ConfigProblem[] {
   return [
@@ -92,11 +91,11 @@ function sessionChecks(v: ConfigView, externalRedis: boolean): ConfigProblem[] {
   return problems;
 }
 
-/** The effective session.absoluteTimeout, or undefined when it failed the schema. */
+/** The effective session.absoluteTimeout (its default applied), or undefined when it failed the schema. */
 function absoluteTimeoutOf(v: ConfigView): { value: number; label: string } | undefined {
-  if (!v.session || v.invalid.has('session.absoluteTimeout')) return undefined;
-  const set = v.session.absoluteTimeout;
-  return set === undefined ? { value: defaults.absoluteTimeout, label: `${defaults.absoluteTimeout} s, the default` } : { value: set, label: `${set} s` };
+  const value = v.session?.absoluteTimeout;
+  if (value === undefined) return undefined;
+  return { value, label: value === sessionSchema.shape.absoluteTimeout.def.defaultValue ? `${value} s, the default` : `${value} s` };
 }
 
 function lifetimeChecks(v: ConfigView): ConfigProblem[] {
@@ -129,16 +128,16 @@ function keyChecks(v: ConfigView, options: CrossCheckOptions): ConfigProblem[] {
 
 function opChecks(v: ConfigView): ConfigProblem[] {
   const t = v.tokens;
-  const needed = ['baseUrl', 'basePath', 'allowInsecureRequests', 'tokens', 'tokens.issuer', 'tokens.scopes', 'tokens.audience'];
-  if (!v.op || v.baseUrl === undefined || !t || needed.some((p) => v.invalid.has(p))) return [];
+  const needed = ['tokens.issuer', 'tokens.audience'];
+  // Keys with a default are undefined here only when they failed the schema.
+  if (!v.op || v.baseUrl === undefined || v.basePath === undefined || v.allowInsecureRequests === undefined || t?.scopes === undefined || needed.some((p) => v.invalid.has(p))) return [];
   const origin = new URL(v.baseUrl).origin;
-  const base = v.basePath ?? '/auth';
   return validateOpConfig(v.op, {
     baseUrl: origin,
-    basePath: base,
-    issuer: stripSlash(t.issuer ?? `${origin}${base}`),
-    allowInsecureRequests: v.allowInsecureRequests ?? false,
-    localScopes: Object.keys(t.scopes ?? {}),
+    basePath: v.basePath,
+    issuer: stripSlash(t.issuer ?? `${origin}${v.basePath}`),
+    allowInsecureRequests: v.allowInsecureRequests,
+    localScopes: Object.keys(t.scopes),
     audience: t.audience ?? origin,
   });
 }

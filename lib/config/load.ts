@@ -3,12 +3,24 @@ import { ConfigError, type ConfigProblem } from '../errors.js';
 import type { ConnectorRegistry } from '../connector.js';
 import { substituteEnv } from './env.js';
 import type { OpConfig } from '../broker/config.js';
-import { buildConfigSchema, type ParsedConfig, type PrivateJwks, type RedisConfig, type ScopeRule } from './schema.js';
-import { crossChecks, defaults, stripSlash } from './cross-checks.js';
+import { buildConfigSchema, cappedDefaults, redisDefaults, type ParsedConfig, type PrivateJwks, type RedisConfig, type ScopeRule } from './schema.js';
+import { crossChecks, stripSlash } from './cross-checks.js';
 import { protoKeyProblems, readConfigFile } from './file.js';
 import { validateSections } from './view.js';
 import { deepFreeze } from '../values.js';
 import type { HstsSettings } from '../http/hygiene.js';
+
+/** Where sessions (and every other key fedgate keeps) live. */
+export type SessionStoreConfig =
+  /** A Redis client fedgate opens from `session.redis`, and closes. */
+  | { readonly kind: 'redis'; readonly redis: RedisConfig }
+  /**
+   * The app's own ioredis client (`options.redis`), which fedgate never closes; `connectTimeout`
+   * (ms, from `session.redis` when also given) bounds how long `ready()` waits for it.
+   */
+  | { readonly kind: 'external'; readonly connectTimeout: number }
+  /** `session.insecureMemoryStore`: process memory, development only. */
+  | { readonly kind: 'memory' };
 
 /** The validated, defaulted and frozen configuration the gateway runs on. */
 export interface ResolvedConfig {
@@ -24,13 +36,13 @@ export interface ResolvedConfig {
   readonly baseDir: string;
   readonly session: {
     readonly secrets: readonly string[];
-    readonly redis?: RedisConfig;
-    readonly memoryStore: boolean;
+    readonly store: SessionStoreConfig;
     readonly cookieName: string;
     readonly idleTimeout: number;
     readonly absoluteTimeout: number;
     readonly transactionTtl: number;
     readonly cacheTtl: number;
+    /** Key prefix in the store (`session.redis.prefix`). */
     readonly prefix: string;
   };
   readonly tokens: {
@@ -93,50 +105,63 @@ export function loadConfig(input: string | object, options: LoadConfigOptions): 
   problems.push(...schemaProblems.filter((p) => !envPaths.some((e) => p.path === e || p.path.startsWith(`${e}[`))));
   problems.push(...crossChecks(view, { registry: options.registry, baseDir, ...(options.nodeEnv !== undefined ? { nodeEnv: options.nodeEnv } : {}), ...(options.readKeyFile === false ? { readKeyFile: false } : {}), ...(options.externalRedis === true ? { externalRedis: true } : {}) }));
   if (problems.length || !parsed) throw new ConfigError(dedupe(problems));
-  return deepFreeze(resolve(parsed, baseDir));
+  return deepFreeze(resolve(parsed, baseDir, options.externalRedis === true));
 }
 
-function resolve(c: ParsedConfig, baseDir: string): ResolvedConfig {
+/** The parsed config (its defaults already applied by the schema) plus what depends on other keys. */
+function resolve(c: ParsedConfig, baseDir: string, externalRedis: boolean): ResolvedConfig {
   const baseUrl = new URL(c.baseUrl).origin;
-  const basePath = c.basePath ?? '/auth';
   const secure = baseUrl.startsWith('https:');
-  const secrets = typeof c.session.secret === 'string' ? [c.session.secret] : c.session.secret;
+  const { session: s, tokens: t } = c;
   // Defaults never exceed a shorter absoluteTimeout: no session idles, and no token lives, beyond it.
-  const absoluteTimeout = c.session.absoluteTimeout ?? defaults.absoluteTimeout;
-  const capped = (value: number | undefined, fallback: number) => value ?? Math.min(fallback, absoluteTimeout);
-  const keys = typeof c.tokens?.keys === 'string' ? path.resolve(baseDir, c.tokens.keys) : c.tokens?.keys;
+  const capped = (value: number | undefined, fallback: number) => value ?? Math.min(fallback, s.absoluteTimeout);
+  const keys = typeof t.keys === 'string' ? path.resolve(baseDir, t.keys) : t.keys;
   return {
     baseUrl,
-    basePath,
+    basePath: c.basePath,
     secure,
-    allowInsecureRequests: c.allowInsecureRequests ?? false,
-    hsts: c.hsts === false ? false : { maxAge: c.hsts?.maxAge ?? 31_536_000, includeSubDomains: c.hsts?.includeSubDomains ?? false },
-    httpTimeout: c.httpTimeout ?? 10,
+    allowInsecureRequests: c.allowInsecureRequests,
+    hsts: c.hsts,
+    httpTimeout: c.httpTimeout,
     baseDir,
     session: {
-      secrets,
-      ...(c.session.redis ? { redis: c.session.redis } : {}),
-      memoryStore: c.session.insecureMemoryStore ?? false,
-      cookieName: c.session.cookieName ?? (secure ? '__Host-fedgate' : 'fedgate.sid'),
-      idleTimeout: capped(c.session.idleTimeout, defaults.idleTimeout),
-      absoluteTimeout,
-      transactionTtl: c.session.transactionTtl ?? 600,
-      cacheTtl: c.session.cacheTtl ?? 1,
-      prefix: c.session.redis?.prefix ?? 'fedgate:',
+      secrets: typeof s.secret === 'string' ? [s.secret] : s.secret,
+      store: sessionStore(s.redis, externalRedis),
+      cookieName: s.cookieName ?? (secure ? '__Host-fedgate' : 'fedgate.sid'),
+      idleTimeout: capped(s.idleTimeout, cappedDefaults.idleTimeout),
+      absoluteTimeout: s.absoluteTimeout,
+      transactionTtl: s.transactionTtl,
+      cacheTtl: s.cacheTtl,
+      prefix: s.redis?.prefix ?? redisDefaults.prefix,
     },
     tokens: {
-      issuer: stripSlash(c.tokens?.issuer ?? `${baseUrl}${basePath}`),
-      audience: c.tokens?.audience ?? baseUrl,
+      issuer: stripSlash(t.issuer ?? `${baseUrl}${c.basePath}`),
+      audience: t.audience ?? baseUrl,
       ...(keys ? { keys } : {}),
-      insecureEphemeralKeys: c.tokens?.insecureEphemeralKeys ?? false,
-      accessTokenTtl: capped(c.tokens?.accessTokenTtl, defaults.accessTokenTtl),
-      idTokenTtl: capped(c.tokens?.idTokenTtl, defaults.idTokenTtl),
-      scopes: c.tokens?.scopes ?? {},
-      sessionBound: c.tokens?.sessionBound ?? false,
+      insecureEphemeralKeys: t.insecureEphemeralKeys,
+      accessTokenTtl: capped(t.accessTokenTtl, cappedDefaults.accessTokenTtl),
+      idTokenTtl: capped(t.idTokenTtl, cappedDefaults.idTokenTtl),
+      scopes: t.scopes,
+      sessionBound: t.sessionBound,
     },
     connectors: c.connectors,
     ...(c.op ? { op: c.op } : {}),
   };
+}
+
+/** How long to wait for the session store's Redis to connect, ms (0 for the memory store). */
+export function storeConnectTimeout(store: SessionStoreConfig): number {
+  switch (store.kind) {
+    case 'redis': return store.redis.connectTimeout;
+    case 'external': return store.connectTimeout;
+    case 'memory': return 0;
+  }
+}
+
+/** The store kind: the cross-field checks have made sure exactly one applies. */
+function sessionStore(redis: RedisConfig | undefined, externalRedis: boolean): SessionStoreConfig {
+  if (externalRedis) return { kind: 'external', connectTimeout: redis?.connectTimeout ?? redisDefaults.connectTimeout };
+  return redis ? { kind: 'redis', redis } : { kind: 'memory' };
 }
 
 function dedupe(problems: ConfigProblem[]): ConfigProblem[] {

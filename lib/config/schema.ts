@@ -3,18 +3,27 @@ import type { ConnectorRegistry } from '../connector.js';
 import type { ConnectorBaseConfig } from './connector-base.js';
 import { opConfigSchema } from '../broker/config.js';
 import { httpUrl } from './connector-base.js';
+import { withDeclaredDefault, withDefault } from './default.js';
 
 const positiveSeconds = z.number().int().positive().max(31_536_000);
 
 const hostPort = z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65535) });
 
+const milliseconds = z.number().int().positive().max(60_000);
+
 const redisCommon = {
-  prefix: z.string().max(64).optional().describe('Key prefix. Default "fedgate:".'),
-  commandTimeout: z.number().int().positive().max(60_000).optional().describe('Per-command timeout, ms. Default 2000.'),
-  connectTimeout: z.number().int().positive().max(60_000).optional().describe('Connect timeout, ms. Default 2000.'),
+  prefix: withDefault(z.string().max(64), 'fedgate:', 'Key prefix.'),
+  commandTimeout: withDefault(milliseconds, 2000, 'Per-command timeout, ms.'),
+  connectTimeout: withDefault(milliseconds, 2000, 'Connect timeout, ms.'),
   username: z.string().optional(),
   password: z.string().optional(),
   tls: z.boolean().optional().describe('Use TLS (Sentinel/Cluster forms; the URL form uses rediss://).'),
+};
+
+/** The key prefix and connect timeout of an app's own client (`options.redis`) when `session.redis` is absent. */
+export const redisDefaults = {
+  prefix: redisCommon.prefix.def.defaultValue,
+  connectTimeout: redisCommon.connectTimeout.def.defaultValue,
 };
 
 export const redisConfigSchema = z.union([
@@ -34,6 +43,42 @@ const scopeRuleSchema = z.union([
 
 const jwksSchema = z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1) });
 
+const basePathSchema = withDefault(z.string().regex(/^\/[A-Za-z0-9._~\-/]*[A-Za-z0-9._~-]$/, 'must start with "/" and not end with "/"'), '/auth', 'Mount path of the auth routes.');
+
+const hstsSettingsSchema = z.strictObject({
+  maxAge: withDefault(z.number().int().min(31_536_000, 'must be at least one year (31536000)').max(63_072_000), 31_536_000, 'max-age in seconds (one year).'),
+  includeSubDomains: withDefault(z.boolean(), false, 'Add includeSubDomains.'),
+});
+
+/**
+ * Defaults the loader lowers to a shorter `session.absoluteTimeout` (no session idles, and no
+ * token lives, beyond it); an explicit value above it is refused instead (lib/config/cross-checks.ts).
+ */
+export const cappedDefaults = { idleTimeout: 1800, accessTokenTtl: 300, idTokenTtl: 300 } as const;
+const capped = ' (at most session.absoluteTimeout)';
+
+export const sessionSchema = z.strictObject({
+  secret: z.union([secretString, z.array(secretString).min(1)]).describe('Cookie signing secret(s); the first signs, all verify.'),
+  redis: redisConfigSchema.optional(),
+  insecureMemoryStore: withDefault(z.boolean(), false, 'Development only: keep sessions in process memory instead of Redis. Refused with NODE_ENV=production.'),
+  cookieName: z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be a cookie token').optional().describe('Default "__Host-fedgate" on https, "fedgate.sid" on http.'),
+  idleTimeout: withDeclaredDefault(positiveSeconds, cappedDefaults.idleTimeout, 'Seconds of inactivity after which a session ends.', capped),
+  absoluteTimeout: withDefault(positiveSeconds, 43_200, 'Maximum session lifetime in seconds, whatever the activity.'),
+  cacheTtl: withDefault(z.number().min(0).max(60), 1, 'Seconds an instance may serve a verified session from memory; 0 turns the cache off. Changes made on other instances (logout, revocation, refresh) apply at once through Redis pub/sub, and at most after this delay if a message is lost.'),
+  transactionTtl: withDefault(positiveSeconds, 600, 'Lifetime of a pending login (state, nonce, PKCE), seconds.'),
+});
+
+export const tokensSchema = z.strictObject({
+  issuer: httpUrl.optional().describe('Issuer of local tokens. Default baseUrl + basePath.'),
+  audience: z.string().min(1).optional().describe('`aud` of local access tokens. Default baseUrl.'),
+  keys: z.union([z.string().min(1), jwksSchema]).optional().describe('Private JWKS (file path or inline). First key signs; all are published.'),
+  insecureEphemeralKeys: withDefault(z.boolean(), false, 'Development only: generate a signing key at start. Refused with NODE_ENV=production.'),
+  accessTokenTtl: withDeclaredDefault(positiveSeconds, cappedDefaults.accessTokenTtl, 'Local access token lifetime, seconds.', capped),
+  idTokenTtl: withDeclaredDefault(positiveSeconds, cappedDefaults.idTokenTtl, 'Local ID token lifetime, seconds.', capped),
+  scopes: withDefault(z.record(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'invalid scope token'), scopeRuleSchema), {}, 'Local scopes granted by rules over the mapped claims.'),
+  sessionBound: withDefault(z.boolean(), false, 'Reject bearer access tokens whose session has ended (else: short TTL only).'),
+});
+
 /** Builds the whole configuration schema; connector entries come from the registry. */
 export function buildConfigSchema(registry: ConnectorRegistry) {
   const connectorSchemas = [...registry.values()].map((c) => c.schema);
@@ -45,37 +90,13 @@ export function buildConfigSchema(registry: ConnectorRegistry) {
     $schema: z.string().optional(),
     baseUrl: httpUrl.refine((u) => { const p = URL.parse(u.trim()); return p === null || p.search || p.hash || p.pathname === '/' || p.pathname === ''; }, 'must be an origin (scheme, host, port) without path, query or fragment')
       .describe('Public origin of the app, e.g. https://app.example.com. Redirect URIs are built from it, never from Host headers.'),
-    basePath: z.string().regex(/^\/[A-Za-z0-9._~\-/]*[A-Za-z0-9._~-]$/, 'must start with "/" and not end with "/"').optional().describe('Mount path of the auth routes. Default "/auth".'),
-    allowInsecureRequests: z.boolean().optional().describe('Development only: allow http:// upstreams and an http baseUrl. Refused with NODE_ENV=production.'),
-    hsts: z.union([
-      z.literal(false),
-      z.strictObject({
-        maxAge: z.number().int().min(31_536_000, 'must be at least one year (31536000)').max(63_072_000).optional().describe('max-age in seconds. Default 31536000 (one year).'),
-        includeSubDomains: z.boolean().optional().describe('Add includeSubDomains. Default false.'),
-      }),
-    ]).optional().describe('Strict-Transport-Security on fedgate\'s own responses when baseUrl is https; false when a proxy sets it. Default { maxAge: 31536000 }.'),
-    httpTimeout: z.number().positive().max(120).optional().describe('Timeout of each upstream HTTP request, seconds. Default 10.'),
-    session: z.strictObject({
-      secret: z.union([secretString, z.array(secretString).min(1)]).describe('Cookie signing secret(s); the first signs, all verify.'),
-      redis: redisConfigSchema.optional(),
-      insecureMemoryStore: z.boolean().optional().describe('Development only: keep sessions in process memory instead of Redis. Refused with NODE_ENV=production.'),
-      cookieName: z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be a cookie token').optional().describe('Default "__Host-fedgate" on https, "fedgate.sid" on http.'),
-      idleTimeout: positiveSeconds.optional().describe('Seconds of inactivity after which a session ends. Default 1800.'),
-      absoluteTimeout: positiveSeconds.optional().describe('Maximum session lifetime in seconds, whatever the activity. Default 43200.'),
-      cacheTtl: z.number().min(0).max(60).optional().describe('Seconds an instance may serve a verified session from memory; 0 turns the cache off. Changes made on other instances (logout, revocation, refresh) apply at once through Redis pub/sub, and at most after this delay if a message is lost. Default 1.'),
-      transactionTtl: positiveSeconds.optional().describe('Lifetime of a pending login (state, nonce, PKCE), seconds. Default 600.'),
-    }),
-    tokens: z.strictObject({
-      issuer: httpUrl.optional().describe('Issuer of local tokens. Default baseUrl + basePath.'),
-      audience: z.string().min(1).optional().describe('`aud` of local access tokens. Default baseUrl.'),
-      keys: z.union([z.string().min(1), jwksSchema]).optional().describe('Private JWKS (file path or inline). First key signs; all are published.'),
-      insecureEphemeralKeys: z.boolean().optional().describe('Development only: generate a signing key at start. Refused with NODE_ENV=production.'),
-      accessTokenTtl: positiveSeconds.optional().describe('Local access token lifetime, seconds. Default 300.'),
-      idTokenTtl: positiveSeconds.optional().describe('Local ID token lifetime, seconds. Default 300.'),
-      scopes: z.record(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'invalid scope token'), scopeRuleSchema).optional()
-        .describe('Local scopes granted by rules over the mapped claims.'),
-      sessionBound: z.boolean().optional().describe('Reject bearer access tokens whose session has ended. Default false (short TTL only).'),
-    }).optional(),
+    basePath: basePathSchema,
+    allowInsecureRequests: withDefault(z.boolean(), false, 'Development only: allow http:// upstreams and an http baseUrl. Refused with NODE_ENV=production.'),
+    hsts: withDefault(z.union([z.literal(false), hstsSettingsSchema]), hstsSettingsSchema.parse({}), 'Strict-Transport-Security on fedgate\'s own responses when baseUrl is https; false when a proxy sets it.'),
+    httpTimeout: withDefault(z.number().positive().max(120), 10, 'Timeout of each upstream HTTP request, seconds.'),
+    session: sessionSchema,
+    // An absent section parses as `{}`, so its defaults apply too.
+    tokens: tokensSchema.prefault({}),
     // Broker mode (lib/broker): fedgate as an OpenID Provider for other client apps.
     op: opConfigSchema.optional(),
     // Each connector type validates its own keys; the core only relies on the common ones.

@@ -11,7 +11,7 @@ type Schema = ReturnType<typeof buildConfigSchema>;
 type Shape = Schema['shape'];
 type SessionShape = Shape['session']['shape'];
 type TokensShape = ReturnType<Shape['tokens']['unwrap']>['shape'];
-/** The fields of an object schema that parsed; a field that failed (or is absent) is undefined. */
+/** The fields of an object schema that parsed, defaults applied; a field that failed (or is absent without a default) is undefined. */
 type Fields<S extends z.core.$ZodShape> = { -readonly [K in keyof S]?: z.output<S[K]> };
 
 /** One connector entry as its type's schema parsed it. */
@@ -26,7 +26,7 @@ export type CommonFields = Fields<typeof connectorBaseShape>;
 export type ConfigView = Omit<Fields<Shape>, 'session' | 'tokens' | 'connectors'> & {
   /** undefined when `session` is missing or not an object. */
   session?: Fields<SessionShape>;
-  /** `{}` when `tokens` is absent; undefined when it is not an object. */
+  /** Parsed from `{}` (its defaults) when `tokens` is absent; undefined when it is not an object. */
   tokens?: Fields<TokensShape>;
   /** One slot per entry; undefined where the entry failed its type's schema. */
   connectors: readonly (ConnectorEntry | undefined)[];

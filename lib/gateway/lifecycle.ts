@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import type { Broker } from '../broker/index.js';
 import type { GatewayContext } from '../context.js';
+import { storeConnectTimeout } from '../config/load.js';
 import { FedgateError } from '../errors.js';
 import { requireAuth } from '../guard/require-auth.js';
 import { sendJson, type Next, type Req, type Res } from '../http/respond.js';
@@ -56,10 +57,10 @@ function readyCheck({ ctx, stores, broker }: LifecycleParts): Gateway['ready'] {
   let announcedReady = false;
   return async () => {
     await tokens.ready();
-    const storeName = describeStore(config, redis, !stores.ownsRedis);
+    const storeName = describeStore(config, redis);
     if (redis) {
       try {
-        await waitUntilReady(redis, (config.session.redis?.connectTimeout ?? 2000) * 2);
+        await waitUntilReady(redis, storeConnectTimeout(config.session.store) * 2);
         await redis.ping();
       } catch (err) {
         throw new FedgateError('SESSION_STORE_UNAVAILABLE', `Redis is not reachable: ${storeName}.`, { cause: err });

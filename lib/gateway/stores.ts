@@ -1,5 +1,6 @@
 import type session from 'express-session';
 import type { ResolvedConfig } from '../config/load.js';
+import { FedgateError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { createMemoryKv, createRedisKv, type KvStore } from '../redis/kv.js';
@@ -26,20 +27,24 @@ export interface GatewayStores {
 export function createStores(config: ResolvedConfig, options: FedgateOptions, deps: { logger: Logger; now: () => number; metrics: Metrics | undefined }): GatewayStores {
   const { logger, now } = deps;
   const timeouts = { idleTimeout: config.session.idleTimeout, absoluteTimeout: config.session.absoluteTimeout, transactionTtl: config.session.transactionTtl };
-  if (config.session.memoryStore && !options.redis) {
+  const sessionStore = config.session.store;
+  if (sessionStore.kind === 'memory') {
     logger.warn({ event: 'insecure.memory_store' }, 'INSECURE: sessions are kept in process memory (session.insecureMemoryStore). Development only: they vanish on restart and are not shared between instances.');
     return { store: new FedgateMemoryStore(timeouts, now), kv: createMemoryKv(now), ownsRedis: false, release: () => Promise.resolve() };
   }
   let redis: RedisClient;
   let detachErrorLogging: (() => void) | undefined;
-  if (options.redis) {
-    // The app's own client: fedgate adds a listener, never changes its options, never closes it.
+  if (sessionStore.kind === 'redis') {
+    redis = createRedisClient(sessionStore.redis, logger);
+  } else if (options.redis) {
+    // 'external': the app's own client. fedgate adds a listener, never changes its options, never closes it.
     redis = options.redis;
     detachErrorLogging = attachErrorLogging(redis, logger);
   } else {
-    redis = createRedisClient(config.session.redis!, logger);
+    // loadConfig chooses 'external' only when options.redis is set.
+    throw new FedgateError('INTERNAL_ERROR', 'session store "external" without options.redis');
   }
-  const ownsRedis = !options.redis;
+  const ownsRedis = sessionStore.kind === 'redis';
   return {
     store: new FedgateRedisStore(redis, `${config.session.prefix}sess:`, timeouts, now),
     kv: createRedisKv(redis, config.session.prefix, deps.metrics?.redis),

@@ -1,5 +1,6 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { oktaIssuer, oktaPreset } from '../../connectors/okta/index.js';
+import { oktaSchema } from '../../connectors/okta/schema.js';
 import type { OpOptions, TestOp } from '../fixtures/op.js';
 import { clientCredentials, jwtParam, queryOf, runConformance, type VendorCase } from './conformance.js';
 
@@ -114,7 +115,7 @@ describe('okta preset', () => {
   });
 
   test('without an ID token there is no Okta logout URL (id_token_hint is mandatory)', () => {
-    const preset = oktaPreset({ type: 'okta', id: 'okta', clientId: 'c', domain: 'acme.okta.com' });
+    const preset = oktaPreset(oktaSchema.parse({ type: 'okta', id: 'okta', clientId: 'c', domain: 'acme.okta.com' }));
     const meta = { issuer: 'https://acme.okta.com' };
     expect(preset.logoutUrl!(meta, { postLogoutRedirectUri: 'https://app.example.com/', clientId: 'c' })).toBeUndefined();
     expect(preset.logoutUrl!(meta, { idToken: 'h.p.s', postLogoutRedirectUri: 'https://app.example.com/', clientId: 'c' })?.href)

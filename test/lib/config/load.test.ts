@@ -148,7 +148,7 @@ describe('configuration errors', () => {
       'tokens.insecureEphemeralKeys: development-only option refused with NODE_ENV=production',
     ]));
     // The same flags load outside production.
-    expect(load(c, { nodeEnv: 'development' }).session.memoryStore).toBe(true);
+    expect(load(c, { nodeEnv: 'development' }).session.store).toEqual({ kind: 'memory' });
   });
 
   test('missing essentials: Redis (or the dev store), signing keys (or dev keys), connectors', () => {

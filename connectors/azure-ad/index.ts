@@ -1,3 +1,4 @@
+import { defaultIdTokenSigningAlg } from '../../lib/config/connector-base.js';
 import { defineConnectorType, type ConnectorContext, type UpstreamIdentity } from '../../lib/connector.js';
 import type { ConfigProblem } from '../../lib/errors.js';
 import type { ClaimMapping } from '../../lib/claims/schema.js';
@@ -74,7 +75,7 @@ export function azureAdPreset(cfg: AzureAdConfig, ctx: ConnectorContext): OidcPr
         template: meta.issuer,
         allowedTenants: cfg.allowedTenants ?? [],
         clientId: cfg.clientId,
-        alg: cfg.idTokenSigningAlg ?? 'RS256',
+        alg: cfg.idTokenSigningAlg ?? defaultIdTokenSigningAlg,
         jwksUri: meta.jwks_uri,
         fetch: fetchImpl,
         timeoutMs,

@@ -109,7 +109,8 @@ export async function apiGet(http: GithubHttp, apiBase: string, url: string, acc
       redirect: 'manual',
       signal: AbortSignal.timeout(http.timeoutMs),
     });
-    body = res.status === 200 ? await res.json() : (await res.body?.cancel(), undefined);
+    if (res.status === 200) body = await res.json();
+    else await res.body?.cancel();
   } catch (err) {
     throw translateUpstreamError(err, 'userinfo');
   }

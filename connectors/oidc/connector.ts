@@ -1,3 +1,4 @@
+import { defaultIdTokenSigningAlg } from '../../lib/config/connector-base.js';
 import * as oidc from 'openid-client';
 import * as jose from 'jose';
 import type {
@@ -162,7 +163,7 @@ export class OidcConnector implements Connector, Refreshable, UpstreamLogout, Lo
       jwks: keys.jwks,
       issuer: this.#preset.issuer,
       clientId: this.#cfg.clientId,
-      algorithm: this.#cfg.idTokenSigningAlg ?? 'RS256',
+      algorithm: this.#cfg.idTokenSigningAlg ?? defaultIdTokenSigningAlg,
       now: this.#ctx.now(),
     });
   }
@@ -331,7 +332,7 @@ export class OidcConnector implements Connector, Refreshable, UpstreamLogout, Lo
         : oidc.ClientSecretBasic(cfg.clientSecret);
     const metadata: Partial<oidc.ClientMetadata> = {
       ...(this.#preset.clientMetadata ?? {}),
-      id_token_signed_response_alg: cfg.idTokenSigningAlg ?? 'RS256',
+      id_token_signed_response_alg: cfg.idTokenSigningAlg ?? defaultIdTokenSigningAlg,
       ...(cfg.clientSecret ? { client_secret: cfg.clientSecret } : {}),
     };
     const fetchImpl = limitedFetch(this.#ctx.fetch);

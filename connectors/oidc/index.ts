@@ -1,5 +1,5 @@
 import { defineConnectorType } from '../../lib/connector.js';
-import { gatewayOwnedParams } from '../../lib/config/connector-base.js';
+import { defaultIdTokenSigningAlg, gatewayOwnedParams } from '../../lib/config/connector-base.js';
 import type { ConfigProblem } from '../../lib/errors.js';
 import type { ClaimMapping } from '../../lib/claims/schema.js';
 import { OidcConnector, type OidcConnectorConfig } from './connector.js';
@@ -22,7 +22,7 @@ export const genericClaims: ClaimMapping = {
 /** Config-time checks every OIDC-based connector shares. */
 export function validateOidcBase(cfg: OidcConnectorConfig, at: string, issuer: string | undefined, allowInsecureRequests: boolean): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  const alg = cfg.idTokenSigningAlg ?? 'RS256';
+  const alg = cfg.idTokenSigningAlg ?? defaultIdTokenSigningAlg;
   if (alg.startsWith('HS') && !cfg.clientSecret) problems.push({ path: `${at}.idTokenSigningAlg`, message: `${alg} needs a clientSecret (public clients cannot use HMAC)` });
   if (cfg.clientAuthMethod && cfg.clientAuthMethod !== 'none' && !cfg.clientSecret) problems.push({ path: `${at}.clientSecret`, message: `required for ${cfg.clientAuthMethod}` });
   if (cfg.clientAuthMethod === 'none' && cfg.clientSecret) problems.push({ path: `${at}.clientSecret`, message: 'must not be set with clientAuthMethod "none"' });

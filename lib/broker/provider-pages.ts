@@ -57,7 +57,7 @@ export function renderError(_rt: BrokerRuntime) {
   return async (ctx: KoaContextWithOIDC, out: { error?: unknown; error_description?: unknown }): Promise<void> => {
     const error = typeof out.error === 'string' ? out.error : 'server_error';
     const description = typeof out.error_description === 'string' ? out.error_description : 'The request could not be completed.';
-    const status = ctx.status >= 400 ? ctx.status : 400;
+    const status = Math.max(ctx.status, 400);
     const kit = pagesOf(ctx.req);
     html(ctx, status, renderView(kit, 'error', { ...pageBase(kit), status, code: error, message: `${description} Return to the application and try again.` }));
   };

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 
 /** A default as descriptions print it: `2000`, `"fedgate:"`, `{}`. */
 function shown(value: unknown): string {

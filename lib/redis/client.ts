@@ -15,8 +15,8 @@ export function createRedisClient(cfg: RedisConfig, logger: Logger): RedisClient
   const common: Omit<RedisOptions, 'replyMapping'> = {
     // Queue only until the first connection (see failFastAfterFirstConnect), then fail fast.
     enableOfflineQueue: true,
-    commandTimeout: cfg.commandTimeout ?? 2000,
-    connectTimeout: cfg.connectTimeout ?? 2000,
+    commandTimeout: cfg.commandTimeout,
+    connectTimeout: cfg.connectTimeout,
     maxRetriesPerRequest: 1,
     retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 4), 1000),
     ...(cfg.username ? { username: cfg.username } : {}),

@@ -12,7 +12,7 @@ import path from 'node:path';
 import express from 'express';
 import type { Redis } from 'ioredis';
 import { decodeJwt, decodeProtectedHeader, type ProtectedHeaderParameters } from 'jose';
-import { type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { launchChromiumProfile } from '../fixtures/chromium.js';
 import { fedgate, requireAuth, type Gateway } from '../../index.js';
 import { startRedis, type RedisServer } from '../fixtures/redis.js';

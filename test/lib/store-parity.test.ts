@@ -41,7 +41,10 @@ const kvBackends: Array<[string, () => Backend<KvStore>]> = [
     let t = clock;
     return { store: createMemoryKv(() => t), now: () => t, advance: async (ms) => { t += ms; } };
   }],
-  ['redis', () => ({ store: createRedisKv(client, `parity${(run += 1)}:`), now: Date.now, advance: sleep })],
+  ['redis', () => {
+    run += 1;
+    return { store: createRedisKv(client, `parity${run}:`), now: Date.now, advance: sleep };
+  }],
 ];
 
 describe.each(kvBackends)('KvStore parity: %s', (_name, make) => {
@@ -196,7 +199,8 @@ const sessionBackends: Array<[string, () => Backend<FedgateSessionStore>]> = [
     return { store: new FedgateMemoryStore(timeouts, () => t), now: () => t, advance: async (ms) => { t += ms; } };
   }],
   ['redis', () => {
-    const prefix = `psess${(run += 1)}:`;
+    run += 1;
+    const prefix = `psess${run}:`;
     return {
       store: new FedgateRedisStore(client, prefix, timeouts, Date.now),
       now: Date.now,

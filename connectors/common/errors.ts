@@ -52,6 +52,7 @@ const sessionEnded: Verdict = ['REFRESH_REJECTED', 'The identity provider ended 
 const invalid: Verdict = ['UPSTREAM_RESPONSE_INVALID', 'The identity provider sent an invalid response.'];
 const idTokenRejected: Verdict = ['ID_TOKEN_INVALID', 'The identity provider\'s ID token was rejected.'];
 // A signed userinfo (Entrust) fails like a JWT does: it is not the ID token that was rejected.
+const subjectMismatch: Verdict = ['USERINFO_SUBJECT_MISMATCH', 'The identity provider\'s userinfo does not match the signed-in user.'];
 const userinfoRejected: Verdict = ['UPSTREAM_RESPONSE_INVALID', 'The identity provider\'s userinfo response was rejected.'];
 const refused = (error: unknown): Verdict =>
   ['UPSTREAM_RESPONSE_INVALID', `The identity provider refused the request${typeof error === 'string' ? ` (${sanitizeParam(error, 64)})` : ''}.`];
@@ -108,12 +109,7 @@ function classifyCoded(e: Thrown, stage: UpstreamStage): Verdict {
     default:
       break;
   }
-  if (stage === 'userinfo') {
-    const attribute = isRecord(e.cause) ? e.cause.attribute : undefined;
-    return code === c.JSON_ATTRIBUTE_COMPARISON && attribute === 'sub'
-      ? ['USERINFO_SUBJECT_MISMATCH', 'The identity provider\'s userinfo does not match the signed-in user.']
-      : userinfoRejected;
-  }
+  if (stage === 'userinfo') return failingUserinfoMember(code, e.cause) === 'sub' ? subjectMismatch : userinfoRejected;
   switch (code) {
     case c.JWT_CLAIM_COMPARISON:
     case c.JWT_TIMESTAMP_CHECK:
@@ -143,6 +139,17 @@ function classifyInvalidResponse(cause: unknown): Verdict {
   }
   if (isRecord(cause) && isRecord(cause.body)) return failingTokenMember(cause.body) === 'id_token' ? idTokenRejected : invalid;
   return idTokenRejected;
+}
+
+/**
+ * The userinfo member oauth4webapi names: `attribute` of a comparison, or `sub` when the body it
+ * rejected has none (a userinfo without `sub` is no more the signed-in user's than one with another).
+ */
+function failingUserinfoMember(code: string | undefined, cause: unknown): unknown {
+  if (!isRecord(cause)) return undefined;
+  if (code === c.JSON_ATTRIBUTE_COMPARISON) return cause.attribute;
+  if (code === c.INVALID_RESPONSE && isRecord(cause.body) && !(typeof cause.body.sub === 'string' && cause.body.sub.length > 0)) return 'sub';
+  return undefined;
 }
 
 /**

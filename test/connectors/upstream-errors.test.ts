@@ -97,6 +97,7 @@ const rows: Row[] = [
     { code: oauth.INVALID_RESPONSE, cause: { key: {}, data: new Uint8Array(), signature: new Uint8Array(), algorithm: { name: 'RSASSA-PKCS1-v1_5' } } })), 'ID_TOKEN_INVALID', idTokenRejected],
   // The userinfo endpoint.
   ['OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED (userinfo sub)', 'userinfo', () => userinfo(() => json({ sub: 'mallory' })), 'USERINFO_SUBJECT_MISMATCH', 'The identity provider\'s userinfo does not match the signed-in user.'],
+  ['OAUTH_INVALID_RESPONSE, userinfo body without sub', 'userinfo', () => userinfo(() => json({ name: 'Alice' })), 'USERINFO_SUBJECT_MISMATCH', 'The identity provider\'s userinfo does not match the signed-in user.'],
   ['OAUTH_JWT_USERINFO_EXPECTED', 'userinfo', () => userinfo(() => json({ sub: 'alice' }), { userinfo_signed_response_alg: 'RS256' }), 'UPSTREAM_RESPONSE_INVALID', userinfoRejected],
   ['OAUTH_INVALID_RESPONSE, signed userinfo with another alg', 'userinfo', () => userinfo(() => new Response(idToken({}, { alg: 'HS256' }), { headers: { 'content-type': 'application/jwt' } }), { userinfo_signed_response_alg: 'RS256' }), 'UPSTREAM_RESPONSE_INVALID', userinfoRejected],
   ['OAUTH_WWW_AUTHENTICATE_CHALLENGE (userinfo)', 'userinfo', () => userinfo(() => json({}, 401, { 'www-authenticate': 'Bearer error="invalid_token"' })), 'UPSTREAM_RESPONSE_INVALID', 'The identity provider refused the request (invalid_token).'],

@@ -7,6 +7,7 @@
 export const errorCodes = {
   CONFIG_INVALID: { status: 500, doc: 'The configuration failed validation; `problems` lists every path and message.' },
   CONFIG_FILE_UNREADABLE: { status: 500, doc: 'The configuration file (or a file it points to, such as `tokens.keys`) could not be read, is not UTF-8, or is not valid JSON (the problem names the line and column).' },
+  INVALID_ARGUMENT: { status: 500, doc: 'A fedgate function was called with an argument it cannot use (`requireAuth({ scope: 5 })`, an unknown `requireAuth` option, `revokeSessions({ sub: \'\' })`): a programming error, thrown at the call as a `TypeError` with this `code`, never an HTTP answer.' },
   GATEWAY_NOT_MOUNTED: { status: 500, doc: '`requireAuth` ran on a request that did not pass through the gateway middleware (`app.use(gateway)` missing or mounted after the route).' },
   GATEWAY_CLOSED: { status: 503, doc: 'The gateway was closed with `gateway.close()`.' },
   CONNECTOR_UNKNOWN: { status: 404, doc: 'No connector with that id is configured.' },
@@ -93,6 +94,18 @@ export class ConfigError extends FedgateError {
     this.name = 'ConfigError';
     this.problems = Object.freeze([...problems]);
   }
+}
+
+/** The `TypeError` of a wrong argument to a fedgate function; `code` lets a `switch` tell it apart. */
+export type InvalidArgumentError = TypeError & { readonly code: 'INVALID_ARGUMENT' };
+
+/**
+ * API misuse, as Node and oauth4webapi report theirs: a `TypeError` carrying a `code`
+ * (https://nodejs.org/api/errors.html#class-typeerror). The message names the function and
+ * the argument; it never holds the value, which may be a secret.
+ */
+export function invalidArgument(message: string): InvalidArgumentError {
+  return Object.assign(new TypeError(message), { code: 'INVALID_ARGUMENT' as const });
 }
 
 /** Narrows an unknown thrown value to a FedgateError, wrapping anything else as INTERNAL_ERROR. */

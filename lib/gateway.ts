@@ -7,7 +7,7 @@ import type { GatewayContext } from './context.js';
 import { loadConfig, type ResolvedConfig } from './config/load.js';
 import type { ConfigInput } from './config/schema.js';
 import { compileMapping, type CompiledMapping } from './claims/map.js';
-import { FedgateError, toFedgateError } from './errors.js';
+import { FedgateError, invalidArgument, toFedgateError } from './errors.js';
 import { createDefaultLogger, guardLogger, type Logger } from './logger.js';
 import { createMemoryKv, createRedisKv, type KvStore } from './redis/kv.js';
 import { createRedisClient, attachErrorLogging, waitUntilReady, type RedisClient } from './redis/client.js';
@@ -296,7 +296,7 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
   };
   gateway.requireAuth = requireAuth;
   gateway.revokeSessions = async ({ sub }) => {
-    if (typeof sub !== 'string' || !sub) throw new FedgateError('CONFIG_INVALID', 'revokeSessions: sub is required');
+    if (typeof sub !== 'string' || !sub) throw invalidArgument('revokeSessions: sub must be a non-empty string');
     const count = await destroyIndexed(ctx, indexKeys.localSub(sub));
     emit('session.revoked', { sub, sessions: count });
     return count;

@@ -85,7 +85,7 @@ async function refreshWith(ctx: GatewayContext, req: Req, connector: Connector, 
     });
   } catch (err) {
     const e = toFedgateError(err);
-    if (endingCodes.has(e.code)) return { kind: 'ended', code: e.code, detail: e.detail ?? e.message };
+    if (endingCodes.has(e.code)) return { kind: 'ended', code: e.code, detail: e.message };
     throw e;
   }
   const local = localIdentityOf(ctx, auth.connector, identity);

@@ -99,9 +99,8 @@ function classifyCoded(e: Thrown, stage: UpstreamStage): Verdict {
   switch (code) {
     case c.WWW_AUTHENTICATE_CHALLENGE:
       return refused(challengeError(e));
-    case c.RESPONSE_BODY_ERROR: {
+    case c.RESPONSE_BODY_ERROR:
       return stage === 'refresh' && e.error === 'invalid_grant' ? sessionEnded : refused(e.error);
-    }
     case c.AUTHORIZATION_RESPONSE_ERROR: {
       const error = typeof e.error === 'string' ? sanitizeParam(e.error, 64) : 'error';
       return ['UPSTREAM_AUTHORIZATION_ERROR', `The identity provider did not complete the sign-in (${error}).`];

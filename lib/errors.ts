@@ -7,7 +7,7 @@
 export const errorCodes = {
   CONFIG_INVALID: { status: 500, doc: 'The configuration failed validation; `problems` lists every path and message.' },
   CONFIG_FILE_UNREADABLE: { status: 500, doc: 'The configuration file (or a file it points to, such as `tokens.keys`) could not be read, is not UTF-8, or is not valid JSON (the problem names the line and column).' },
-  INVALID_ARGUMENT: { status: 500, doc: 'A fedgate function was called with an argument it cannot use (`requireAuth({ scope: 5 })`, an unknown `requireAuth` option, `revokeSessions({ sub: \'\' })`): a programming error, thrown at the call as a `TypeError` with this `code`, never an HTTP answer.' },
+  INVALID_ARGUMENT: { status: 500, doc: 'A fedgate function was called with an argument it cannot use (`requireAuth({ scope: 5 })`, an unknown or mistyped `requireAuth` or `fedgate()` option, `revokeSessions({ sub: \'\' })`): a programming error, thrown at the call as a `TypeError` with this `code`, never an HTTP answer.' },
   GATEWAY_NOT_MOUNTED: { status: 500, doc: '`requireAuth` ran on a request that did not pass through the gateway middleware (`app.use(gateway)` missing or mounted after the route).' },
   GATEWAY_CLOSED: { status: 503, doc: 'The gateway was closed with `gateway.close()`.' },
   CONNECTOR_UNKNOWN: { status: 404, doc: 'No connector with that id is configured.' },

@@ -79,7 +79,7 @@ export function requireAuth(options: RequireAuthOptions = {}) {
 /** Validates the options up front: a wrong one throws at route declaration, not per request. */
 function readOptions(options: unknown): Rules {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) throw invalidArgument('requireAuth: options must be an object');
-  const unknown = Object.keys(options).filter((k) => !knownOptions.has(k));
+  const unknown = Object.entries(options).filter(([k, v]) => !knownOptions.has(k) && v !== undefined).map(([k]) => k);
   if (unknown.length) throw invalidArgument(`requireAuth: unknown option ${unknown.map((k) => `"${k.slice(0, 40)}"`).join(', ')}`);
   const { scope, claims, check, allowCrossSite = false } = options as RequireAuthOptions;
   const scopes: unknown[] = scope === undefined ? [] : typeof scope === 'string' ? [scope] : Array.isArray(scope) ? [...(scope as unknown[])] : [scope];

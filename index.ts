@@ -9,12 +9,15 @@
 import { createGateway, type FedgateOptions, type Gateway } from './lib/gateway.js';
 import type { ConfigInput } from './lib/config/schema.js';
 import { builtinConnectors } from './connectors/registry.js';
+import { checkFedgateOptions } from './lib/options.js';
 
 /**
  * Creates the gateway middleware from a JSON config file path or a config object.
- * Synchronous; throws a ConfigError listing every problem with its path.
+ * Synchronous; throws a ConfigError listing every problem with its path, and a TypeError with
+ * `code: 'INVALID_ARGUMENT'` for an unknown or mistyped option.
  */
 export function fedgate(config: string | ConfigInput, options: FedgateOptions = {}): Gateway {
+  checkFedgateOptions(options);
   return createGateway(config, options, builtinConnectors);
 }
 

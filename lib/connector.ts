@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import type { ClaimMapping } from './claims/schema.js';
 import type { ConnectorBaseConfig } from './config/connector-base.js';
 import type { Logger } from './logger.js';
-import { FedgateError, type ConfigProblem } from './errors.js';
+import { FedgateError, type ConfigProblem, type ErrorCode } from './errors.js';
 
 /**
  * The connector contract, in the spirit of Dex: the gateway owns `state`, storage and routing;
@@ -201,7 +201,7 @@ export interface ConnectorStatus {
   type: string;
   state: ConnectorState;
   /** Stable error code of the last failure. */
-  error?: string;
+  error?: ErrorCode;
   /** Epoch ms of the last discovery attempt. */
   checkedAt?: number;
 }

@@ -7,8 +7,11 @@
 export const errorCodes = {
   CONFIG_INVALID: { status: 500, doc: 'The configuration failed validation; `problems` lists every path and message.' },
   CONFIG_FILE_UNREADABLE: { status: 500, doc: 'The configuration file (or a file it points to, such as `tokens.keys`) could not be read, is not UTF-8, or is not valid JSON (the problem names the line and column).' },
+  INVALID_ARGUMENT: { status: 500, doc: 'A fedgate function was called with an argument it cannot use (`requireAuth({ scope: 5 })`, an unknown or mistyped `requireAuth` or `fedgate()` option, `revokeSessions({ sub: \'\' })`): a programming error, thrown at the call as a `TypeError` with this `code`, never an HTTP answer.' },
   GATEWAY_NOT_MOUNTED: { status: 500, doc: '`requireAuth` ran on a request that did not pass through the gateway middleware (`app.use(gateway)` missing or mounted after the route).' },
   GATEWAY_CLOSED: { status: 503, doc: 'The gateway was closed with `gateway.close()`.' },
+  NOT_FOUND: { status: 404, doc: 'Nothing is served at this path (`gateway.metrics` with metrics off).' },
+  METHOD_NOT_ALLOWED: { status: 405, doc: 'A fedgate route was called with a method it does not serve; the `Allow` header lists the ones it does.' },
   CONNECTOR_UNKNOWN: { status: 404, doc: 'No connector with that id is configured.' },
   CONNECTOR_REQUIRED: { status: 400, doc: 'Several connectors are configured and a non-browser client did not choose one; the response lists the connector ids.' },
   LOGIN_HINT_INVALID: { status: 400, doc: '`login_hint` is too long or contains control characters.' },
@@ -93,6 +96,18 @@ export class ConfigError extends FedgateError {
     this.name = 'ConfigError';
     this.problems = Object.freeze([...problems]);
   }
+}
+
+/** The `TypeError` of a wrong argument to a fedgate function; `code` lets a `switch` tell it apart. */
+export type InvalidArgumentError = TypeError & { readonly code: 'INVALID_ARGUMENT' };
+
+/**
+ * API misuse, as Node and oauth4webapi report theirs: a `TypeError` carrying a `code`
+ * (https://nodejs.org/api/errors.html#class-typeerror). The message names the function and
+ * the argument; it never holds the value, which may be a secret.
+ */
+export function invalidArgument(message: string): InvalidArgumentError {
+  return Object.assign(new TypeError(message), { code: 'INVALID_ARGUMENT' as const });
 }
 
 /** Narrows an unknown thrown value to a FedgateError, wrapping anything else as INTERNAL_ERROR. */

@@ -1,23 +1,25 @@
 import { randomBytes } from 'node:crypto';
+import type { ErrorCode } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Req } from './http/respond.js';
 
 /**
  * Audit events, delivered to `options.onEvent`, the gateway's EventEmitter (`gateway.on(type, fn)`)
  * and the log. Payloads carry connector ids, local subjects and error codes — never tokens,
- * codes, secrets, cookies or session ids.
+ * codes, secrets, cookies or session ids. A field named `code` is always an `ErrorCode`
+ * (docs/errors.md); words for people go to `detail`.
  */
 export interface GatewayEvents {
   'login.started': { connector: string };
   'login.succeeded': { connector: string; sub: string };
-  'login.failed': { connector?: string; code: string };
+  'login.failed': { connector?: string; code: ErrorCode };
   logout: { connector: string; sub: string; upstream: boolean };
   'session.expired': { connector: string; sub: string; reason: 'idle' | 'absolute' };
   'session.revoked': { sub: string; sessions: number };
   'refresh.succeeded': { connector: string; sub: string };
-  'refresh.failed': { connector: string; sub: string; code: string; ended: boolean };
+  'refresh.failed': { connector: string; sub: string; code: ErrorCode; ended: boolean; detail?: string };
   'backchannel.logout': { connector: string; sessions: number };
-  'connector.unavailable': { connector: string; code: string };
+  'connector.unavailable': { connector: string; code: ErrorCode };
   'connector.recovered': { connector: string };
 }
 

@@ -7,7 +7,7 @@ import { acceptsFormPost } from './connector.js';
 import { handleLogout, handlePostLogoutReturn, postLogoutLandingPaths } from './flow/logout.js';
 import { handleBackchannelLogout } from './flow/backchannel.js';
 import { handleMetadata, handleUserinfo } from './flow/metadata-routes.js';
-import { queryOf, sendJson, type Req, type Res } from './http/respond.js';
+import { errorBody, queryOf, sendJson, type Req, type Res } from './http/respond.js';
 import type { Broker } from './broker/index.js';
 
 /**
@@ -56,7 +56,7 @@ export function createRouter(ctx: GatewayContext, broker: Broker | undefined) {
     if (endpoint) {
       if ((endpoint.methods as readonly string[]).includes(method === 'HEAD' ? 'GET' : method)) return run(handleConnectorEndpoint(ctx, req, res, endpoint.connector, rest));
       res.setHeader('Allow', endpoint.methods.join(', '));
-      sendJson(res, 405, { error: 'method_not_allowed' });
+      sendJson(res, 405, errorBody('METHOD_NOT_ALLOWED', 'This method is not allowed here.'));
       return true;
     }
     if (rest === '/logout' && (get || method === 'POST')) return run(handleLogout(ctx, req, res));
@@ -66,7 +66,7 @@ export function createRouter(ctx: GatewayContext, broker: Broker | undefined) {
     if (rest === '/.well-known/openid-configuration' && get) return run(handleMetadata(ctx, req, res, 'discovery'));
     if (['/login', '/logout', '/userinfo', '/jwks.json', '/.well-known/openid-configuration'].includes(rest) || segments[0] === 'callback' || segments[0] === 'login' || segments[0] === 'backchannel-logout') {
       res.setHeader('Allow', rest === '/logout' ? 'GET, HEAD, POST' : segments[0] === 'backchannel-logout' ? 'POST' : 'GET, HEAD');
-      sendJson(res, 405, { error: 'method_not_allowed' });
+      sendJson(res, 405, errorBody('METHOD_NOT_ALLOWED', 'This method is not allowed here.'));
       return true;
     }
     return false;

@@ -1,7 +1,7 @@
 import type Provider from 'oidc-provider';
 import type { GatewayContext } from '../context.js';
 import type { RedisClient } from '../redis/client.js';
-import { sendJson, type Req, type Res } from '../http/respond.js';
+import { errorBody, sendJson, type Req, type Res } from '../http/respond.js';
 import { resolveBrokerSettings, type BrokerSettings } from './config.js';
 import { buildScopeClaims } from './claims-filter.js';
 import { createBrokerRecords } from './records.js';
@@ -155,7 +155,7 @@ async function dispatchConsents(rt: BrokerRuntime, req: Req, res: Res, method: s
   else if (method === 'POST') await withdrawFromConsents(rt, req, res);
   else {
     res.setHeader('Allow', 'GET, HEAD, POST');
-    sendJson(res, 405, { error: 'method_not_allowed' });
+    sendJson(res, 405, errorBody('METHOD_NOT_ALLOWED', 'This method is not allowed here.'));
   }
 }
 
@@ -171,6 +171,6 @@ async function dispatchInteraction(rt: BrokerRuntime, req: Req, res: Res, method
   else if (method === 'POST') await submitInteraction(rt, req, res, uid);
   else {
     res.setHeader('Allow', 'GET, POST');
-    sendJson(res, 405, { error: 'method_not_allowed' });
+    sendJson(res, 405, errorBody('METHOD_NOT_ALLOWED', 'This method is not allowed here.'));
   }
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { verifiesLogoutTokens } from '../connector.js';
 import type { GatewayContext } from '../context.js';
 import { FedgateError, toFedgateError } from '../errors.js';
-import { noStore, readForm, sendJson, type Req, type Res } from '../http/respond.js';
+import { errorBody, noStore, readForm, sendJson, type Req, type Res } from '../http/respond.js';
 import { destroyIndexed, indexKeys } from '../session/session-index.js';
 import { requestIdOf } from '../events.js';
 
@@ -44,6 +44,6 @@ export async function handleBackchannelLogout(ctx: GatewayContext, req: Req, res
     ctx.logger.warn({ event: 'backchannel.rejected', requestId: requestIdOf(req), connector: connectorId, code: e.code, detail: e.detail }, 'Back-channel logout rejected');
     // OIDC Back-Channel Logout §2.8: 400 for an invalid request; 5xx lets the OP retry later.
     const status = e.status >= 500 ? 503 : e.code === 'CONNECTOR_UNKNOWN' ? 404 : 400;
-    sendJson(res, status, { error: status === 400 ? 'invalid_request' : 'temporarily_unavailable', code: e.code }, status === 503 ? { 'Retry-After': '5' } : {});
+    sendJson(res, status, errorBody(e.code, e.message, { error: status === 400 ? 'invalid_request' : 'temporarily_unavailable' }), status === 503 ? { 'Retry-After': '5' } : {});
   }
 }

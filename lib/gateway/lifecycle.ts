@@ -2,9 +2,9 @@ import type { EventEmitter } from 'node:events';
 import type { Broker } from '../broker/index.js';
 import type { GatewayContext } from '../context.js';
 import { storeConnectTimeout } from '../config/load.js';
-import { FedgateError } from '../errors.js';
+import { FedgateError, invalidArgument } from '../errors.js';
 import { requireAuth } from '../guard/require-auth.js';
-import { sendJson, type Next, type Req, type Res } from '../http/respond.js';
+import { errorBody, sendJson, type Next, type Req, type Res } from '../http/respond.js';
 import type { Metrics } from '../metrics.js';
 import { waitUntilReady } from '../redis/client.js';
 import { connectorReady, describeStore, logReady } from '../ready-report.js';
@@ -103,7 +103,7 @@ function healthCheck({ ctx, stores }: LifecycleParts): Gateway['health'] {
 /** `gateway.revokeSessions({ sub })`: ends every session of a local subject, on every instance. */
 function sessionRevoker(ctx: GatewayContext): Gateway['revokeSessions'] {
   return async ({ sub }) => {
-    if (typeof sub !== 'string' || !sub) throw new FedgateError('CONFIG_INVALID', 'revokeSessions: sub is required');
+    if (typeof sub !== 'string' || !sub) throw invalidArgument('revokeSessions: sub must be a non-empty string');
     const count = await destroyIndexed(ctx, indexKeys.localSub(sub));
     ctx.emit('session.revoked', { sub, sessions: count });
     return count;
@@ -114,7 +114,7 @@ function sessionRevoker(ctx: GatewayContext): Gateway['revokeSessions'] {
 function metricsHandler(metrics: Metrics | undefined): Gateway['metrics'] {
   return (req, res) => {
     if (!metrics) {
-      sendJson(res, 404, { error: 'not_found' });
+      sendJson(res, 404, errorBody('NOT_FOUND', 'Metrics are not enabled.'));
       return;
     }
     metrics.handler(req, res);

@@ -2,7 +2,7 @@ import type { JWTPayload } from 'jose';
 import type { Auth } from '../auth.js';
 import type { GatewayContext } from '../context.js';
 import { FedgateError } from '../errors.js';
-import { sendJson, type Req, type Res } from '../http/respond.js';
+import { errorBody, sendJson, type Req, type Res } from '../http/respond.js';
 import { boundKeyOf, checkDpopBinding, dpopChallenge, verifyDpopProof, type DpopProof } from '../tokens/dpop.js';
 
 /**
@@ -94,9 +94,15 @@ export function sendDpopFailure(res: Res, auth: Auth): boolean {
   return false;
 }
 
+const dpopMessages = {
+  DPOP_PROOF_INVALID: 'The DPoP proof is not valid.',
+  DPOP_BINDING_INVALID: 'The access token is not bound to the key of this DPoP proof.',
+  TOKEN_INVALID: 'The access token is not valid.',
+} as const;
+
 /** 401 with `WWW-Authenticate: DPoP algs=..., error=...` (RFC 9449 §7.1). */
 export function sendDpopError(res: Res, code: 'DPOP_PROOF_INVALID' | 'DPOP_BINDING_INVALID' | 'TOKEN_INVALID', description?: string): void {
   const error = code === 'DPOP_PROOF_INVALID' ? 'invalid_dpop_proof' : 'invalid_token';
-  sendJson(res, 401, { error, code, ...(description !== undefined ? { error_description: description } : {}) },
+  sendJson(res, 401, errorBody(code, dpopMessages[code], { error, ...(description !== undefined ? { error_description: description } : {}) }),
     { 'WWW-Authenticate': dpopChallenge(error), 'Cache-Control': 'no-store' });
 }

@@ -128,7 +128,7 @@ async function resolveSession(ctx: GatewayContext, req: Req): Promise<Auth> {
   try {
     const outcome = await refreshIfNeeded(ctx, req, auth);
     if (outcome.kind === 'ended') {
-      ctx.emit('refresh.failed', { connector: auth.connector, sub: auth.sub, code: outcome.reason, ended: true }, req);
+      ctx.emit('refresh.failed', { connector: auth.connector, sub: auth.sub, code: outcome.code, ended: true, detail: outcome.detail }, req);
       await destroySession(ctx, req).catch(() => undefined);
       return anonymous();
     }

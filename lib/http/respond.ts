@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { FedgateError } from '../errors.js';
+import type { ErrorCode, FedgateError } from '../errors.js';
 import { errorNextOf, escapeHtml, layout, pageBase, pagesOf, renderView } from './page.js';
 export { escapeHtml };
 
@@ -44,6 +44,17 @@ export function single(params: URLSearchParams, name: string): string | undefine
 export function noStore(res: Res): void {
   res.setHeader('Cache-Control', 'no-store');
   res.setHeader('Pragma', 'no-cache');
+}
+
+/**
+ * fedgate's one JSON error body (docs/errors.md): `error`, `code` (an `ErrorCode`), `message` (safe
+ * to show), then any named extras. `error` is the code in lower case, or the error value the
+ * answer's RFC defines where it is a protocol answer (RFC 6750 §3.1 `invalid_token`,
+ * `insufficient_scope`; RFC 9449 §7.1 `invalid_dpop_proof`).
+ */
+export function errorBody(code: ErrorCode, message: string, extra: { error?: string } & Record<string, unknown> = {}): Record<string, unknown> {
+  const { error = code.toLowerCase(), ...rest } = extra;
+  return { error, code, message, ...rest };
 }
 
 export function sendJson(res: Res, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -96,7 +107,7 @@ export function sendError(req: Req, res: Res, err: FedgateError, retry?: { retry
     sendHtml(res, err.status, renderView(kit, 'error', { ...pageBase(kit), status: err.status, code: err.code, message: err.message, ...(retry ?? {}) }));
     return;
   }
-  sendJson(res, err.status, { error: err.code.toLowerCase(), code: err.code, message: err.message });
+  sendJson(res, err.status, errorBody(err.code, err.message));
 }
 
 /** Reads one cookie from the request header without any decoding surprises. */
@@ -153,16 +164,16 @@ export async function readForm(req: Req, maxBytes = 16 * 1024): Promise<URLSearc
 
 /** 401 for a request with no valid session or token (RFC 6750 §3). */
 export function sendUnauthorized(res: Res): void {
-  sendJson(res, 401, { error: 'unauthorized', code: 'UNAUTHORIZED' }, { 'WWW-Authenticate': 'Bearer realm="fedgate"', 'Cache-Control': 'no-store' });
+  sendJson(res, 401, errorBody('UNAUTHORIZED', 'Sign in to continue.'), { 'WWW-Authenticate': 'Bearer realm="fedgate"', 'Cache-Control': 'no-store' });
 }
 
 /** 401 for a bearer token that failed verification (RFC 6750 §3.1 `invalid_token`). */
 export function sendInvalidToken(res: Res, description?: string): void {
-  sendJson(res, 401, { error: 'invalid_token', code: 'TOKEN_INVALID', ...(description !== undefined ? { error_description: description } : {}) },
+  sendJson(res, 401, errorBody('TOKEN_INVALID', 'The access token is not valid.', { error: 'invalid_token', ...(description !== undefined ? { error_description: description } : {}) }),
     { 'WWW-Authenticate': 'Bearer realm="fedgate", error="invalid_token"', 'Cache-Control': 'no-store' });
 }
 
 /** 503 with Retry-After: the answer to every internal failure; never access. */
-export function sendUnavailable(res: Res, code: string): void {
-  sendJson(res, 503, { error: 'temporarily_unavailable', code }, { 'Retry-After': '5', 'Cache-Control': 'no-store' });
+export function sendUnavailable(res: Res, code: ErrorCode): void {
+  sendJson(res, 503, errorBody(code, 'The service is temporarily unavailable; try again shortly.', { error: 'temporarily_unavailable' }), { 'Retry-After': '5', 'Cache-Control': 'no-store' });
 }

@@ -1,5 +1,5 @@
 import type { GatewayContext } from '../context.js';
-import { FedgateError, toFedgateError } from '../errors.js';
+import { FedgateError, toFedgateError, type ErrorCode } from '../errors.js';
 import { randomToken } from '../random.js';
 import type { Req } from '../http/respond.js';
 import type { SessionHandle } from './lifecycle.js';
@@ -21,7 +21,7 @@ export function needsRefresh(auth: SessionAuth, nowS: number): boolean {
   return nowS >= expiresAt - margin;
 }
 
-export type RefreshOutcome = { kind: 'unchanged' | 'refreshed'; auth: SessionAuth } | { kind: 'ended'; reason: string };
+export type RefreshOutcome = { kind: 'unchanged' | 'refreshed'; auth: SessionAuth } | { kind: 'ended'; code: ErrorCode; detail: string };
 
 /**
  * Refreshes the upstream tokens when they near expiry — single-flight across requests and
@@ -46,7 +46,7 @@ export async function refreshIfNeeded(ctx: GatewayContext, req: Req, auth: Sessi
     try {
       // Double-checked: another instance may have refreshed just before we took the lock.
       const latest = await reload(ctx, req);
-      if (!latest) return { kind: 'ended', reason: 'session gone' };
+      if (!latest) return { kind: 'ended', code: 'UNAUTHORIZED', detail: 'session gone' };
       if (latest.rev > auth.rev) return adopt(sess, latest);
       return await refreshWith(ctx, req, connector, auth, latest);
     } finally {
@@ -59,12 +59,12 @@ export async function refreshIfNeeded(ctx: GatewayContext, req: Req, auth: Sessi
   while (ctx.now() < deadline) {
     await new Promise((r) => setTimeout(r, 50));
     const latest = await reload(ctx, req);
-    if (!latest) return { kind: 'ended', reason: 'session ended by a concurrent refresh' };
+    if (!latest) return { kind: 'ended', code: 'UNAUTHORIZED', detail: 'session ended during a concurrent refresh' };
     if (latest.rev > auth.rev) return adopt(sess, latest);
     if (!(await ctx.kv.get(lockKey))) break;
   }
   const latest = await reload(ctx, req);
-  if (!latest) return { kind: 'ended', reason: 'session ended by a concurrent refresh' };
+  if (!latest) return { kind: 'ended', code: 'UNAUTHORIZED', detail: 'session ended during a concurrent refresh' };
   if (latest.rev > auth.rev) return adopt(sess, latest);
   throw new FedgateError('UPSTREAM_UNAVAILABLE', 'The session could not be refreshed right now.', { detail: 'refresh lock not released in time' });
 }
@@ -86,11 +86,11 @@ async function refreshWith(ctx: GatewayContext, req: Req, connector: Refreshable
     });
   } catch (err) {
     const e = toFedgateError(err);
-    if (endingCodes.has(e.code)) return { kind: 'ended', reason: e.code };
+    if (endingCodes.has(e.code)) return { kind: 'ended', code: e.code, detail: e.message };
     throw e;
   }
   const local = localIdentityOf(ctx, auth.connector, identity);
-  if (local.sub !== latest.sub) return { kind: 'ended', reason: 'subject changed' };
+  if (local.sub !== latest.sub) return { kind: 'ended', code: 'REFRESH_REJECTED', detail: 'subject changed' };
   // A refresh without expires_in leaves no stale expiry behind.
   const { expiresAt: _previousExpiry, ...kept } = latest.upstream;
   const next: SessionAuth = {
@@ -116,7 +116,7 @@ async function refreshWith(ctx: GatewayContext, req: Req, connector: Refreshable
 }
 
 /** Failures after which the session cannot go on: the user signs in again. */
-const endingCodes = new Set(['REFRESH_REJECTED', 'ID_TOKEN_INVALID', 'USERINFO_SUBJECT_MISMATCH']);
+const endingCodes = new Set<ErrorCode>(['REFRESH_REJECTED', 'ID_TOKEN_INVALID', 'USERINFO_SUBJECT_MISMATCH']);
 
 /**
  * The identity the connector returned at the last login or refresh, exactly as the session stored

@@ -56,7 +56,7 @@ function expectErrorPage(res: BrowserResponse, status: number, code: string, mes
 
 async function expectSignedOut(browser: ReturnType<Stack['browser']>): Promise<void> {
   const res = await browser.get(`${stack.url}/dashboard`, { headers: { accept: 'application/json' } });
-  expect({ status: res.status, body: res.json() }).toEqual({ status: 401, body: { error: 'unauthorized', code: 'UNAUTHORIZED' } });
+  expect({ status: res.status, body: res.json() }).toEqual({ status: 401, body: { error: 'unauthorized', code: 'UNAUTHORIZED', message: 'Sign in to continue.' } });
 }
 
 const PROFILE = {

@@ -50,7 +50,7 @@ describe('back-channel logout', () => {
     const a = await stack.login();
     const res = await post(await logoutToken({ sub: 'alice', ...claims }, { typ: 'logout+jwt', ...header }));
     expect(res.status).toBe(400);
-    expect(await res.json()).toEqual({ error: 'invalid_request', code: 'LOGOUT_TOKEN_INVALID' });
+    expect(await res.json()).toEqual({ error: 'invalid_request', code: 'LOGOUT_TOKEN_INVALID', message: 'The logout token is invalid.' });
     expect(await dashboard(a)).toBe(200);
   });
 

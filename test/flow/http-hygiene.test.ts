@@ -135,7 +135,7 @@ describe('cross-site state-changing requests with the session cookie', () => {
   });
 
   test('requireAuth refuses a non-boolean allowCrossSite', () => {
-    expect(() => requireAuth({ allowCrossSite: 'yes' as unknown as boolean })).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }) as Error);
+    expect(() => requireAuth({ allowCrossSite: 'yes' as unknown as boolean })).toThrow(expect.objectContaining({ name: 'TypeError', code: 'INVALID_ARGUMENT' }) as Error);
   });
 });
 

@@ -131,7 +131,7 @@ describe('bearer tokens on requireAuth', () => {
     const res = await api('/api/reports', token());
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toBe('Bearer realm="fedgate", error="invalid_token"');
-    expect(await res.json()).toEqual({ error: 'invalid_token', code: 'TOKEN_INVALID' });
+    expect(await res.json()).toEqual({ error: 'invalid_token', code: 'TOKEN_INVALID', message: 'The access token is not valid.' });
   });
 
   test('a token signed with an attacker key embedded as jwk header is refused', async () => {
@@ -156,7 +156,7 @@ describe('bearer tokens on requireAuth', () => {
     const res = await api('/api/reports', await mint(nowS + 3600));
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toBe('Bearer realm="fedgate", error="invalid_token"');
-    expect(await res.json()).toEqual({ error: 'invalid_token', code: 'TOKEN_INVALID' });
+    expect(await res.json()).toEqual({ error: 'invalid_token', code: 'TOKEN_INVALID', message: 'The access token is not valid.' });
     // Control: the same token minted now is accepted, so the refusal above is about iat alone.
     expect((await api('/api/reports', await mint(nowS))).status).toBe(200);
   });
@@ -191,7 +191,7 @@ describe('bearer tokens on requireAuth', () => {
   test('requireAuth claims and check options work for bearer and session alike', async () => {
     const admin = await api('/admin', tokens.accessToken);
     expect(admin.status).toBe(403);
-    expect(await admin.json()).toEqual({ error: 'forbidden', code: 'FORBIDDEN' });
+    expect(await admin.json()).toEqual({ error: 'forbidden', code: 'FORBIDDEN', message: 'You are signed in, but this page needs permissions your account does not have.' });
     const sessionAdmin = await browser.get(`${stack.url}/admin`, { headers: { accept: 'application/json' } });
     expect(sessionAdmin.status).toBe(403);
   });
@@ -270,7 +270,7 @@ describe('access tokens after logout', () => {
       await b.post(`${bound.url}/auth/logout`, {}, { headers: { origin: bound.url } });
       const after = await call();
       expect(after.status).toBe(401);
-      expect(await after.json()).toEqual({ error: 'invalid_token', code: 'TOKEN_INVALID' });
+      expect(await after.json()).toEqual({ error: 'invalid_token', code: 'TOKEN_INVALID', message: 'The access token is not valid.' });
     } finally {
       await bound.close();
     }

@@ -46,7 +46,7 @@ describe('login → protected page → userinfo → logout', () => {
     expect(out.location).toBe(`${stack.url}/`);
     const after = await browser.get(`${stack.url}/dashboard`, { headers: { accept: 'application/json' } });
     expect(after.status).toBe(401);
-    expect(after.json()).toEqual({ error: 'unauthorized', code: 'UNAUTHORIZED' });
+    expect(after.json()).toEqual({ error: 'unauthorized', code: 'UNAUTHORIZED', message: 'Sign in to continue.' });
     expect(after.headers.get('www-authenticate')).toMatch(/^Bearer /);
   });
 });

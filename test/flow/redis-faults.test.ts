@@ -68,7 +68,7 @@ describe('Redis faults', () => {
 
     const api = await timed(() => browser.get(`${stack.url}/dashboard`, json));
     expectUnavailable(api);
-    expect(api.json()).toEqual({ error: 'temporarily_unavailable', code: 'SESSION_STORE_UNAVAILABLE' });
+    expect(api.json()).toEqual({ error: 'temporarily_unavailable', code: 'SESSION_STORE_UNAVAILABLE', message: 'The service is temporarily unavailable; try again shortly.' });
     // Browser navigation is not sent to the login page either: the store failed, the user did not sign out.
     expectUnavailable(await timed(() => browser.get(`${stack.url}/dashboard`)));
     expectUnavailable(await timed(() => browser.get(`${stack.url}/api/reports`, json)));

@@ -167,7 +167,7 @@ describe('sessions', () => {
     plant(replay, cookie);
     const res = await replay.get(`${stack.url}/dashboard`, json);
     expect(res.status).toBe(401);
-    expect(res.json()).toEqual({ error: 'unauthorized', code: 'UNAUTHORIZED' });
+    expect(res.json()).toEqual({ error: 'unauthorized', code: 'UNAUTHORIZED', message: 'Sign in to continue.' });
     expect((await replay.get(`${stack.url}/`)).body).toBe('hello');
     expect(await redis.exists(sessionKey(id))).toBe(0);
   });

@@ -229,7 +229,7 @@ test('refresh token reuse detected by glewlwyd ends the session cleanly: 401, th
     await untilRefreshDue(cookie);
     const ended = await getJson(`${appUrl}/dashboard`, { cookie });
     expect(ended.status).toBe(401);
-    expect(ended.body).toEqual({ error: 'unauthorized', code: 'UNAUTHORIZED' });
+    expect(ended.body).toEqual({ error: 'unauthorized', code: 'UNAUTHORIZED', message: 'Sign in to continue.' });
     expect(await direct.exists(sessionKey(cookie))).toBe(0);
     expect((await getJson(`${appUrl}/dashboard`, { cookie })).status).toBe(401);
   });

@@ -84,7 +84,7 @@ describe('back-channel logout from the real OP', () => {
     expect(await direct.exists(`fedgate:idx:usid:corp:${one.sid}`)).toBe(0);
     const after = await getJson(`${stack.url}/dashboard`, { cookie: one.cookie });
     expect(after.status).toBe(401);
-    expect(after.body).toEqual({ error: 'unauthorized', code: 'UNAUTHORIZED' });
+    expect(after.body).toEqual({ error: 'unauthorized', code: 'UNAUTHORIZED', message: 'Sign in to continue.' });
     // Another OP session of the same user is not touched.
     expect((await getJson(`${stack.url}/dashboard`, { cookie: two.cookie })).status).toBe(200);
     expect(stack.logger.lines.some((l) => (l.obj as { event?: string }).event === 'backchannel.logout')).toBe(true);
@@ -127,7 +127,7 @@ describe('back-channel logout from the real OP', () => {
     expect(sentTokens).toHaveLength(1);
     const res = await post(sentTokens[0]!);
     expect(res.status).toBe(400);
-    expect(await res.json()).toEqual({ error: 'invalid_request', code: 'LOGOUT_TOKEN_INVALID' });
+    expect(await res.json()).toEqual({ error: 'invalid_request', code: 'LOGOUT_TOKEN_INVALID', message: 'The logout token is invalid.' });
     const jtiKeys = await direct.keys('fedgate:bcl:*');
     expect(jtiKeys.length).toBeGreaterThan(0);
     for (const k of jtiKeys) expect(await direct.ttl(k)).toBeGreaterThan(0);
@@ -182,7 +182,7 @@ describe('back-channel logout from the real OP', () => {
     );
     const res = await post(forged);
     expect(res.status).toBe(400);
-    expect(await res.json()).toEqual({ error: 'invalid_request', code: 'LOGOUT_TOKEN_INVALID' });
+    expect(await res.json()).toEqual({ error: 'invalid_request', code: 'LOGOUT_TOKEN_INVALID', message: 'The logout token is invalid.' });
     expect((await getJson(`${stack.url}/dashboard`, { cookie: victim.cookie })).status).toBe(200);
     expect(await direct.exists(sessionKey(victim.cookie))).toBe(1);
   });

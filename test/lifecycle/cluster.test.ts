@@ -85,7 +85,7 @@ describe('Redis Cluster', () => {
     expect((await dashboard(b)).status).toBe(401);
     const replay = await post();
     expect(replay.status).toBe(400);
-    expect(await replay.json()).toEqual({ error: 'invalid_request', code: 'LOGOUT_TOKEN_INVALID' });
+    expect(await replay.json()).toEqual({ error: 'invalid_request', code: 'LOGOUT_TOKEN_INVALID', message: 'The logout token is invalid.' });
   });
 
   test('revokeSessions', async () => {

@@ -96,7 +96,7 @@ describe('two instances, two processes', () => {
     for (const origin of [a.url, b.url]) {
       const res = await getJson(`${origin}/dashboard`, { bearer: accessToken });
       expect(res.status).toBe(401);
-      expect(res.body).toEqual({ error: 'invalid_token', code: 'TOKEN_INVALID' });
+      expect(res.body).toEqual({ error: 'invalid_token', code: 'TOKEN_INVALID', message: 'The access token is not valid.' });
     }
   });
 

@@ -69,7 +69,7 @@ describe('persistence', () => {
     const down = await dashboard(cookies[0]!);
     expect(down.status).toBe(503);
     expect(down.headers.get('retry-after')).toMatch(/^\d+$/);
-    expect(down.body).toEqual({ error: 'temporarily_unavailable', code: 'SESSION_STORE_UNAVAILABLE' });
+    expect(down.body).toEqual({ error: 'temporarily_unavailable', code: 'SESSION_STORE_UNAVAILABLE', message: 'The service is temporarily unavailable; try again shortly.' });
     await redis.restart();
     for (const c of cookies) expect((await waitForStatus(c, 200)).status).toBe(200);
   });
@@ -126,7 +126,7 @@ describe('corrupted or foreign session data counts as no session', () => {
     const cookie = await plant(value());
     const api = await dashboard(cookie);
     expect(api.status).toBe(401);
-    expect(api.body).toEqual({ error: 'unauthorized', code: 'UNAUTHORIZED' });
+    expect(api.body).toEqual({ error: 'unauthorized', code: 'UNAUTHORIZED', message: 'Sign in to continue.' });
     const page = await fetch(`${stack.url}/dashboard`, { headers: { cookie, accept: 'text/html' }, redirect: 'manual' });
     expect(page.status).toBe(302);
     expect(page.headers.get('location')).toBe('/auth/login?returnTo=%2Fdashboard');
@@ -141,7 +141,7 @@ describe('corrupted or foreign session data counts as no session', () => {
     await direct.expire(`${PREFIX}sess:${id}`, 60);
     const api = await dashboard(signedCookie(id));
     expect(api.status).toBe(401);
-    expect(api.body).toEqual({ error: 'unauthorized', code: 'UNAUTHORIZED' });
+    expect(api.body).toEqual({ error: 'unauthorized', code: 'UNAUTHORIZED', message: 'Sign in to continue.' });
   });
 
   test('a browser holding a corrupted session can sign in again', async () => {

@@ -123,7 +123,7 @@ describe('a refresh response without an ID token', () => {
     op.tamperUserinfo = (body) => ({ ...body, sub: 'mallory' });
     const res = await getJson(`${withUserinfo.url}/dashboard`, { cookie });
     expect(res.status).toBe(401);
-    expect(res.body).toEqual({ error: 'unauthorized', code: 'UNAUTHORIZED' });
+    expect(res.body).toEqual({ error: 'unauthorized', code: 'UNAUTHORIZED', message: 'Sign in to continue.' });
     expect(await direct.exists(sessionKey(cookie))).toBe(0);
   });
 
@@ -153,7 +153,7 @@ describe('an upstream refusing the refresh token', () => {
     faults.refresh = shape;
     const res = await getJson(`${plain.url}/dashboard`, { cookie });
     expect(res.status).toBe(401);
-    expect(res.body).toEqual({ error: 'unauthorized', code: 'UNAUTHORIZED' });
+    expect(res.body).toEqual({ error: 'unauthorized', code: 'UNAUTHORIZED', message: 'Sign in to continue.' });
     expect(await direct.exists(sessionKey(cookie))).toBe(0);
     const again = await getJson(`${plain.url}/dashboard`, { cookie });
     expect(again.status).toBe(401);

@@ -124,7 +124,7 @@ describe('upstream refresh', () => {
     await rt!.destroy();
     const res = await getJson(`${a.url}/dashboard`, { cookie });
     expect(res.status).toBe(401);
-    expect(res.body).toEqual({ error: 'unauthorized', code: 'UNAUTHORIZED' });
+    expect(res.body).toEqual({ error: 'unauthorized', code: 'UNAUTHORIZED', message: 'Sign in to continue.' });
     expect(refreshCount(op.tokenRequests)).toBe(1);
     expect(await direct.exists(sessionKey(cookie))).toBe(0);
     expect(await direct.sismember('fedgate:idx:sub:corp|alice', sessionKey(cookie).slice('fedgate:sess:'.length))).toBe(0);
@@ -150,7 +150,7 @@ describe('upstream refresh', () => {
     const res = await getJson(`${a.url}/dashboard`, { cookie });
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
-    expect(res.body).toEqual({ error: 'temporarily_unavailable', code: 'UPSTREAM_UNAVAILABLE' });
+    expect(res.body).toEqual({ error: 'temporarily_unavailable', code: 'UPSTREAM_UNAVAILABLE', message: 'The service is temporarily unavailable; try again shortly.' });
     expect(res.ms).toBeLessThan(3000);
     const kept = await storedAuth(direct, cookie);
     expect(kept?.rev).toBe(stored.rev);

@@ -108,7 +108,7 @@ describe('revokeSessions', () => {
   });
 
   test('an empty subject is refused', async () => {
-    await expect(a.gateway.revokeSessions({ sub: '' })).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: 'revokeSessions: sub is required' });
+    await expect(a.gateway.revokeSessions({ sub: '' })).rejects.toMatchObject({ name: 'TypeError', code: 'INVALID_ARGUMENT', message: 'revokeSessions: sub must be a non-empty string' });
   });
 });
 

@@ -38,7 +38,7 @@ describe('Express 4', () => {
     expect(out.status).toBe(302);
     const after = await browser.get(`${stack.url}/dashboard`, json);
     expect(after.status).toBe(401);
-    expect(after.json()).toEqual({ error: 'unauthorized', code: 'UNAUTHORIZED' });
+    expect(after.json()).toEqual({ error: 'unauthorized', code: 'UNAUTHORIZED', message: 'Sign in to continue.' });
   });
 
   test('callback errors are coded 400s on Express 4 too', async () => {

@@ -54,7 +54,7 @@ export function resolveAuthFast(ctx: GatewayContext, req: Req): Auth | undefined
     return v && !isDpopBound(v.claims) ? bearerAuth(v, credential.token, ctx.gatewayInfo) : undefined;
   }
   const cache = ctx.sessionCache;
-  if (!cache || !cache.usable()) return undefined;
+  if (!cache?.usable()) return undefined;
   const signed = signedCookieOf(req, ctx.config.session.cookieName);
   if (signed === undefined) return undefined;
   const now = ctx.now();

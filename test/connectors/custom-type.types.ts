@@ -48,5 +48,3 @@ declare const identity: UpstreamIdentity;
 void connector.refresh({ refreshToken: 'rt', original: identity });
 if (canRefresh(connector)) void connector.refresh({ refreshToken: 'rt', original: identity });
 if (logsOutUpstream(connector)) void connector.buildLogoutUrl({ postLogoutRedirectUri: 'https://app.example.com/' });
-
-export {};

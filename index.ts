@@ -32,13 +32,40 @@ export type { Logger } from './lib/logger.js';
 export type { GatewayEvent, GatewayEvents, GatewayEventType } from './lib/events.js';
 export type { MetricsOption } from './lib/metrics.js';
 export type {
-  Connector, ConnectorType, ConnectorConfig, ConnectorContext, ConnectorRegistry, ConnectorStatus, ConnectorState, ConnectorStore,
-  BeginLoginInput, BeginLoginResult, CompleteLoginInput, UpstreamIdentity, UpstreamTokens, RefreshInput, LogoutInput, LogoutTokenClaims,
-  Refreshable, UpstreamLogout, LogoutTokenVerifier, FormPostCallback, PostedCallback, EndpointProvider, ConnectorEndpoint,
-  EndpointRequest, EndpointResponse,
+  Connector,
+  ConnectorType,
+  ConnectorConfig,
+  ConnectorContext,
+  ConnectorRegistry,
+  ConnectorStatus,
+  ConnectorState,
+  ConnectorStore,
+  BeginLoginInput,
+  BeginLoginResult,
+  CompleteLoginInput,
+  UpstreamIdentity,
+  UpstreamTokens,
+  RefreshInput,
+  LogoutInput,
+  LogoutTokenClaims,
+  Refreshable,
+  UpstreamLogout,
+  LogoutTokenVerifier,
+  FormPostCallback,
+  PostedCallback,
+  EndpointProvider,
+  ConnectorEndpoint,
+  EndpointRequest,
+  EndpointResponse,
 } from './lib/connector.js';
 export {
-  LoginRestartRequest, defineConnectorType, canRefresh, logsOutUpstream, verifiesLogoutTokens, acceptsFormPost, providesEndpoints,
+  LoginRestartRequest,
+  defineConnectorType,
+  canRefresh,
+  logsOutUpstream,
+  verifiesLogoutTokens,
+  acceptsFormPost,
+  providesEndpoints,
 } from './lib/connector.js';
 export { connectorBaseShape, connectorBaseSchema } from './lib/config/connector-base.js';
 export type { ConnectorBaseConfig } from './lib/config/connector-base.js';
@@ -46,8 +73,16 @@ export type { ClaimMapping } from './lib/claims/schema.js';
 export { sanitizeReturnTo } from './lib/flow/return-to.js';
 export { builtinConnectors } from './connectors/registry.js';
 export type {
-  FedgateViews, ViewBase, PageForm, ErrorViewContext, ForbiddenViewContext, ChooserViewContext, ConsentViewContext,
-  ConsentPermission, ConsentsViewContext, LogoutConfirmViewContext,
+  FedgateViews,
+  ViewBase,
+  PageForm,
+  ErrorViewContext,
+  ForbiddenViewContext,
+  ChooserViewContext,
+  ConsentViewContext,
+  ConsentPermission,
+  ConsentsViewContext,
+  LogoutConfirmViewContext,
 } from './lib/http/page.js';
 export { authOf, isAuthenticated, withAuth } from './lib/auth.js';
 export type { AuthenticatedAuth, AuthenticatedRequest } from './lib/auth.js';

@@ -81,26 +81,36 @@ export function startBareLayers(): Promise<Started> {
   });
 }
 
-interface BenchSession { user?: Record<string, unknown> }
+interface BenchSession {
+  user?: Record<string, unknown>;
+}
 
 /** Scenario 2: express-session + connect-redis 8 + ioredis, all defaults, reading a signed-in session. */
 export function startExpressSession(init: ChildInit): Promise<Started> {
   return serve(async () => {
     const redis = new Redis(need(init.redisUrl, 'redisUrl'));
     const app = express();
-    app.use(session({
-      store: new RedisStore({ client: redis, prefix: 'bench:es:' }),
-      secret: SESSION_SECRET,
-      resave: false,
-      saveUninitialized: false,
-    }));
+    app.use(
+      session({
+        store: new RedisStore({ client: redis, prefix: 'bench:es:' }),
+        secret: SESSION_SECRET,
+        resave: false,
+        saveUninitialized: false,
+      }),
+    );
     // Signs the caller in with a profile of the size fedgate keeps (claims of the test account).
     app.get('/login', (req: Request, res: Response, next: NextFunction) => {
       req.session.regenerate((err) => {
         if (err) return next(err);
         (req.session as unknown as BenchSession).user = {
-          sub: 'corp|alice', email: 'alice@example.com', email_verified: true, name: 'Alice Example',
-          given_name: 'Alice', family_name: 'Example', preferred_username: 'alice', roles: ['analyst'],
+          sub: 'corp|alice',
+          email: 'alice@example.com',
+          email_verified: true,
+          name: 'Alice Example',
+          given_name: 'Alice',
+          family_name: 'Example',
+          preferred_username: 'alice',
+          roles: ['analyst'],
         };
         req.session.save((saveErr) => (saveErr ? next(saveErr) : res.send('signed in')));
       });
@@ -120,17 +130,19 @@ export function startExpressSession(init: ChildInit): Promise<Started> {
 export function startEoc(init: ChildInit): Promise<Started> {
   return serve(async (url) => {
     const app = express();
-    app.use(eoc.auth({
-      authRequired: false,
-      auth0Logout: false,
-      idpLogout: false,
-      issuerBaseURL: need(init.issuer, 'issuer'),
-      baseURL: url,
-      clientID: need(init.clientId, 'clientId'),
-      clientSecret: need(init.clientSecret, 'clientSecret'),
-      secret: EOC_SECRET,
-      authorizationParams: { response_type: 'code', scope: SCOPES.join(' ') },
-    }));
+    app.use(
+      eoc.auth({
+        authRequired: false,
+        auth0Logout: false,
+        idpLogout: false,
+        issuerBaseURL: need(init.issuer, 'issuer'),
+        baseURL: url,
+        clientID: need(init.clientId, 'clientId'),
+        clientSecret: need(init.clientSecret, 'clientSecret'),
+        secret: EOC_SECRET,
+        authorizationParams: { response_type: 'code', scope: SCOPES.join(' ') },
+      }),
+    );
     app.get('/hello', eoc.requiresAuth(), hello);
     return { app };
   });
@@ -144,14 +156,22 @@ export function startFedgate(init: ChildInit): Promise<Started> {
       baseUrl: url,
       allowInsecureRequests: true,
       session: {
-        secret: SESSION_SECRET, redis: { url: need(init.redisUrl, 'redisUrl') },
+        secret: SESSION_SECRET,
+        redis: { url: need(init.redisUrl, 'redisUrl') },
         ...(init.sessionCacheTtl !== undefined ? { cacheTtl: init.sessionCacheTtl } : {}),
       },
       tokens: { keys, scopes: { [BENCH_SCOPE]: { claim: 'roles', includes: 'analyst' } } },
-      connectors: [{
-        id: 'corp', type: 'oidc', name: 'Corporate SSO', issuer: need(init.issuer, 'issuer'),
-        clientId: need(init.clientId, 'clientId'), clientSecret: need(init.clientSecret, 'clientSecret'), scopes: SCOPES,
-      }],
+      connectors: [
+        {
+          id: 'corp',
+          type: 'oidc',
+          name: 'Corporate SSO',
+          issuer: need(init.issuer, 'issuer'),
+          clientId: need(init.clientId, 'clientId'),
+          clientSecret: need(init.clientSecret, 'clientSecret'),
+          scopes: SCOPES,
+        },
+      ],
     });
     const app = express();
     app.use(gateway);
@@ -178,25 +198,36 @@ interface RawSession {
 export function startRawOidc(init: ChildInit): Promise<Started> {
   return serve(async (url) => {
     const clientSecret = need(init.clientSecret, 'clientSecret');
-    const config = await oidc.discovery(new URL(need(init.issuer, 'issuer')), need(init.clientId, 'clientId'), undefined,
-      oidc.ClientSecretBasic(clientSecret), { execute: [oidc.allowInsecureRequests, oidc.enableNonRepudiationChecks] });
+    const config = await oidc.discovery(
+      new URL(need(init.issuer, 'issuer')),
+      need(init.clientId, 'clientId'),
+      undefined,
+      oidc.ClientSecretBasic(clientSecret),
+      { execute: [oidc.allowInsecureRequests, oidc.enableNonRepudiationChecks] },
+    );
     const redirectUri = `${url}/callback`;
     const redis = new Redis(need(init.redisUrl, 'redisUrl'));
     const app = express();
-    app.use(session({
-      store: new RedisStore({ client: redis, prefix: 'bench:raw:' }),
-      secret: SESSION_SECRET,
-      resave: false,
-      saveUninitialized: false,
-    }));
+    app.use(
+      session({
+        store: new RedisStore({ client: redis, prefix: 'bench:raw:' }),
+        secret: SESSION_SECRET,
+        resave: false,
+        saveUninitialized: false,
+      }),
+    );
     app.get('/login', async (req: Request, res: Response, next: NextFunction) => {
       try {
         const verifier = oidc.randomPKCECodeVerifier();
         const tx = { verifier, state: oidc.randomState(), nonce: oidc.randomNonce() };
         (req.session as unknown as RawSession).tx = tx;
         const target = oidc.buildAuthorizationUrl(config, {
-          redirect_uri: redirectUri, scope: SCOPES.join(' '), state: tx.state, nonce: tx.nonce,
-          code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+          redirect_uri: redirectUri,
+          scope: SCOPES.join(' '),
+          state: tx.state,
+          nonce: tx.nonce,
+          code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+          code_challenge_method: 'S256',
         });
         req.session.save((err) => (err ? next(err) : res.redirect(target.href)));
       } catch (err) {
@@ -211,14 +242,20 @@ export function startRawOidc(init: ChildInit): Promise<Started> {
           return;
         }
         const tokens = await oidc.authorizationCodeGrant(config, new URL(req.originalUrl, url), {
-          pkceCodeVerifier: tx.verifier, expectedState: tx.state, expectedNonce: tx.nonce, idTokenExpected: true,
+          pkceCodeVerifier: tx.verifier,
+          expectedState: tx.state,
+          expectedNonce: tx.nonce,
+          idTokenExpected: true,
         });
         const claims = { ...tokens.claims() };
         const expiresIn = tokens.expiresIn();
         req.session.regenerate((err) => {
           if (err) return next(err);
           (req.session as unknown as RawSession).user = {
-            claims, idToken: tokens.id_token, accessToken: tokens.access_token, refreshToken: tokens.refresh_token,
+            claims,
+            idToken: tokens.id_token,
+            accessToken: tokens.access_token,
+            refreshToken: tokens.refresh_token,
             ...(expiresIn !== undefined ? { expiresAt: Math.floor(Date.now() / 1000) + expiresIn } : {}),
           };
           req.session.save((saveErr) => (saveErr ? next(saveErr) : res.redirect('/hello')));

@@ -17,12 +17,30 @@ import type { ChildInit, Reply, Request } from './ipc.js';
 async function startUpstream(): Promise<Started> {
   const op = await startOp({ issueRefreshToken: true });
   const now = Math.floor(Date.now() / 1000);
-  const accessToken = await signWithSharedKey({
-    iss: op.issuer, sub: 'alice', aud: 'api://reports', client_id: 'fedgate', scope: SCOPES.join(' '),
-    iat: now, nbf: now, exp: now + 3600, jti: randomUUID(), auth_time: now, acr: '1', amr: ['pwd'],
-    sid: randomUUID(), email: 'alice@example.com', name: 'Alice Example', roles: ['analyst'],
-    groups: ['reports-readers', 'staff'], tid: randomUUID(), oid: randomUUID(),
-  }, { typ: 'at+jwt', kid: getSharedKey().kid });
+  const accessToken = await signWithSharedKey(
+    {
+      iss: op.issuer,
+      sub: 'alice',
+      aud: 'api://reports',
+      client_id: 'fedgate',
+      scope: SCOPES.join(' '),
+      iat: now,
+      nbf: now,
+      exp: now + 3600,
+      jti: randomUUID(),
+      auth_time: now,
+      acr: '1',
+      amr: ['pwd'],
+      sid: randomUUID(),
+      email: 'alice@example.com',
+      name: 'Alice Example',
+      roles: ['analyst'],
+      groups: ['reports-readers', 'staff'],
+      tid: randomUUID(),
+      oid: randomUUID(),
+    },
+    { typ: 'at+jwt', kid: getSharedKey().kid },
+  );
   op.tamperTokenResponse = (body) => ({ ...body, access_token: accessToken });
   return {
     url: op.issuer,
@@ -32,9 +50,14 @@ async function startUpstream(): Promise<Started> {
       async client(arg: unknown) {
         const { clientId, clientSecret, redirectUri } = arg as { clientId: string; clientSecret: string; redirectUri: string };
         const metadata: ClientMetadata = {
-          client_id: clientId, client_secret: clientSecret, redirect_uris: [redirectUri], post_logout_redirect_uris: [],
-          grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'],
-          token_endpoint_auth_method: 'client_secret_basic', id_token_signed_response_alg: 'RS256',
+          client_id: clientId,
+          client_secret: clientSecret,
+          redirect_uris: [redirectUri],
+          post_logout_redirect_uris: [],
+          grant_types: ['authorization_code', 'refresh_token'],
+          response_types: ['code'],
+          token_endpoint_auth_method: 'client_secret_basic',
+          id_token_signed_response_alg: 'RS256',
         };
         await op.setClient(metadata);
         return true;
@@ -45,13 +68,20 @@ async function startUpstream(): Promise<Started> {
 
 function start(init: ChildInit): Promise<Started> {
   switch (init.role) {
-    case 'op': return startUpstream();
-    case 'bare': return startBare();
-    case 'bare-layers': return startBareLayers();
-    case 'express-session': return startExpressSession(init);
-    case 'eoc': return startEoc(init);
-    case 'fedgate': return startFedgate(init);
-    case 'raw-oidc': return startRawOidc(init);
+    case 'op':
+      return startUpstream();
+    case 'bare':
+      return startBare();
+    case 'bare-layers':
+      return startBareLayers();
+    case 'express-session':
+      return startExpressSession(init);
+    case 'eoc':
+      return startEoc(init);
+    case 'fedgate':
+      return startFedgate(init);
+    case 'raw-oidc':
+      return startRawOidc(init);
   }
 }
 
@@ -88,7 +118,7 @@ async function handle(msg: Request): Promise<unknown> {
 process.on('message', (msg: Request) => {
   handle(msg).then(
     (value) => process.send?.({ id: msg.id, ok: true, value } satisfies Reply),
-    (err: unknown) => process.send?.({ id: msg.id, ok: false, error: err instanceof Error ? err.stack ?? err.message : String(err) } satisfies Reply),
+    (err: unknown) => process.send?.({ id: msg.id, ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) } satisfies Reply),
   );
 });
 // An orphan (the parent died) must not keep a port and a core busy.

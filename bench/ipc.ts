@@ -22,9 +22,16 @@ export interface ChildInit {
 
 export type Role = 'op' | 'bare' | 'bare-layers' | 'express-session' | 'eoc' | 'fedgate' | 'raw-oidc';
 
-export interface Request { id: number; cmd: string; arg?: unknown }
+export interface Request {
+  id: number;
+  cmd: string;
+  arg?: unknown;
+}
 export type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
-export interface Ready { ready: true; url: string }
+export interface Ready {
+  ready: true;
+  url: string;
+}
 
 const benchDir = fileURLToPath(new URL('.', import.meta.url));
 const registerHook = join(benchDir, 'register.mjs');

@@ -34,7 +34,14 @@ export function median(values: number[]): number {
 /** Per-metric median of repeated samples. */
 export function medianSample(samples: Sample[]): Sample {
   const pick = (k: keyof Sample) => median(samples.map((s) => s[k]));
-  return { rps: pick('rps'), p50: pick('p50'), p99: pick('p99'), cpuUs: pick('cpuUs'), count: pick('count'), errors: Math.max(0, ...samples.map((s) => s.errors)) };
+  return {
+    rps: pick('rps'),
+    p50: pick('p50'),
+    p99: pick('p99'),
+    cpuUs: pick('cpuUs'),
+    count: pick('count'),
+    errors: Math.max(0, ...samples.map((s) => s.errors)),
+  };
 }
 
 /** Growable float buffer: a run can record a few hundred thousand latencies. */
@@ -71,14 +78,17 @@ export async function measureHttp(server: Child, load: HttpLoad): Promise<Sample
   await server.cpuStart();
   const t0 = performance.now();
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    const instance = autocannon({
-      url: load.url,
-      connections: load.connections,
-      duration: load.duration,
-      pipelining: 1,
-      timeout: 10,
-      headers: load.headers ?? {},
-    }, (err, res) => (err ? reject(err) : resolve(res)));
+    const instance = autocannon(
+      {
+        url: load.url,
+        connections: load.connections,
+        duration: load.duration,
+        pipelining: 1,
+        timeout: 10,
+        headers: load.headers ?? {},
+      },
+      (err, res) => (err ? reject(err) : resolve(res)),
+    );
     // autocannon's own histogram has whole-ms resolution; sub-ms latencies need the raw values.
     instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
       if (status >= 200 && status < 300) latencies.push(ms);
@@ -91,7 +101,14 @@ export async function measureHttp(server: Child, load: HttpLoad): Promise<Sample
     throw new Error(`${load.url}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts of ${result.requests.total} responses`);
   }
   const sorted = latencies.sorted();
-  return { rps: latencies.length / seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99), cpuUs: cpu / latencies.length, count: latencies.length, errors: 0 };
+  return {
+    rps: latencies.length / seconds,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    cpuUs: cpu / latencies.length,
+    count: latencies.length,
+    errors: 0,
+  };
 }
 
 export interface LoginLoad {
@@ -130,9 +147,17 @@ export async function measureLogins(server: Child, load: LoginLoad): Promise<Sam
   await Promise.all(Array.from({ length: load.concurrency }, worker));
   const seconds = (performance.now() - t0) / 1000;
   const cpu = await server.cpuStop();
-  if (errors > 0 || latencies.length === 0) throw new Error(`${load.startUrl}: ${errors} failed logins of ${errors + latencies.length}: ${firstError ?? 'none completed'}`);
+  if (errors > 0 || latencies.length === 0)
+    throw new Error(`${load.startUrl}: ${errors} failed logins of ${errors + latencies.length}: ${firstError ?? 'none completed'}`);
   const sorted = latencies.sorted();
-  return { rps: latencies.length / seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99), cpuUs: cpu / latencies.length, count: latencies.length, errors };
+  return {
+    rps: latencies.length / seconds,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    cpuUs: cpu / latencies.length,
+    count: latencies.length,
+    errors,
+  };
 }
 
 /** One login through a real browser-like client; returns the named cookie the app set. */

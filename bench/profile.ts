@@ -19,9 +19,22 @@ import { Child } from './ipc.js';
 import { loginCookie, measureHttp, measureLogins, type Sample } from './load.js';
 import { describeMachine } from './report.js';
 
-interface CallFrame { functionName: string; url: string; lineNumber: number }
-interface ProfileNode { id: number; callFrame: CallFrame; children?: number[] }
-interface CpuProfile { nodes: ProfileNode[]; startTime: number; samples: number[]; timeDeltas: number[] }
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -102,10 +115,16 @@ function summarize(profile: CpuProfile, fromUs: number, toUs: number, requests: 
   return {
     windowMs: windowUs / 1000,
     busyMs,
-    top: [...self.values()].sort((a, b) => b.ms - a.ms).slice(0, topN).map((e) => ({ selfMs: e.ms, pct: pct(e.ms), fn: e.fn, where: e.where })),
+    top: [...self.values()]
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, topN)
+      .map((e) => ({ selfMs: e.ms, pct: pct(e.ms), fn: e.fn, where: e.where })),
     groups: [...groups.entries()].sort((a, b) => b[1] - a[1]).map(([group, ms]) => ({ group, selfMs: ms, pct: pct(ms) })),
     requests,
-    fedgateTotal: [...inclusive.values()].sort((a, b) => b.ms - a.ms).slice(0, 12).map((e) => ({ totalMs: e.ms, pct: pct(e.ms), fn: e.fn, where: e.where })),
+    fedgateTotal: [...inclusive.values()]
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, 12)
+      .map((e) => ({ totalMs: e.ms, pct: pct(e.ms), fn: e.fn, where: e.where })),
   };
 }
 
@@ -131,7 +150,10 @@ ${s.groups.map((g) => `| ${g.group} | ${f(g.selfMs)} | ${f(g.pct)} | ${perReq(g.
 | self ms | % | µs/${unit} | function | where |
 |--------:|--:|-------:|----------|-------|
 ${s.top.map((e) => `| ${f(e.selfMs)} | ${f(e.pct)} | ${perReq(e.selfMs)} | \`${e.fn}\` | ${e.where} |`).join('\n')}
-${s.fedgateTotal.length === 0 ? '' : `
+${
+  s.fedgateTotal.length === 0
+    ? ''
+    : `
 ## fedgate functions by total time
 
 Self time plus callees, up to the next middleware: what runs after fedgate calls \`next()\` (the
@@ -140,7 +162,8 @@ route handler, sending the response) is not counted.
 | total ms | % | µs/${unit} | function | where |
 |---------:|--:|-------:|----------|-------|
 ${s.fedgateTotal.map((e) => `| ${f(e.totalMs)} | ${f(e.pct)} | ${perReq(e.totalMs)} | \`${e.fn}\` | ${e.where} |`).join('\n')}
-`}`;
+`
+}`;
 }
 
 async function main(): Promise<void> {
@@ -155,8 +178,12 @@ async function main(): Promise<void> {
     children.push(op);
     const secret = 'bench-profile-client-secret-0123456789abcdef';
     const profiled = ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=250'];
-    const fg = await Child.start('fedgate', { role: 'fedgate', redisUrl: redis.url, issuer: op.url, clientId: 'fedgate', clientSecret: secret }, dir,
-      path === 'bare' ? [] : profiled);
+    const fg = await Child.start(
+      'fedgate',
+      { role: 'fedgate', redisUrl: redis.url, issuer: op.url, clientId: 'fedgate', clientSecret: secret },
+      dir,
+      path === 'bare' ? [] : profiled,
+    );
     children.push(fg);
     await op.call('client', { clientId: 'fedgate', clientSecret: secret, redirectUri: `${fg.url}/auth/callback/corp` });
     const cookie = await loginCookie(`${fg.url}/hello`, 'fedgate.sid');
@@ -175,26 +202,36 @@ async function main(): Promise<void> {
       url = `${fg.url}/api/hello`;
     }
     // Logins: 4 at a time, each a fresh cookie jar through the OP (as row 6 of the bench).
-    const drive = (duration: number): Promise<Sample> => (path === 'login'
-      ? measureLogins(target, { startUrl: url, concurrency: 4, duration })
-      : measureHttp(target, { url, headers, connections: 10, duration }));
+    const drive = (duration: number): Promise<Sample> =>
+      path === 'login' ? measureLogins(target, { startUrl: url, concurrency: 4, duration }) : measureHttp(target, { url, headers, connections: 10, duration });
     await drive(2); // warm-up: JIT, caches
     const from = await target.call<number>('clock');
     const sample = await drive(seconds);
     const to = await target.call<number>('clock');
     await target.stop();
     // The loader-hook thread may write a profile of its own: the main thread's is the largest.
-    const files = await Promise.all((await readdir(dir)).filter((f) => f.endsWith('.cpuprofile')).map(async (f) => ({ f, size: (await stat(join(dir, f))).size })));
+    const files = await Promise.all(
+      (await readdir(dir)).filter((f) => f.endsWith('.cpuprofile')).map(async (f) => ({ f, size: (await stat(join(dir, f))).size })),
+    );
     const file = files.sort((a, b) => b.size - a.size)[0]?.f;
     if (!file) throw new Error(`no .cpuprofile written in ${dir}`);
     const profile = JSON.parse(await readFile(join(dir, file), 'utf8')) as CpuProfile;
     const summary = summarize(profile, from, to, sample.count);
     if (summary.busyMs <= 0) throw new Error('no samples in the measured window');
     const m = describeMachine();
-    const what = { session: 'fedgate `requireAuth()` with a session cookie (`GET /hello`)', bearer: 'fedgate `requireAuth({ scope })` with a local bearer token (`GET /api/hello`)', bare: 'bare Express 5 `GET /hello` (the reference)',
-      login: 'fedgate\'s whole login round trip through the upstream OP (4 concurrent fresh browsers; the OP runs in its own, unprofiled process)' }[path];
+    const what = {
+      session: 'fedgate `requireAuth()` with a session cookie (`GET /hello`)',
+      bearer: 'fedgate `requireAuth({ scope })` with a local bearer token (`GET /api/hello`)',
+      bare: 'bare Express 5 `GET /hello` (the reference)',
+      login: "fedgate's whole login round trip through the upstream OP (4 concurrent fresh browsers; the OP runs in its own, unprofiled process)",
+    }[path];
     const context = `\`npm run bench:profile\`${path === 'session' ? '' : ` with FEDGATE_PROFILE_PATH=${path}`} on ${new Date().toISOString()}: ${what}, ${seconds} s of ${path === 'login' ? 'logins' : 'autocannon at 10 connections'} after a 2 s warm-up, \`node --cpu-prof --cpu-prof-interval=250\`. ${m.cores} × ${m.cpuModel}, Node ${m.node}, load average ${m.loadAtStart.map((v) => v.toFixed(2)).join(' / ')} at start. During the window: ${sample.rps.toFixed(path === 'login' ? 1 : 0)} ${path === 'login' ? 'logins' : 'req'}/s, ${Math.round(sample.cpuUs)} µs of server CPU per ${path === 'login' ? 'login' : 'request'} (the profiler adds its own overhead).`;
-    const text = renderSummary(summary, path === 'bare' ? 'Profile: bare Express (reference)' : `Profile: fedgate ${path} hot path`, context, path === 'login' ? 'login' : 'req');
+    const text = renderSummary(
+      summary,
+      path === 'bare' ? 'Profile: bare Express (reference)' : `Profile: fedgate ${path} hot path`,
+      context,
+      path === 'login' ? 'login' : 'req',
+    );
     process.stdout.write(text);
     const out = process.env.FEDGATE_PROFILE_OUT ?? fileURLToPath(new URL(`./PROFILE-${path}.md`, import.meta.url));
     await writeFile(out, text);

@@ -40,7 +40,14 @@ export function describeMachine(): Machine {
   } catch {
     // not Linux: os.cpus() is good enough
   }
-  return { cpuModel, cores: cpus().length, node: process.version, os: `${process.platform} ${release()}`, memGb: Math.round(totalmem() / 2 ** 30), loadAtStart: loadavg() };
+  return {
+    cpuModel,
+    cores: cpus().length,
+    node: process.version,
+    os: `${process.platform} ${release()}`,
+    memGb: Math.round(totalmem() / 2 ** 30),
+    loadAtStart: loadavg(),
+  };
 }
 
 const num = (v: number, digits = 0): string => v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
@@ -66,8 +73,8 @@ export function renderTable(rows: Row[]): string {
 }
 
 export const RATIO_NOTES = [
-  'Rows 1–5: `ratio` = req/s ÷ row 1 (bare Express) in the same run; `CPU ratio` = row 1\'s server CPU µs/req ÷ the row\'s (higher is better for both). fedgate runs with its defaults; the `cacheTtl: 0` rows turn its in-process session cache off, so every request reads the session from Redis.',
-  'Row 6: per login instead of per request (req/s = logins/s, CPU = the app server\'s CPU per login, excluding the OP); `ratio` = fedgate p50 latency ÷ raw openid-client p50 latency at the same concurrency (lower is better).',
+  "Rows 1–5: `ratio` = req/s ÷ row 1 (bare Express) in the same run; `CPU ratio` = row 1's server CPU µs/req ÷ the row's (higher is better for both). fedgate runs with its defaults; the `cacheTtl: 0` rows turn its in-process session cache off, so every request reads the session from Redis.",
+  "Row 6: per login instead of per request (req/s = logins/s, CPU = the app server's CPU per login, excluding the OP); `ratio` = fedgate p50 latency ÷ raw openid-client p50 latency at the same concurrency (lower is better).",
   'Row 7: `MEMORY USAGE` of every key one login leaves in Redis (the session key and any index keys).',
   'Row 8: the fedgate session path (as row 4, cache on and off) against a Redis holding 1 000 vs 1 000 000 sessions; `ratio` = req/s ÷ the 1 000 row with the same cache setting.',
 ];

@@ -66,7 +66,14 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 const secretOf = (clientId: string): string => `bench-${clientId}-client-secret-0123456789abcdef`;
 
 /** `key` is unique; `id` is the scenario number shown (variants share it). */
-interface HttpScenario { key: string; id: string; label: string; child: Child; url: string; headers: () => Record<string, string> }
+interface HttpScenario {
+  key: string;
+  id: string;
+  label: string;
+  child: Child;
+  url: string;
+  headers: () => Record<string, string>;
+}
 
 /** Target check: `value` against `limit`; `by` says by how much it was met or missed. */
 function target(text: string, value: number, limit: number, higherIsBetter: boolean, unit = '×'): NonNullable<Row['target']> {
@@ -74,7 +81,11 @@ function target(text: string, value: number, limit: number, higherIsBetter: bool
   const gap = Math.abs(value - limit);
   const pct = (gap / limit) * 100;
   const fmt = (v: number) => (unit === '×' ? `${v.toFixed(2)}×` : `${Math.round(v)} ${unit}`);
-  return { text, met, by: met ? `${fmt(value)}, margin ${fmt(gap).replace('×', '')}` : `${fmt(value)}: ${pct.toFixed(0)} % ${higherIsBetter ? 'short' : 'over'}` };
+  return {
+    text,
+    met,
+    by: met ? `${fmt(value)}, margin ${fmt(gap).replace('×', '')}` : `${fmt(value)}: ${pct.toFixed(0)} % ${higherIsBetter ? 'short' : 'over'}`,
+  };
 }
 
 async function main(): Promise<void> {
@@ -92,7 +103,11 @@ async function main(): Promise<void> {
   const op = await spawn('op', { role: 'op' });
   const issuer = op.url;
   const oidcInit = (clientId: string, redisUrl?: string, sessionCacheTtl?: number): ChildInit => ({
-    role: 'fedgate', issuer, clientId, clientSecret: secretOf(clientId), ...(redisUrl ? { redisUrl } : {}),
+    role: 'fedgate',
+    issuer,
+    clientId,
+    clientSecret: secretOf(clientId),
+    ...(redisUrl ? { redisUrl } : {}),
     ...(sessionCacheTtl !== undefined ? { sessionCacheTtl } : {}),
   });
   const settled = await Promise.allSettled([
@@ -111,9 +126,23 @@ async function main(): Promise<void> {
   ]);
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed) throw failed.reason;
-  const [bare, layers, es, eoc, fg, raw, fgSmall, fgLarge, nc, ncSmall, ncLarge] = settled.map((s) => (s as PromiseFulfilledResult<Child>).value) as
-    [Child, Child, Child, Child, Child, Child, Child, Child, Child, Child, Child];
-  const redirects: Array<[string, string]> = [['eoc', `${eoc.url}/callback`], ['raw', `${raw.url}/callback`]];
+  const [bare, layers, es, eoc, fg, raw, fgSmall, fgLarge, nc, ncSmall, ncLarge] = settled.map((s) => (s as PromiseFulfilledResult<Child>).value) as [
+    Child,
+    Child,
+    Child,
+    Child,
+    Child,
+    Child,
+    Child,
+    Child,
+    Child,
+    Child,
+    Child,
+  ];
+  const redirects: Array<[string, string]> = [
+    ['eoc', `${eoc.url}/callback`],
+    ['raw', `${raw.url}/callback`],
+  ];
   for (const child of [fg, fgSmall, fgLarge, nc, ncSmall, ncLarge]) redirects.push([child.name, `${child.url}/auth/callback/corp`]);
   for (const [clientId, redirectUri] of redirects) await op.call('client', { clientId, clientSecret: secretOf(clientId), redirectUri });
   log('servers up; signing in (real logins through the OP)');
@@ -152,7 +181,14 @@ async function main(): Promise<void> {
     { key: '3', id: '3', label: 'express-openid-connect `requiresAuth()`', child: eoc, url: `${eoc.url}/hello`, headers: () => ({ cookie: eocCookie }) },
     { key: '4', id: '4', label: 'fedgate `requireAuth()`, session cookie', child: fg, url: `${fg.url}/hello`, headers: () => ({ cookie: fgCookie }) },
     { key: '4nc', id: '4', label: 'fedgate `requireAuth()`, session, `cacheTtl: 0`', child: nc, url: `${nc.url}/hello`, headers: () => ({ cookie: ncCookie }) },
-    { key: '5', id: '5', label: 'fedgate `requireAuth({ scope })`, bearer', child: fg, url: `${fg.url}/api/hello`, headers: () => ({ authorization: `Bearer ${bearer}` }) },
+    {
+      key: '5',
+      id: '5',
+      label: 'fedgate `requireAuth({ scope })`, bearer',
+      child: fg,
+      url: `${fg.url}/api/hello`,
+      headers: () => ({ authorization: `Bearer ${bearer}` }),
+    },
   ];
   const runHttp = async (list: HttpScenario[], what: string): Promise<Map<string, Sample[]>> => {
     const out = new Map<string, Sample[]>(list.map((s) => [s.key, []]));
@@ -169,7 +205,10 @@ async function main(): Promise<void> {
   const httpSamples = await runHttp(http, 'requests');
 
   // Scenario 6: whole logins, fedgate vs raw openid-client, interleaved.
-  const loginVariants = [{ who: 'fedgate', child: fg }, { who: 'raw openid-client', child: raw }] as const;
+  const loginVariants = [
+    { who: 'fedgate', child: fg },
+    { who: 'raw openid-client', child: raw },
+  ] as const;
   const loginSamples = new Map<string, Sample[]>();
   for (const v of loginVariants) await measureLogins(v.child, { startUrl: `${v.child.url}/hello`, concurrency: 2, duration: settings.warmup });
   for (let round = 1; round <= settings.rounds; round++) {
@@ -201,10 +240,38 @@ async function main(): Promise<void> {
   log(`filled in ${fillSeconds.toFixed(1)} s`);
   const n = (v: number) => v.toLocaleString('en-US');
   const store: HttpScenario[] = [
-    { key: 'small', id: '8', label: `fedgate session, ${n(settings.fillSmall)} stored`, child: fgSmall, url: `${fgSmall.url}/hello`, headers: () => ({ cookie: smallCookie }) },
-    { key: 'large', id: '8', label: `fedgate session, ${n(settings.fillLarge)} stored`, child: fgLarge, url: `${fgLarge.url}/hello`, headers: () => ({ cookie: largeCookie }) },
-    { key: 'ncSmall', id: '8', label: `fedgate session, \`cacheTtl: 0\`, ${n(settings.fillSmall)} stored`, child: ncSmall, url: `${ncSmall.url}/hello`, headers: () => ({ cookie: ncSmallCookie }) },
-    { key: 'ncLarge', id: '8', label: `fedgate session, \`cacheTtl: 0\`, ${n(settings.fillLarge)} stored`, child: ncLarge, url: `${ncLarge.url}/hello`, headers: () => ({ cookie: ncLargeCookie }) },
+    {
+      key: 'small',
+      id: '8',
+      label: `fedgate session, ${n(settings.fillSmall)} stored`,
+      child: fgSmall,
+      url: `${fgSmall.url}/hello`,
+      headers: () => ({ cookie: smallCookie }),
+    },
+    {
+      key: 'large',
+      id: '8',
+      label: `fedgate session, ${n(settings.fillLarge)} stored`,
+      child: fgLarge,
+      url: `${fgLarge.url}/hello`,
+      headers: () => ({ cookie: largeCookie }),
+    },
+    {
+      key: 'ncSmall',
+      id: '8',
+      label: `fedgate session, \`cacheTtl: 0\`, ${n(settings.fillSmall)} stored`,
+      child: ncSmall,
+      url: `${ncSmall.url}/hello`,
+      headers: () => ({ cookie: ncSmallCookie }),
+    },
+    {
+      key: 'ncLarge',
+      id: '8',
+      label: `fedgate session, \`cacheTtl: 0\`, ${n(settings.fillLarge)} stored`,
+      child: ncLarge,
+      url: `${ncLarge.url}/hello`,
+      headers: () => ({ cookie: ncLargeCookie }),
+    },
   ];
   const storeSamples = await runHttp(store, 'store size');
 
@@ -213,7 +280,15 @@ async function main(): Promise<void> {
   const base = med(httpSamples, '1');
   const rows: Row[] = http.map((s) => {
     const sample = med(httpSamples, s.key);
-    const row: Row = { id: s.id, label: s.label, unit: 'req', sample, samples: httpSamples.get(s.key)!, ratio: sample.rps / base.rps, cpuRatio: base.cpuUs / sample.cpuUs };
+    const row: Row = {
+      id: s.id,
+      label: s.label,
+      unit: 'req',
+      sample,
+      samples: httpSamples.get(s.key)!,
+      ratio: sample.rps / base.rps,
+      cpuRatio: base.cpuUs / sample.cpuUs,
+    };
     if (s.key === '4') row.target = target('≥ 0.80× bare', row.ratio!, 0.8, true);
     if (s.key === '5') row.target = target('≥ 0.90× bare', row.ratio!, 0.9, true);
     return row;
@@ -222,28 +297,56 @@ async function main(): Promise<void> {
     const rawSample = med(loginSamples, `raw openid-client@${concurrency}`);
     for (const v of loginVariants) {
       const sample = med(loginSamples, `${v.who}@${concurrency}`);
-      const row: Row = { id: '6', label: `login round trip, ${v.who}, concurrency ${concurrency}`, unit: 'login', sample, samples: loginSamples.get(`${v.who}@${concurrency}`)!, ratio: sample.p50 / rawSample.p50 };
+      const row: Row = {
+        id: '6',
+        label: `login round trip, ${v.who}, concurrency ${concurrency}`,
+        unit: 'login',
+        sample,
+        samples: loginSamples.get(`${v.who}@${concurrency}`)!,
+        ratio: sample.p50 / rawSample.p50,
+      };
       if (v.who === 'fedgate') row.target = target('p50 ≤ 1.10× raw', row.ratio!, 1.1, false);
       rows.push(row);
     }
   }
-  rows.push({ id: '7', label: 'Redis memory per session (all keys of one login)', unit: 'bytes', bytes: fp.totalBytes, target: target('≤ 4 096 B', fp.totalBytes, 4096, false, 'B') });
-  for (const [smallKey, largeKey] of [['small', 'large'], ['ncSmall', 'ncLarge']] as const) {
+  rows.push({
+    id: '7',
+    label: 'Redis memory per session (all keys of one login)',
+    unit: 'bytes',
+    bytes: fp.totalBytes,
+    target: target('≤ 4 096 B', fp.totalBytes, 4096, false, 'B'),
+  });
+  for (const [smallKey, largeKey] of [
+    ['small', 'large'],
+    ['ncSmall', 'ncLarge'],
+  ] as const) {
     const smallSample = med(storeSamples, smallKey);
     const largeSample = med(storeSamples, largeKey);
     const label = (key: string) => store.find((s) => s.key === key)!.label;
     rows.push({ id: '8', label: label(smallKey), unit: 'req', sample: smallSample, samples: storeSamples.get(smallKey)!, ratio: 1, cpuRatio: 1 });
     const ratio = largeSample.rps / smallSample.rps;
     rows.push({
-      id: '8', label: label(largeKey), unit: 'req', sample: largeSample, samples: storeSamples.get(largeKey)!,
-      ratio, cpuRatio: smallSample.cpuUs / largeSample.cpuUs, target: target(`≥ 0.95× the ${n(settings.fillSmall)} row`, ratio, 0.95, true),
+      id: '8',
+      label: label(largeKey),
+      unit: 'req',
+      sample: largeSample,
+      samples: storeSamples.get(largeKey)!,
+      ratio,
+      cpuRatio: smallSample.cpuUs / largeSample.cpuUs,
+      target: target(`≥ 0.95× the ${n(settings.fillSmall)} row`, ratio, 0.95, true),
     });
   }
 
   machine.loadAtEnd = loadavg();
   const report: Report = {
-    date: new Date().toISOString(), smoke, machine, settings, rows, footprint: fp,
-    fill: { seconds: fillSeconds, usedMemoryLarge: usedLarge }, totalSeconds: (Date.now() - started) / 1000,
+    date: new Date().toISOString(),
+    smoke,
+    machine,
+    settings,
+    rows,
+    footprint: fp,
+    fill: { seconds: fillSeconds, usedMemoryLarge: usedLarge },
+    totalSeconds: (Date.now() - started) / 1000,
     ...(process.env.FEDGATE_BENCH_NOTE ? { note: process.env.FEDGATE_BENCH_NOTE } : {}),
   };
   process.stdout.write(`\n${renderTable(rows)}\n\n${RATIO_NOTES.map((n) => `- ${n}`).join('\n')}\n\n`);
@@ -262,7 +365,7 @@ try {
   await cleanup();
   process.exit(0);
 } catch (err) {
-  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   for (const child of children) process.stderr.write(`${await child.logTail(1500)}\n`);
   await cleanup();
   process.exit(1);

@@ -19,11 +19,18 @@ Exit code: 0 valid, 1 problems found, 2 bad command line.`;
 
 /** `fedgate check`: validates a config file completely, optionally probing every upstream. */
 export async function runCheck(args: string[], io: Io): Promise<number> {
-  const { values, positionals: rest } = parseCommandLine(() => parseArgs({ args, allowPositionals: true, strict: true, options: {
-    probe: { type: 'boolean' },
-    timeout: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  } }));
+  const { values, positionals: rest } = parseCommandLine(() =>
+    parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        probe: { type: 'boolean' },
+        timeout: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }),
+  );
   if (values.help) {
     io.out(checkUsage);
     return exitCodes.ok;
@@ -69,7 +76,8 @@ export async function runCheck(args: string[], io: Io): Promise<number> {
   const scopes = Object.keys(config.tokens.scopes);
   io.out(`  scopes      ${scopes.length ? scopes.join(', ') : '(none)'}`);
   for (const c of config.connectors) {
-    const saml = typeof c['metadataUrl'] === 'string' ? ` metadata ${c['metadataUrl']}` : typeof c['entryPoint'] === 'string' ? ` entryPoint ${c['entryPoint']}` : '';
+    const saml =
+      typeof c['metadataUrl'] === 'string' ? ` metadata ${c['metadataUrl']}` : typeof c['entryPoint'] === 'string' ? ` entryPoint ${c['entryPoint']}` : '';
     const issuer = typeof c['issuer'] === 'string' ? ` ${c['issuer']}` : saml;
     io.out(`  connector   ${c.id} (${c.type}${c.name ? `, "${c.name}"` : ''})${issuer}${c.domains?.length ? ` domains ${c.domains.join(', ')}` : ''}`);
   }
@@ -115,6 +123,7 @@ function insecureWarnings(config: ResolvedConfig): string[] {
   const out: string[] = [];
   if (config.allowInsecureRequests) out.push('allowInsecureRequests is on: http upstreams allowed (development only)');
   if (config.session.store.kind === 'memory') out.push('session.insecureMemoryStore is on: sessions vanish on restart and are not shared (development only)');
-  if (config.tokens.insecureEphemeralKeys) out.push('tokens.insecureEphemeralKeys is on: tokens die on restart and differ between instances (development only)');
+  if (config.tokens.insecureEphemeralKeys)
+    out.push('tokens.insecureEphemeralKeys is on: tokens die on restart and differ between instances (development only)');
   return out;
 }

@@ -64,5 +64,5 @@ export function describeRedis(config: ResolvedConfig): string {
   const { store } = config.session;
   if (store.kind === 'memory') return 'in-process memory (session.insecureMemoryStore: development only)';
   // The CLI loads configs without an app, so never 'external'; named for completeness.
-  return store.kind === 'redis' ? describeRedisConfig(store.redis) : 'the app\'s own client (options.redis)';
+  return store.kind === 'redis' ? describeRedisConfig(store.redis) : "the app's own client (options.redis)";
 }

@@ -27,7 +27,10 @@ function readAlg(value: string | undefined): SigningAlgorithm | undefined {
 }
 
 async function exists(file: string): Promise<boolean> {
-  return access(file).then(() => true, () => false);
+  return access(file).then(
+    () => true,
+    () => false,
+  );
 }
 
 /**
@@ -45,7 +48,7 @@ async function ensureKeyFolder(dir: string): Promise<string | undefined> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const blocker = code === 'ENOTDIR' || code === 'EEXIST' ? await firstNonFolder(dir) : dir;
-    throw inputError(`cannot create folder ${displayPath(blocker)} (${code === 'EEXIST' ? 'ENOTDIR' : code ?? 'error'})`);
+    throw inputError(`cannot create folder ${displayPath(blocker)} (${code === 'EEXIST' ? 'ENOTDIR' : (code ?? 'error')})`);
   }
 }
 
@@ -102,11 +105,18 @@ export async function runKeys(args: string[], io: Io): Promise<number> {
 }
 
 async function generate(args: string[], io: Io): Promise<number> {
-  const { values, positionals: rest } = parseCommandLine(() => parseArgs({ args, allowPositionals: true, strict: true, options: {
-    alg: { type: 'string' },
-    out: { type: 'string', short: 'o' },
-    force: { type: 'boolean' },
-  } }));
+  const { values, positionals: rest } = parseCommandLine(() =>
+    parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        alg: { type: 'string' },
+        out: { type: 'string', short: 'o' },
+        force: { type: 'boolean' },
+      },
+    }),
+  );
   positionals(rest, []);
   const alg = readAlg(values.alg) ?? 'ES256';
   if (values.force && values.out === undefined) throw usageError('--force only applies with --out');
@@ -135,7 +145,7 @@ async function readKeyFile(file: string): Promise<Jwk[]> {
     throw inputError(`${displayPath(file)} is not a valid private JWKS:\n${lines.join('\n')}`);
   }
   // validatePrivateJwks has checked every key has a string kid and alg.
-  return ((jwks as { keys: unknown[] }).keys).filter(isRecord) as Jwk[];
+  return (jwks as { keys: unknown[] }).keys.filter(isRecord) as Jwk[];
 }
 
 /**
@@ -158,11 +168,18 @@ function joinRetireValue(args: string[]): string[] {
 
 async function rotate(argv: string[], io: Io): Promise<number> {
   const args = joinRetireValue(argv);
-  const { values, positionals: rest } = parseCommandLine(() => parseArgs({ args, allowPositionals: true, strict: true, options: {
-    alg: { type: 'string' },
-    promote: { type: 'boolean' },
-    retire: { type: 'string' },
-  } }));
+  const { values, positionals: rest } = parseCommandLine(() =>
+    parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        alg: { type: 'string' },
+        promote: { type: 'boolean' },
+        retire: { type: 'string' },
+      },
+    }),
+  );
   const [given] = positionals(rest, ['jwks.json']) as [string];
   const modes = [values.alg !== undefined, values.promote === true, values.retire !== undefined].filter(Boolean).length;
   if (modes > 1) throw usageError('use one of --alg, --promote or --retire at a time');

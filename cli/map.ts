@@ -113,12 +113,19 @@ function placeholderEnv(missing: Set<string>): Readonly<Record<string, string | 
 
 /** `fedgate map`: an offline dry run of one connector's claim mapping and the tokens it leads to. */
 export async function runMap(args: string[], io: Io): Promise<number> {
-  const { values, positionals: rest } = parseCommandLine(() => parseArgs({ args, allowPositionals: true, strict: true, options: {
-    connector: { type: 'string', short: 'c' },
-    userinfo: { type: 'string' },
-    json: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
-  } }));
+  const { values, positionals: rest } = parseCommandLine(() =>
+    parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        connector: { type: 'string', short: 'c' },
+        userinfo: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }),
+  );
   if (values.help) {
     io.out(mapUsage);
     return exitCodes.ok;
@@ -138,7 +145,10 @@ export async function runMap(args: string[], io: Io): Promise<number> {
   }
   const index = config.connectors.findIndex((c) => c.id === values.connector);
   if (index === -1) {
-    throw new FedgateError('CONNECTOR_UNKNOWN', `no connector "${values.connector}" in ${displayPath(path.resolve(configFile))}; configured: ${config.connectors.map((c) => c.id).join(', ')}`);
+    throw new FedgateError(
+      'CONNECTOR_UNKNOWN',
+      `no connector "${values.connector}" in ${displayPath(path.resolve(configFile))}; configured: ${config.connectors.map((c) => c.id).join(', ')}`,
+    );
   }
   const { connector, mapping } = createConnector(config, index, offlineContext(config, collectingLogger()));
   const sample = await readSample(connector, claimsFile, values.userinfo);
@@ -150,7 +160,9 @@ export async function runMap(args: string[], io: Io): Promise<number> {
   const tokens = await mintPayloads(config, result, sample.upstream);
   if (values.json) {
     const { claims, origins, removed, unmapped, scope } = result;
-    io.out(json({ connector: { id: connector.id, type: connector.type }, claims, origins, removed, unmapped, scope, ...tokens, placeholders: [...missingEnv] }));
+    io.out(
+      json({ connector: { id: connector.id, type: connector.type }, claims, origins, removed, unmapped, scope, ...tokens, placeholders: [...missingEnv] }),
+    );
     return exitCodes.ok;
   }
   printReport(io, connector, result, tokens, { fromJwt: sample.fromJwt, fromSaml: sample.fromSaml, missingEnv });
@@ -158,9 +170,13 @@ export async function runMap(args: string[], io: Io): Promise<number> {
 }
 
 /** The upstream claims of the sample: ID token claims (JSON, a JWT or a SAML assertion), userinfo overlaid. */
-async function readSample(connector: Connector, claimsFile: string, userinfoFile: string | undefined): Promise<{ upstream: Record<string, unknown>; fromJwt: boolean; fromSaml: boolean }> {
+async function readSample(
+  connector: Connector,
+  claimsFile: string,
+  userinfoFile: string | undefined,
+): Promise<{ upstream: Record<string, unknown>; fromJwt: boolean; fromSaml: boolean }> {
   const samlSample = connector instanceof SamlConnector ? await readSamlSample(connector, claimsFile) : undefined;
-  const idClaims = samlSample ?? await readClaims(claimsFile, 'claims file');
+  const idClaims = samlSample ?? (await readClaims(claimsFile, 'claims file'));
   let upstream: Record<string, unknown> = idClaims.claims;
   if (userinfoFile !== undefined) upstream = { ...upstream, ...(await readClaims(userinfoFile, 'userinfo file')).claims };
   for (const dropped of ['_claim_names', '_claim_sources']) delete upstream[dropped];
@@ -180,7 +196,14 @@ interface MappedSample {
 }
 
 /** Runs the real mapping on the sample; a string is the mapping failure to print. */
-function mapSample(config: ResolvedConfig, index: number, connector: Connector, compiled: CompiledMapping, upstream: Record<string, unknown>, claimsFile: string): MappedSample | string {
+function mapSample(
+  config: ResolvedConfig,
+  index: number,
+  connector: Connector,
+  compiled: CompiledMapping,
+  upstream: Record<string, unknown>,
+  claimsFile: string,
+): MappedSample | string {
   let mapped: Record<string, unknown>;
   try {
     mapped = mapClaims(compiled, upstream);
@@ -210,7 +233,9 @@ function mapSample(config: ResolvedConfig, index: number, connector: Connector, 
     claims,
     scope: computeScopes(config.tokens.scopes as Record<string, never>, claims),
     origins,
-    removed: Object.entries(userRules).filter(([, v]) => v === null).map(([k]) => k),
+    removed: Object.entries(userRules)
+      .filter(([, v]) => v === null)
+      .map(([k]) => k),
     unmapped: Object.keys(upstream).filter((k) => !used.has(k) && !protocolClaims.has(k)),
   };
 }
@@ -219,9 +244,13 @@ function mapSample(config: ResolvedConfig, index: number, connector: Connector, 
 async function mintPayloads(config: ResolvedConfig, m: MappedSample, upstream: Record<string, unknown>): Promise<{ idToken: object; accessToken: object }> {
   const keySet = await loadKeySet({ keys: { keys: [await generatePrivateJwk('ES256')] }, baseDir: config.baseDir, logger: collectingLogger() });
   const minter = createTokenMinter({
-    keySet, issuer: config.tokens.issuer, audience: config.tokens.audience,
-    accessTokenTtl: config.tokens.accessTokenTtl, idTokenTtl: config.tokens.idTokenTtl,
-    now: Date.now, randomId: () => '(random per token)',
+    keySet,
+    issuer: config.tokens.issuer,
+    audience: config.tokens.audience,
+    accessTokenTtl: config.tokens.accessTokenTtl,
+    idTokenTtl: config.tokens.idTokenTtl,
+    now: Date.now,
+    randomId: () => '(random per token)',
   });
   const authTime = typeof upstream.auth_time === 'number' ? upstream.auth_time : Math.floor(Date.now() / 1000);
   const sid = '(random per session)';
@@ -231,8 +260,16 @@ async function mintPayloads(config: ResolvedConfig, m: MappedSample, upstream: R
   return { idToken, accessToken };
 }
 
-function printReport(io: Io, connector: Connector, m: MappedSample, tokens: { idToken: object; accessToken: object }, notes: { fromJwt: boolean; fromSaml: boolean; missingEnv: Set<string> }): void {
-  io.out(`connector ${connector.id} (${connector.type}): ${m.ruleCount} rules, ${m.configRuleCount} from the config${m.removed.length ? `, removed: ${m.removed.join(', ')}` : ''}`);
+function printReport(
+  io: Io,
+  connector: Connector,
+  m: MappedSample,
+  tokens: { idToken: object; accessToken: object },
+  notes: { fromJwt: boolean; fromSaml: boolean; missingEnv: Set<string> },
+): void {
+  io.out(
+    `connector ${connector.id} (${connector.type}): ${m.ruleCount} rules, ${m.configRuleCount} from the config${m.removed.length ? `, removed: ${m.removed.join(', ')}` : ''}`,
+  );
   if (notes.fromJwt) io.out('(claims decoded from a JWT payload; its signature was not checked)');
   if (notes.fromSaml) io.out('(claims read from a SAML assertion sample; its signature, audience and times were not checked)');
   if (notes.missingEnv.size) io.out(`(placeholders used for unset environment variables: ${[...notes.missingEnv].join(', ')})`);
@@ -255,9 +292,22 @@ function printTable(io: Io, origins: ClaimOrigin[]): void {
     const s = JSON.stringify(v);
     return s.length > 48 ? `${s.slice(0, 45)}...` : s;
   };
-  const rows = [['local claim', 'value', 'from', 'rule', 'transforms'], ...origins.map((o) => [
-    o.claim, show(o.value), o.from === 'constant' || o.from === 'default' || o.from === 'absent' ? `(${o.from})` : o.from, o.rule, o.transforms.join(', '),
-  ])];
+  const rows = [
+    ['local claim', 'value', 'from', 'rule', 'transforms'],
+    ...origins.map((o) => [
+      o.claim,
+      show(o.value),
+      o.from === 'constant' || o.from === 'default' || o.from === 'absent' ? `(${o.from})` : o.from,
+      o.rule,
+      o.transforms.join(', '),
+    ]),
+  ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const r of rows) io.out(r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd());
+  for (const r of rows)
+    io.out(
+      r
+        .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    );
 }

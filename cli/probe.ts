@@ -35,8 +35,12 @@ export function networkCause(err: unknown, timeoutSeconds: number): string {
     if (e.name === 'TimeoutError' || e.name === 'AbortError') return `no answer within ${timeoutSeconds} s`;
     const sys = e as NodeJS.ErrnoException & { address?: unknown; port?: unknown; hostname?: unknown };
     if (typeof sys.code === 'string' && /^E[A-Z_]+$/.test(sys.code)) {
-      const where = typeof sys.address === 'string' ? `${sys.address}${typeof sys.port === 'number' ? `:${sys.port}` : ''}`
-        : typeof sys.hostname === 'string' ? sys.hostname : '';
+      const where =
+        typeof sys.address === 'string'
+          ? `${sys.address}${typeof sys.port === 'number' ? `:${sys.port}` : ''}`
+          : typeof sys.hostname === 'string'
+            ? sys.hostname
+            : '';
       return where ? `${sys.code} ${where}` : sys.code;
     }
   }
@@ -129,7 +133,8 @@ export async function probeConnector(config: ResolvedConfig, index: number, time
   const configured = cfg['issuer'];
   if (typeof configured === 'string') {
     if (doc.issuer === configured) lines.push(row('issuer', `${String(doc.issuer)} (exact match)`));
-    else problems.push(`issuer mismatch: discovery says "${String(doc.issuer)}", the config says "${configured}" (they must be equal, character for character)`);
+    else
+      problems.push(`issuer mismatch: discovery says "${String(doc.issuer)}", the config says "${configured}" (they must be equal, character for character)`);
   } else {
     lines.push(row('issuer', String(doc.issuer)));
   }
@@ -177,11 +182,20 @@ async function probeJwks(uri: string, alg: string, timeoutSeconds: number, lines
     return;
   }
   const keys = body.keys.filter(isRecord);
-  const described = keys.map((k) => `${typeof k.kid === 'string' ? k.kid : '(no kid)'} ${String(k.kty)}${k.crv ? `/${String(k.crv)}` : ''}${k.alg ? ` ${String(k.alg)}` : ''}${k.use ? ` ${String(k.use)}` : ''}`);
+  const described = keys.map(
+    (k) =>
+      `${typeof k.kid === 'string' ? k.kid : '(no kid)'} ${String(k.kty)}${k.crv ? `/${String(k.crv)}` : ''}${k.alg ? ` ${String(k.alg)}` : ''}${k.use ? ` ${String(k.use)}` : ''}`,
+  );
   lines.push(row('jwks', `${keys.length} key${keys.length === 1 ? '' : 's'}${described.length ? `: ${described.join('; ')}` : ''}`));
   const need = keyTypeFor(alg);
-  const usable = keys.some((k) => need !== undefined && k.kty === need.kty && (need.crv === undefined || k.crv === need.crv)
-    && (k.alg === undefined || k.alg === alg) && (k.use === undefined || k.use === 'sig'));
+  const usable = keys.some(
+    (k) =>
+      need !== undefined
+      && k.kty === need.kty
+      && (need.crv === undefined || k.crv === need.crv)
+      && (k.alg === undefined || k.alg === alg)
+      && (k.use === undefined || k.use === 'sig'),
+  );
   if (!usable) problems.push(`the JWKS has no key that can verify ${alg} ID tokens`);
   if (keys.some((k) => 'd' in k || 'p' in k || 'k' in k)) problems.push('the JWKS publishes private or symmetric key material');
 }

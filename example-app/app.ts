@@ -54,7 +54,9 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 /** One readable line per event on stderr, instead of fedgate's default JSON lines. */
 export function consoleLogger(): Logger {
   const write = (level: string) => (obj: object, msg?: string) => {
-    const fields = Object.entries(obj).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
+    const fields = Object.entries(obj)
+      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      .join(' ');
     process.stderr.write(`[fedgate] ${level} ${msg ?? ''} ${fields}\n`);
   };
   return { debug: () => {}, info: write('info'), warn: write('warn'), error: write('error') };
@@ -70,10 +72,14 @@ async function prepareConfig(file: string, appUrl: string, idpUrl: string, redis
   if (!isRecord(raw)) throw new Error(`${file} must hold a JSON object`);
   const config: Record<string, unknown> = { ...raw, baseUrl: appUrl };
   if (Array.isArray(raw.connectors)) {
-    config.connectors = raw.connectors.map((c: unknown) => (isRecord(c) && typeof c.issuer === 'string' && c.issuer.startsWith(configuredIdpUrl)
-      ? { ...c, issuer: idpUrl + c.issuer.slice(configuredIdpUrl.length) } : c));
+    config.connectors = raw.connectors.map((c: unknown) =>
+      isRecord(c) && typeof c.issuer === 'string' && c.issuer.startsWith(configuredIdpUrl)
+        ? { ...c, issuer: idpUrl + c.issuer.slice(configuredIdpUrl.length) }
+        : c,
+    );
   }
-  if (clientUrl && isRecord(raw.op) && Array.isArray(raw.op.clients)) config.op = { ...raw.op, clients: raw.op.clients.map((c: unknown) => withClientUrl(c, clientUrl)) };
+  if (clientUrl && isRecord(raw.op) && Array.isArray(raw.op.clients))
+    config.op = { ...raw.op, clients: raw.op.clients.map((c: unknown) => withClientUrl(c, clientUrl)) };
   const session = isRecord(raw.session) ? { ...raw.session } : {};
   if (redisUrl) {
     session.redis = { ...(isRecord(session.redis) ? session.redis : {}), url: redisUrl };
@@ -95,7 +101,10 @@ async function prepareConfig(file: string, appUrl: string, idpUrl: string, redis
 /** A broker client's redirect URIs on the client app's real origin (the port may differ from gateway.json's). */
 function withClientUrl(client: unknown, clientUrl: string): unknown {
   if (!isRecord(client)) return client;
-  const move = (list: unknown) => (Array.isArray(list) ? list.map((u: unknown) => (typeof u === 'string' && u.startsWith(configuredClientUrl) ? clientUrl + u.slice(configuredClientUrl.length) : u)) : list);
+  const move = (list: unknown) =>
+    Array.isArray(list)
+      ? list.map((u: unknown) => (typeof u === 'string' && u.startsWith(configuredClientUrl) ? clientUrl + u.slice(configuredClientUrl.length) : u))
+      : list;
   return { ...client, redirect_uris: move(client.redirect_uris), post_logout_redirect_uris: move(client.post_logout_redirect_uris) };
 }
 
@@ -151,21 +160,33 @@ export async function startApp(opts: StartAppOptions): Promise<ExampleApp> {
     res.type('html').send(homePage(page(req), connectors));
   });
   app.get('/profile', requireAuth(), (req, res) => {
-    res.set('Cache-Control', 'no-store').type('html').send(profilePage(page(req), url));
+    res
+      .set('Cache-Control', 'no-store')
+      .type('html')
+      .send(profilePage(page(req), url));
   });
   app.get('/admin', requireAuth({ claims: { roles: 'admin' } }), async (req, res) => {
-    res.set('Cache-Control', 'no-store').type('html').send(adminPage(page(req), await gateway.health()));
+    res
+      .set('Cache-Control', 'no-store')
+      .type('html')
+      .send(adminPage(page(req), await gateway.health()));
   });
   app.get('/api/reports', requireAuth({ scope: 'reports:read' }), (req, res) => {
     res.set('Cache-Control', 'no-store').json({
-      reports: [{ id: 'q3-revenue', title: 'Q3 revenue' }, { id: 'churn', title: 'Customer churn' }],
+      reports: [
+        { id: 'q3-revenue', title: 'Q3 revenue' },
+        { id: 'churn', title: 'Customer churn' },
+      ],
       sub: req.auth.sub,
       via: req.auth.via,
       scope: req.auth.scope,
     });
   });
   app.use((req, res) => {
-    res.status(404).type('html').send(notFoundPage(page(req)));
+    res
+      .status(404)
+      .type('html')
+      .send(notFoundPage(page(req)));
   });
   server.on('request', app);
 

@@ -10,7 +10,13 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
  * half a file and never overwrite each other.
  */
 export async function ensureSigningKeys(file: string): Promise<'created' | 'exists'> {
-  if (await access(file).then(() => true, () => false)) return 'exists';
+  if (
+    await access(file).then(
+      () => true,
+      () => false,
+    )
+  )
+    return 'exists';
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   const { privateKey } = await generateKeyPair('ES256', { extractable: true });
   const jwk = await exportJWK(privateKey);

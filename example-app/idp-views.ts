@@ -21,26 +21,35 @@ code{background:#f1f3f8;padding:0 .25rem;border-radius:.2rem}table{border-collap
 
 /** Wraps IdP content with the always-visible development banner. */
 export function idpPage(title: string, body: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">`
+  return (
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">`
     + `<title>${escapeHtml(title)}</title><style>${style}</style></head><body>`
     + '<div class="dev" role="alert">DEVELOPMENT IDENTITY PROVIDER - test users, no passwords. Never use it for anything real.</div>'
-    + `<main>${body}</main></body></html>`;
+    + `<main>${body}</main></body></html>`
+  );
 }
 
 /** The login form: one button per test user of this vendor; `login_hint` highlights a match. */
 export function loginPage(vendor: DevVendor, action: string, clientId: string, loginHint: string | undefined): string {
   const hint = loginHint?.toLowerCase();
-  const buttons = vendor.users.map((u: DevUser) => {
-    const email = String(u.claims.email ?? '');
-    const suggested = hint !== undefined && hint === email.toLowerCase();
-    return `<button class="user${suggested ? ' hint' : ''}" type="submit" name="user" value="${escapeHtml(u.sub)}">`
-      + `Sign in as <strong>${escapeHtml(u.label)}</strong>${suggested ? ' (login_hint)' : ''}<small>${escapeHtml(email)} · ${escapeHtml(u.summary)}</small></button>`;
-  }).join('');
-  return idpPage(`Sign in - ${vendor.title}`, `<p class="muted">${escapeHtml(vendor.title)} · imitates ${escapeHtml(vendor.imitates)}</p>`
-    + `<h1>Sign in to ${escapeHtml(vendor.title)}</h1>`
-    + `<p><code>${escapeHtml(clientId)}</code> asks you to sign in. Pick a test user:</p>`
-    + `<form method="post" action="${escapeHtml(action)}">${buttons}`
-    + '<button class="cancel" type="submit" name="cancel" value="1">Cancel (the app receives access_denied)</button></form>');
+  const buttons = vendor.users
+    .map((u: DevUser) => {
+      const email = String(u.claims.email ?? '');
+      const suggested = hint !== undefined && hint === email.toLowerCase();
+      return (
+        `<button class="user${suggested ? ' hint' : ''}" type="submit" name="user" value="${escapeHtml(u.sub)}">`
+        + `Sign in as <strong>${escapeHtml(u.label)}</strong>${suggested ? ' (login_hint)' : ''}<small>${escapeHtml(email)} · ${escapeHtml(u.summary)}</small></button>`
+      );
+    })
+    .join('');
+  return idpPage(
+    `Sign in - ${vendor.title}`,
+    `<p class="muted">${escapeHtml(vendor.title)} · imitates ${escapeHtml(vendor.imitates)}</p>`
+      + `<h1>Sign in to ${escapeHtml(vendor.title)}</h1>`
+      + `<p><code>${escapeHtml(clientId)}</code> asks you to sign in. Pick a test user:</p>`
+      + `<form method="post" action="${escapeHtml(action)}">${buttons}`
+      + '<button class="cancel" type="submit" name="cancel" value="1">Cancel (the app receives access_denied)</button></form>',
+  );
 }
 
 /**
@@ -48,10 +57,13 @@ export function loginPage(vendor: DevVendor, action: string, clientId: string, l
  * script submits the form) so the example's logout is one click; the button stays for no-JS.
  */
 export function logoutPage(vendor: DevVendor, form: string, nonce: string): string {
-  return idpPage(`Sign out - ${vendor.title}`, `<h1>Signing you out of ${escapeHtml(vendor.title)}…</h1>${form}`
-    + '<input type="hidden" name="logout" value="yes" form="op.logoutForm">'
-    + '<button class="user" type="submit" form="op.logoutForm">Sign out</button>'
-    + `<script nonce="${nonce}">document.getElementById('op.logoutForm').submit();</script>`);
+  return idpPage(
+    `Sign out - ${vendor.title}`,
+    `<h1>Signing you out of ${escapeHtml(vendor.title)}…</h1>${form}`
+      + '<input type="hidden" name="logout" value="yes" form="op.logoutForm">'
+      + '<button class="user" type="submit" form="op.logoutForm">Sign out</button>'
+      + `<script nonce="${nonce}">document.getElementById('op.logoutForm').submit();</script>`,
+  );
 }
 
 /** Shown when a logout request came without a post_logout_redirect_uri. */
@@ -61,15 +73,24 @@ export function loggedOutPage(vendor: DevVendor): string {
 
 /** Error page: the error code and its description, escaped. */
 export function errorPage(out: Record<string, unknown>): string {
-  const rows = Object.entries(out).map(([k, v]) => `<tr><td><code>${escapeHtml(k)}</code></td><td>${escapeHtml(v)}</td></tr>`).join('');
+  const rows = Object.entries(out)
+    .map(([k, v]) => `<tr><td><code>${escapeHtml(k)}</code></td><td>${escapeHtml(v)}</td></tr>`)
+    .join('');
   return idpPage('Identity provider error', `<h1>The identity provider refused the request</h1><table>${rows}</table>`);
 }
 
 /** `GET /` of the IdP: which issuers exist and who can sign in. */
 export function indexPage(issuers: Array<{ vendor: DevVendor; issuer: string }>): string {
-  const sections = issuers.map(({ vendor, issuer }) => `<h2>${escapeHtml(vendor.title)}</h2>`
-    + `<p class="muted">Issuer <code>${escapeHtml(issuer)}</code>, imitates ${escapeHtml(vendor.imitates)}.</p><table>`
-    + vendor.users.map((u) => `<tr><td>${escapeHtml(u.label)}</td><td><code>${escapeHtml(u.sub)}</code></td><td>${escapeHtml(u.summary)}</td></tr>`).join('')
-    + '</table>').join('');
+  const sections = issuers
+    .map(
+      ({ vendor, issuer }) =>
+        `<h2>${escapeHtml(vendor.title)}</h2>`
+        + `<p class="muted">Issuer <code>${escapeHtml(issuer)}</code>, imitates ${escapeHtml(vendor.imitates)}.</p><table>`
+        + vendor.users
+          .map((u) => `<tr><td>${escapeHtml(u.label)}</td><td><code>${escapeHtml(u.sub)}</code></td><td>${escapeHtml(u.summary)}</td></tr>`)
+          .join('')
+        + '</table>',
+    )
+    .join('');
   return idpPage('Development identity provider', `<h1>Development identity provider</h1>${sections}`);
 }

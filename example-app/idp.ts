@@ -55,16 +55,18 @@ function createProvider(vendor: DevVendor, issuer: string, signingKey: JWK): Pro
   const prefix = `/${vendor.id}`;
   const config: Configuration = {
     adapter: createMemoryAdapter(),
-    clients: [{
-      client_id: devClientId,
-      client_secret: devClientSecret,
-      // Placeholders: any loopback URI is accepted below, whatever port the app ends up on.
-      redirect_uris: [`http://localhost:3000/auth/callback/${vendor.id}`],
-      post_logout_redirect_uris: ['http://localhost:3000/'],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'client_secret_basic',
-    }],
+    clients: [
+      {
+        client_id: devClientId,
+        client_secret: devClientSecret,
+        // Placeholders: any loopback URI is accepted below, whatever port the app ends up on.
+        redirect_uris: [`http://localhost:3000/auth/callback/${vendor.id}`],
+        post_logout_redirect_uris: ['http://localhost:3000/'],
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+    ],
     jwks: { keys: [signingKey] },
     cookies: {
       keys: [randomBytes(32).toString('base64url')],
@@ -157,7 +159,12 @@ function mountInteractions(app: express.Express, vendor: DevVendor, provider: Pr
       return;
     }
     if (form.cancel !== undefined) {
-      await provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'The user cancelled the sign-in.' }, { mergeWithLastSubmission: false });
+      await provider.interactionFinished(
+        req,
+        res,
+        { error: 'access_denied', error_description: 'The user cancelled the sign-in.' },
+        { mergeWithLastSubmission: false },
+      );
       return;
     }
     const user = vendor.users.find((u) => u.sub === form.user);

@@ -42,27 +42,34 @@ async function main(): Promise<void> {
   const idp = await startIdp({ port: portFromEnv('IDP_PORT', 4000) });
   let fedgateIssuer = '';
   const client = await startClientApp({ port: portFromEnv('CLIENT_PORT', 3001), fedgateIssuer: () => fedgateIssuer });
-  const app = await startApp({ port: portFromEnv('PORT', 3000), idpUrl: idp.url, redisUrl, config: configFile, clientUrl: client.url }).catch(async (err: unknown) => {
-    await Promise.all([idp.close(), client.close()]);
-    throw err;
-  });
+  const app = await startApp({ port: portFromEnv('PORT', 3000), idpUrl: idp.url, redisUrl, config: configFile, clientUrl: client.url }).catch(
+    async (err: unknown) => {
+      await Promise.all([idp.close(), client.close()]);
+      throw err;
+    },
+  );
   fedgateIssuer = app.gateway.config.tokens.issuer;
   const broker = app.gateway.config.op?.enabled === true;
   const line = '-'.repeat(72);
   const users = devVendors.flatMap((v) => v.users.map((u) => `    ${u.label.padEnd(14)} ${v.id.padEnd(5)} ${u.summary}`));
-  process.stdout.write([
-    line,
-    `  fedgate example app     ${app.url}   <- open this`,
-    broker ? `  client app (broker)     ${client.url}   <- signs in THROUGH fedgate, with its consent page` : '',
-    `  development IdP         ${idp.url}   (no passwords: pick a user on its login page)`,
-    `  config                  ${path.relative(process.cwd(), configFile) || configFile}`,
-    `  sessions                ${app.store === 'redis' ? `Redis ${redisUrl?.replace(/\/\/[^@]*@/, '//***@')}` : 'IN MEMORY (development only: no Redis found; set REDIS_URL)'}`,
-    '  demo users (name, IdP tenant, what is special):',
-    ...users,
-    '    (acme users need the multi-provider config: GATEWAY_CONFIG=example-app/gateway.multi.json)',
-    '  Ctrl+C to stop',
-    line,
-  ].filter((l) => l !== '').map((l) => `${l}\n`).join(''));
+  process.stdout.write(
+    [
+      line,
+      `  fedgate example app     ${app.url}   <- open this`,
+      broker ? `  client app (broker)     ${client.url}   <- signs in THROUGH fedgate, with its consent page` : '',
+      `  development IdP         ${idp.url}   (no passwords: pick a user on its login page)`,
+      `  config                  ${path.relative(process.cwd(), configFile) || configFile}`,
+      `  sessions                ${app.store === 'redis' ? `Redis ${redisUrl?.replace(/\/\/[^@]*@/, '//***@')}` : 'IN MEMORY (development only: no Redis found; set REDIS_URL)'}`,
+      '  demo users (name, IdP tenant, what is special):',
+      ...users,
+      '    (acme users need the multi-provider config: GATEWAY_CONFIG=example-app/gateway.multi.json)',
+      '  Ctrl+C to stop',
+      line,
+    ]
+      .filter((l) => l !== '')
+      .map((l) => `${l}\n`)
+      .join(''),
+  );
 
   const stop = () => {
     Promise.all([app.close(), idp.close(), client.close()]).finally(() => process.exit(0));

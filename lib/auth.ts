@@ -36,8 +36,9 @@ export interface AuthenticatedAuth extends Auth {
 
 /** Narrows an `Auth` to a signed-in one. */
 export function isAuthenticated(auth: Auth | undefined): auth is AuthenticatedAuth {
-  return auth?.isAuthenticated === true && auth.error === undefined
-    && typeof auth.sub === 'string' && typeof auth.connector === 'string' && auth.via !== undefined;
+  return (
+    auth?.isAuthenticated === true && auth.error === undefined && typeof auth.sub === 'string' && typeof auth.connector === 'string' && auth.via !== undefined
+  );
 }
 
 /**

@@ -301,10 +301,10 @@ export function providesEndpoints(c: Connector): c is Connector & EndpointProvid
  * common keys of `connectorBaseShape` a type may offer (plus `postLogoutRedirectUri`, which
  * types with upstream logout add). A type's schema output must fit this shape.
  */
-export type ConnectorConfig =
-  & Pick<ConnectorBaseConfig, 'type' | 'id'>
-  & Partial<Pick<ConnectorBaseConfig, 'name' | 'domains' | 'claims' | 'logout' | 'refresh' | 'exposeUpstreamTokens'>>
-  & { postLogoutRedirectUri?: string | undefined };
+export type ConnectorConfig = Pick<ConnectorBaseConfig, 'type' | 'id'> &
+  Partial<Pick<ConnectorBaseConfig, 'name' | 'domains' | 'claims' | 'logout' | 'refresh' | 'exposeUpstreamTokens'>> & {
+    postLogoutRedirectUri?: string | undefined;
+  };
 
 /**
  * A connector type: its config schema (usually `connectorBaseShape` extended with the type's own

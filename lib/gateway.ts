@@ -26,7 +26,8 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
   const metrics = createMetrics(options.metrics);
   const stores = createStores(config, options, { logger, now, metrics });
   const { emit, emitter } = createEvents(options, logger, metrics);
-  if (config.allowInsecureRequests) logger.warn({ event: 'insecure.requests' }, 'INSECURE: allowInsecureRequests is on (http upstreams allowed). Development only.');
+  if (config.allowInsecureRequests)
+    logger.warn({ event: 'insecure.requests' }, 'INSECURE: allowInsecureRequests is on (http upstreams allowed). Development only.');
   const { connectors, mappings } = createConnectors(config, allTypes, connectorContext(config, options, { logger, now, emit }), stores.kv, metrics);
 
   const sessionCache = createCache(config, stores.redis, logger);
@@ -34,7 +35,18 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
   const sessionEnds = createSessionEndListeners(sessionCache ? [(ids) => sessionCache.invalidate(ids)] : []);
   const info = createGatewayInfo(config, options, metrics);
   const ctx = createGatewayContext({
-    config, options, logger, now, nodeEnv, metrics, stores, emit, info, sessionCache, connectors, mappings,
+    config,
+    options,
+    logger,
+    now,
+    nodeEnv,
+    metrics,
+    stores,
+    emit,
+    info,
+    sessionCache,
+    connectors,
+    mappings,
     onSessionsDestroyed: (ids) => sessionEnds.notify(ids),
   });
   // Broker mode (op.enabled): fedgate as an OpenID Provider for client apps; undefined when off.
@@ -43,17 +55,38 @@ export function createGateway(input: string | ConfigInput, options: FedgateOptio
 
   let closed = false;
   const middleware = createMiddleware(ctx, createRouter(ctx, broker), () => closed, options.errorHandler === 'next');
-  return attachLifecycle(middleware, { ctx, stores, emitter, broker, markClosed: () => { closed = true; } });
+  return attachLifecycle(middleware, {
+    ctx,
+    stores,
+    emitter,
+    broker,
+    markClosed: () => {
+      closed = true;
+    },
+  });
 }
 
 /** The validated, frozen configuration, with the logger, clock and connector types it was loaded with. */
-function loadGatewayConfig(input: string | ConfigInput, options: FedgateOptions, registry: ConnectorRegistry): {
-  config: ResolvedConfig; logger: Logger; now: () => number; nodeEnv: string | undefined; allTypes: ConnectorRegistry;
+function loadGatewayConfig(
+  input: string | ConfigInput,
+  options: FedgateOptions,
+  registry: ConnectorRegistry,
+): {
+  config: ResolvedConfig;
+  logger: Logger;
+  now: () => number;
+  nodeEnv: string | undefined;
+  allTypes: ConnectorRegistry;
 } {
   const logger = options.logger ? guardLogger(options.logger) : createDefaultLogger();
   const now = options.now ?? Date.now;
   const nodeEnv = options.nodeEnv ?? process.env.NODE_ENV;
   const allTypes = new Map([...registry, ...(options.connectorTypes ?? [])]);
-  const config = loadConfig(input, { registry: allTypes, env: options.env ?? process.env, externalRedis: options.redis !== undefined, ...(nodeEnv !== undefined ? { nodeEnv } : {}) });
+  const config = loadConfig(input, {
+    registry: allTypes,
+    env: options.env ?? process.env,
+    externalRedis: options.redis !== undefined,
+    ...(nodeEnv !== undefined ? { nodeEnv } : {}),
+  });
   return { config, logger, now, nodeEnv, allTypes };
 }

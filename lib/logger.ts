@@ -29,10 +29,13 @@ export type LogLevel = (typeof levels)[number];
  */
 export function createDefaultLogger(level: LogLevel = levelFromEnv(process.env.FEDGATE_LOG_LEVEL)): Logger {
   const min = levels.indexOf(level);
-  const write = (name: LogLevel) => levels.indexOf(name) < min ? () => {} : (obj: object, msg?: string) => {
-    const line = JSON.stringify({ level: name, time: new Date().toISOString(), name: 'fedgate', msg, ...obj });
-    process.stderr.write(`${line}\n`);
-  };
+  const write = (name: LogLevel) =>
+    levels.indexOf(name) < min
+      ? () => {}
+      : (obj: object, msg?: string) => {
+          const line = JSON.stringify({ level: name, time: new Date().toISOString(), name: 'fedgate', msg, ...obj });
+          process.stderr.write(`${line}\n`);
+        };
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
 }
 

@@ -5,10 +5,12 @@ import { isRecord } from './values.js';
 const isFunction = (v: unknown) => typeof v === 'function';
 const isObject = (v: unknown) => typeof v === 'object' && v !== null;
 /** Every logging method the logger has is a function; a missing one is skipped (lib/logger.ts guardLogger). */
-const isLogger = (v: unknown) => isObject(v) && ['debug', 'info', 'warn', 'error'].every((m) => {
-  const method = (v as Record<string, unknown>)[m];
-  return method === undefined || isFunction(method);
-});
+const isLogger = (v: unknown) =>
+  isObject(v)
+  && ['debug', 'info', 'warn', 'error'].every((m) => {
+    const method = (v as Record<string, unknown>)[m];
+    return method === undefined || isFunction(method);
+  });
 
 /** What each option of `fedgate(config, options)` must be, and how to say so. */
 const optionChecks: Record<keyof FedgateOptions, readonly [(v: unknown) => boolean, string]> = {
@@ -23,7 +25,7 @@ const optionChecks: Record<keyof FedgateOptions, readonly [(v: unknown) => boole
   metrics: [(v) => typeof v === 'boolean' || isRecord(v), 'a boolean or { registry?, prefix? }'],
   connectorTypes: [(v) => v instanceof Map, 'a Map of type to connector factory'],
   views: [isRecord, 'an object'],
-  errorHandler: [(v) => v === 'page' || v === 'next', '\'page\' or \'next\''],
+  errorHandler: [(v) => v === 'page' || v === 'next', "'page' or 'next'"],
 };
 
 /**

@@ -54,7 +54,8 @@ export function createRouter(ctx: GatewayContext, broker: Broker | undefined) {
     }
     const endpoint = findEndpoint(ctx, rest);
     if (endpoint) {
-      if ((endpoint.methods as readonly string[]).includes(method === 'HEAD' ? 'GET' : method)) return run(handleConnectorEndpoint(ctx, req, res, endpoint.connector, rest));
+      if ((endpoint.methods as readonly string[]).includes(method === 'HEAD' ? 'GET' : method))
+        return run(handleConnectorEndpoint(ctx, req, res, endpoint.connector, rest));
       res.setHeader('Allow', endpoint.methods.join(', '));
       sendJson(res, 405, errorBody('METHOD_NOT_ALLOWED', 'This method is not allowed here.'));
       return true;
@@ -64,7 +65,12 @@ export function createRouter(ctx: GatewayContext, broker: Broker | undefined) {
     if (rest === '/userinfo' && get) return run(Promise.resolve(handleUserinfo(ctx, req, res)));
     if (rest === '/jwks.json' && get) return run(handleMetadata(ctx, req, res, 'jwks'));
     if (rest === '/.well-known/openid-configuration' && get) return run(handleMetadata(ctx, req, res, 'discovery'));
-    if (['/login', '/logout', '/userinfo', '/jwks.json', '/.well-known/openid-configuration'].includes(rest) || segments[0] === 'callback' || segments[0] === 'login' || segments[0] === 'backchannel-logout') {
+    if (
+      ['/login', '/logout', '/userinfo', '/jwks.json', '/.well-known/openid-configuration'].includes(rest)
+      || segments[0] === 'callback'
+      || segments[0] === 'login'
+      || segments[0] === 'backchannel-logout'
+    ) {
       res.setHeader('Allow', rest === '/logout' ? 'GET, HEAD, POST' : segments[0] === 'backchannel-logout' ? 'POST' : 'GET, HEAD');
       sendJson(res, 405, errorBody('METHOD_NOT_ALLOWED', 'This method is not allowed here.'));
       return true;

@@ -72,9 +72,8 @@ export function ensureDeps(root, log = console.log) {
   log(`fedgate: installing dependencies (npm ci): ${decision.reason}. This takes a minute…`);
   // The npm that runs this script (npm sets npm_execpath), else the one on PATH.
   const npmCli = process.env.npm_execpath;
-  const [command, args] = npmCli && /\.[cm]?js$/.test(npmCli)
-    ? [process.execPath, [npmCli, 'ci', '--no-audit', '--no-fund']]
-    : ['npm', ['ci', '--no-audit', '--no-fund']];
+  const [command, args] =
+    npmCli && /\.[cm]?js$/.test(npmCli) ? [process.execPath, [npmCli, 'ci', '--no-audit', '--no-fund']] : ['npm', ['ci', '--no-audit', '--no-fund']];
   const started = Date.now();
   const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', shell: command === 'npm' && process.platform === 'win32' });
   if (result.status !== 0) {

@@ -44,7 +44,9 @@ export function renderConfigSchema(buildConfigSchema, registry) {
     title: 'fedgate configuration',
     description: 'Configuration of the fedgate Express federation gateway. Generated from lib/config/schema.ts by npm run schema; do not edit.',
     ...body,
-    definitions: { envPlaceholder: { type: 'string', pattern: envPlaceholderPattern, description: 'Replaced by the environment variable NAME when the config is loaded.' } },
+    definitions: {
+      envPlaceholder: { type: 'string', pattern: envPlaceholderPattern, description: 'Replaced by the environment variable NAME when the config is loaded.' },
+    },
   };
   return `${JSON.stringify(document, null, 2)}\n`;
 }
@@ -109,10 +111,7 @@ function selectObjectUnionByKey(node) {
   return {
     ...rest,
     type: 'object',
-    allOf: [
-      ...branches.map((branch, i) => ({ if: has(keys[i]), then: branch })),
-      { if: { not: { anyOf: keys.map(has) } }, then: has(keys[0]) },
-    ],
+    allOf: [...branches.map((branch, i) => ({ if: has(keys[i]), then: branch })), { if: { not: { anyOf: keys.map(has) } }, then: has(keys[0]) }],
   };
 }
 

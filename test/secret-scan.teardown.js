@@ -6,7 +6,14 @@ import path from 'node:path';
 export default async function secretScan() {
   const root = path.resolve(process.cwd(), 'test-artifacts');
   const read = (dir) => (existsSync(path.join(root, dir)) ? readdirSync(path.join(root, dir)).map((f) => readFileSync(path.join(root, dir, f), 'utf8')) : []);
-  const secrets = new Set(read('secrets').flatMap((t) => t.split('\n').filter(Boolean).map((l) => JSON.parse(l))));
+  const secrets = new Set(
+    read('secrets').flatMap((t) =>
+      t
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l)),
+    ),
+  );
   const logs = read('logs').join('\n');
   const leaked = [...secrets].filter((s) => logs.includes(s));
   // Silent on success: jest's own summary must stay the last lines of the run's output (CI reads it).

@@ -26,7 +26,8 @@ export async function fetchGraphGroups(input: GraphGroupsInput): Promise<string[
   let next: string | undefined = `${root}/v1.0/me/transitiveMemberOf?$select=id&$top=100`;
   const ids: string[] = [];
   for (let page = 0; next !== undefined; page += 1) {
-    if (page >= maxGraphPages) throw new FedgateError('CLAIMS_INVALID', 'The user belongs to too many groups to resolve.', { detail: `more than ${maxGraphPages} Graph pages` });
+    if (page >= maxGraphPages)
+      throw new FedgateError('CLAIMS_INVALID', 'The user belongs to too many groups to resolve.', { detail: `more than ${maxGraphPages} Graph pages` });
     let res: Response;
     try {
       res = await input.fetch(next, {
@@ -37,7 +38,8 @@ export async function fetchGraphGroups(input: GraphGroupsInput): Promise<string[
     } catch (err) {
       throw translateUpstreamError(err, 'userinfo');
     }
-    if (res.status >= 500 || res.status === 429) throw new FedgateError('UPSTREAM_UNAVAILABLE', 'Microsoft Graph is not reachable right now.', { detail: `graph ${res.status}` });
+    if (res.status >= 500 || res.status === 429)
+      throw new FedgateError('UPSTREAM_UNAVAILABLE', 'Microsoft Graph is not reachable right now.', { detail: `graph ${res.status}` });
     if (res.status !== 200) throw new FedgateError('UPSTREAM_RESPONSE_INVALID', 'Microsoft Graph refused the group lookup.', { detail: `graph ${res.status}` });
     let body: unknown;
     try {
@@ -45,8 +47,9 @@ export async function fetchGraphGroups(input: GraphGroupsInput): Promise<string[
     } catch (err) {
       throw new FedgateError('UPSTREAM_RESPONSE_INVALID', 'Microsoft Graph sent an invalid response.', { detail: 'graph body is not JSON', cause: err });
     }
-    const record = body && typeof body === 'object' ? body as Record<string, unknown> : {};
-    if (!Array.isArray(record.value)) throw new FedgateError('UPSTREAM_RESPONSE_INVALID', 'Microsoft Graph sent an invalid response.', { detail: 'graph value is not an array' });
+    const record = body && typeof body === 'object' ? (body as Record<string, unknown>) : {};
+    if (!Array.isArray(record.value))
+      throw new FedgateError('UPSTREAM_RESPONSE_INVALID', 'Microsoft Graph sent an invalid response.', { detail: 'graph value is not an array' });
     for (const item of record.value) {
       const id = item && typeof item === 'object' ? (item as Record<string, unknown>).id : undefined;
       if (typeof id === 'string' && id.length <= 64) ids.push(id);
@@ -55,7 +58,8 @@ export async function fetchGraphGroups(input: GraphGroupsInput): Promise<string[
     next = undefined;
     if (typeof link === 'string') {
       const url = new URL(link, base);
-      if (url.origin !== base.origin) throw new FedgateError('UPSTREAM_RESPONSE_INVALID', 'Microsoft Graph sent an invalid response.', { detail: 'nextLink leaves the Graph origin' });
+      if (url.origin !== base.origin)
+        throw new FedgateError('UPSTREAM_RESPONSE_INVALID', 'Microsoft Graph sent an invalid response.', { detail: 'nextLink leaves the Graph origin' });
       next = url.href;
     }
   }

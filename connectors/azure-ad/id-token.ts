@@ -21,8 +21,8 @@ export interface TenantTemplateOptions {
   allowInsecureRequests: boolean;
 }
 
-const invalid = (detail: string, cause?: unknown) => new FedgateError('ID_TOKEN_INVALID', 'The identity provider\'s ID token was rejected.',
-  { detail, ...(cause !== undefined ? { cause } : {}) });
+const invalid = (detail: string, cause?: unknown) =>
+  new FedgateError('ID_TOKEN_INVALID', "The identity provider's ID token was rejected.", { detail, ...(cause !== undefined ? { cause } : {}) });
 
 /**
  * Validates ID tokens against Entra's `{tenantid}` issuer template (tenant `common` or

@@ -114,8 +114,10 @@ export function azureAdPreset(cfg: AzureAdConfig, ctx: ConnectorContext): OidcPr
 function validateAzureAd(cfg: AzureAdConfig, at: string, ctx: { allowInsecureRequests: boolean }): ConfigProblem[] {
   const urls = azureAdUrls(cfg);
   const problems = validateOidcBase(cfg, at, urls.issuer, ctx.allowInsecureRequests);
-  if (urls.authority.startsWith('http:') && !ctx.allowInsecureRequests) problems.push({ path: `${at}.authority`, message: 'must be https (http needs allowInsecureRequests, development only)' });
-  if (cfg.graphBaseUrl?.startsWith('http:') && !ctx.allowInsecureRequests) problems.push({ path: `${at}.graphBaseUrl`, message: 'must be https (http needs allowInsecureRequests, development only)' });
+  if (urls.authority.startsWith('http:') && !ctx.allowInsecureRequests)
+    problems.push({ path: `${at}.authority`, message: 'must be https (http needs allowInsecureRequests, development only)' });
+  if (cfg.graphBaseUrl?.startsWith('http:') && !ctx.allowInsecureRequests)
+    problems.push({ path: `${at}.graphBaseUrl`, message: 'must be https (http needs allowInsecureRequests, development only)' });
   if ((urls.multi || urls.issuer.includes(tenantPlaceholder)) && !cfg.allowedTenants) {
     problems.push({ path: `${at}.allowedTenants`, message: `required with tenant "${cfg.tenant}": list the tenant ids (tid) allowed to sign in` });
   }

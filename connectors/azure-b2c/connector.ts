@@ -1,7 +1,15 @@
 import {
   LoginRestartRequest,
-  type BeginLoginInput, type BeginLoginResult, type CompleteLoginInput, type Connector, type ConnectorStatus,
-  type LogoutInput, type Refreshable, type RefreshInput, type UpstreamIdentity, type UpstreamLogout,
+  type BeginLoginInput,
+  type BeginLoginResult,
+  type CompleteLoginInput,
+  type Connector,
+  type ConnectorStatus,
+  type LogoutInput,
+  type Refreshable,
+  type RefreshInput,
+  type UpstreamIdentity,
+  type UpstreamLogout,
 } from '../../lib/connector.js';
 import { FedgateError } from '../../lib/errors.js';
 import type { OidcConnector } from '../oidc/connector.js';
@@ -55,7 +63,10 @@ export class AzureB2cConnector implements Connector, Refreshable, UpstreamLogout
     const { [flowKey]: flow, ...data } = input.data;
     const inReset = flow === 'reset';
     const delegate = inReset ? this.#reset : this.#signIn;
-    if (!delegate) throw new FedgateError('CALLBACK_STATE_INVALID', 'The sign-in session is incomplete; please start again.', { detail: 'reset flow without a reset policy' });
+    if (!delegate)
+      throw new FedgateError('CALLBACK_STATE_INVALID', 'The sign-in session is incomplete; please start again.', {
+        detail: 'reset flow without a reset policy',
+      });
     try {
       return await delegate.completeLogin({ ...input, data });
     } catch (err) {
@@ -64,7 +75,9 @@ export class AzureB2cConnector implements Connector, Refreshable, UpstreamLogout
       if (code === 'AADB2C90118') {
         // "Forgot your password?" in a flow without embedded reset. Never from the reset flow itself (no loop).
         if (this.#reset && !inReset) throw new LoginRestartRequest(passwordResetRestart, `${this.name} asked to reset the password.`);
-        throw new FedgateError('UPSTREAM_AUTHORIZATION_ERROR', `${this.name} cannot reset the password here. Please contact support.`, { detail: 'AADB2C90118 without passwordResetPolicy' });
+        throw new FedgateError('UPSTREAM_AUTHORIZATION_ERROR', `${this.name} cannot reset the password here. Please contact support.`, {
+          detail: 'AADB2C90118 without passwordResetPolicy',
+        });
       }
       if (code === 'AADB2C90091') {
         throw new FedgateError('UPSTREAM_AUTHORIZATION_ERROR', `The sign-in with ${this.name} was cancelled.`, { detail: 'AADB2C90091' });

@@ -54,7 +54,8 @@ function preset(cfg: AzureB2cConfig, policy: string): OidcPreset {
 function validateAzureB2c(cfg: AzureB2cConfig, at: string, ctx: { allowInsecureRequests: boolean }): ConfigProblem[] {
   const urls = azureB2cUrls(cfg, cfg.policy);
   const problems = validateOidcBase(cfg, at, urls.issuer, ctx.allowInsecureRequests);
-  if (urls.authority.startsWith('http:') && !ctx.allowInsecureRequests) problems.push({ path: `${at}.authority`, message: 'must be https (http needs allowInsecureRequests, development only)' });
+  if (urls.authority.startsWith('http:') && !ctx.allowInsecureRequests)
+    problems.push({ path: `${at}.authority`, message: 'must be https (http needs allowInsecureRequests, development only)' });
   if (cfg.userinfo) problems.push({ path: `${at}.userinfo`, message: 'B2C user flows have no userinfo endpoint' });
   if (cfg.passwordResetPolicy !== undefined && cfg.passwordResetPolicy.toLowerCase() === cfg.policy.toLowerCase()) {
     problems.push({ path: `${at}.passwordResetPolicy`, message: 'must differ from policy' });
@@ -68,8 +69,9 @@ export const azureB2cConnector = defineConnectorType({
   schema: azureB2cSchema,
   claims: () => azureB2cClaims,
   validate: validateAzureB2c,
-  create: (cfg: AzureB2cConfig, ctx: ConnectorContext) => new AzureB2cConnector(
-    new OidcConnector(cfg, ctx, preset(cfg, cfg.policy)),
-    cfg.passwordResetPolicy ? new OidcConnector(cfg, ctx, preset(cfg, cfg.passwordResetPolicy)) : undefined,
-  ),
+  create: (cfg: AzureB2cConfig, ctx: ConnectorContext) =>
+    new AzureB2cConnector(
+      new OidcConnector(cfg, ctx, preset(cfg, cfg.policy)),
+      cfg.passwordResetPolicy ? new OidcConnector(cfg, ctx, preset(cfg, cfg.passwordResetPolicy)) : undefined,
+    ),
 });

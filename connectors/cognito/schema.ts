@@ -6,8 +6,13 @@ import { vendorHost } from '../common/vendor-url.js';
 export const cognitoSchema = z.strictObject({
   type: z.literal('cognito'),
   ...connectorBaseShape,
-  region: z.string().regex(/^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/, 'must be an AWS region such as "eu-west-1"').describe('AWS region of the user pool.'),
-  userPoolId: z.string().regex(/^[a-z]{2}(?:-[a-z]+)+-\d{1,2}_[0-9A-Za-z]{1,55}$/, 'must be a user pool id such as "eu-west-1_AbCdEf123"')
+  region: z
+    .string()
+    .regex(/^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/, 'must be an AWS region such as "eu-west-1"')
+    .describe('AWS region of the user pool.'),
+  userPoolId: z
+    .string()
+    .regex(/^[a-z]{2}(?:-[a-z]+)+-\d{1,2}_[0-9A-Za-z]{1,55}$/, 'must be a user pool id such as "eu-west-1_AbCdEf123"')
     .describe('User pool id, e.g. "eu-west-1_AbCdEf123".'),
   domain: vendorHost.describe('Hosted UI / managed login domain, e.g. "myapp.auth.eu-west-1.amazoncognito.com" or a custom domain; hosts /logout.'),
   issuer: httpUrl.optional().describe('Overrides the computed issuer "https://cognito-idp.{region}.amazonaws.com/{userPoolId}".'),

@@ -50,12 +50,14 @@ type Verdict = readonly [ErrorCode, string];
 const unreachable: Verdict = ['UPSTREAM_UNAVAILABLE', 'The identity provider is not reachable right now.'];
 const sessionEnded: Verdict = ['REFRESH_REJECTED', 'The identity provider ended the session.'];
 const invalid: Verdict = ['UPSTREAM_RESPONSE_INVALID', 'The identity provider sent an invalid response.'];
-const idTokenRejected: Verdict = ['ID_TOKEN_INVALID', 'The identity provider\'s ID token was rejected.'];
+const idTokenRejected: Verdict = ['ID_TOKEN_INVALID', "The identity provider's ID token was rejected."];
 // A signed userinfo (Entrust) fails like a JWT does: it is not the ID token that was rejected.
-const subjectMismatch: Verdict = ['USERINFO_SUBJECT_MISMATCH', 'The identity provider\'s userinfo does not match the signed-in user.'];
-const userinfoRejected: Verdict = ['UPSTREAM_RESPONSE_INVALID', 'The identity provider\'s userinfo response was rejected.'];
-const refused = (error: unknown): Verdict =>
-  ['UPSTREAM_RESPONSE_INVALID', `The identity provider refused the request${typeof error === 'string' ? ` (${sanitizeParam(error, 64)})` : ''}.`];
+const subjectMismatch: Verdict = ['USERINFO_SUBJECT_MISMATCH', "The identity provider's userinfo does not match the signed-in user."];
+const userinfoRejected: Verdict = ['UPSTREAM_RESPONSE_INVALID', "The identity provider's userinfo response was rejected."];
+const refused = (error: unknown): Verdict => [
+  'UPSTREAM_RESPONSE_INVALID',
+  `The identity provider refused the request${typeof error === 'string' ? ` (${sanitizeParam(error, 64)})` : ''}.`,
+];
 
 /**
  * Translates openid-client / oauth4webapi / network failures into fedgate's coded errors by the
@@ -85,7 +87,7 @@ interface Thrown {
 function classify(e: Thrown, stage: UpstreamStage): Verdict {
   if (someCause(e, (x) => x instanceof ResponseTooLargeError)) return ['UPSTREAM_RESPONSE_INVALID', 'The identity provider sent a response that is too large.'];
   if (someCause(e, isNetworkFailure)) return unreachable;
-  if (stage === 'discovery') return ['UPSTREAM_UNAVAILABLE', 'The identity provider\'s configuration could not be loaded.'];
+  if (stage === 'discovery') return ['UPSTREAM_UNAVAILABLE', "The identity provider's configuration could not be loaded."];
   // A refresh token refused in any shape (400 with or without a JSON body, invalid_grant, reuse
   // detection, 401 invalid_client) cannot succeed on retry: the session ends and the user signs
   // in again, instead of every later request answering 503 (RFC 6749 §5.2).

@@ -6,8 +6,14 @@ import { z } from 'zod';
  * custom domain with a scheme, or a local imitation in tests, needs no separate setting; a path,
  * query, fragment or credentials are refused because presets append their own paths.
  */
-export const vendorHost = z.string().min(1).max(253)
-  .regex(/^(?:https?:\/\/)?[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?\/?$/, 'must be a host name (e.g. "tenant.example.com") or an origin (e.g. "https://tenant.example.com")');
+export const vendorHost = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(
+    /^(?:https?:\/\/)?[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?\/?$/,
+    'must be a host name (e.g. "tenant.example.com") or an origin (e.g. "https://tenant.example.com")',
+  );
 
 /** The origin of a {@link vendorHost} value, without a trailing slash: a bare host means https. */
 export function originOf(hostOrOrigin: string): string {

@@ -36,12 +36,14 @@ export function entrustPreset(cfg: EntrustConfig): OidcPreset {
     ...(cfg.userinfoSignedResponseAlg ? { clientMetadata: { userinfo_signed_response_alg: cfg.userinfoSignedResponseAlg } } : {}),
     // Entrust issues a refresh token for offline_access with prompt=consent, which its SDK always
     // adds (https://github.com/guitaoliu/idaas-auth-js/blob/HEAD/src/utils/url.ts).
-    ...(wantsOffline ? {
-      loginParams: () => {
-        const prompt = new Set((cfg.authorizationParams?.prompt ?? '').split(' ').filter(Boolean)).add('consent');
-        return { prompt: [...prompt].join(' ') };
-      },
-    } : {}),
+    ...(wantsOffline
+      ? {
+          loginParams: () => {
+            const prompt = new Set((cfg.authorizationParams?.prompt ?? '').split(' ').filter(Boolean)).add('consent');
+            return { prompt: [...prompt].join(' ') };
+          },
+        }
+      : {}),
     logoutUrl(meta, input) {
       // end_session_endpoint with client_id and a registered post_logout_redirect_uri (https://github.com/guitaoliu/idaas-auth-js/blob/HEAD/src/OidcClient.ts)[hytrust].
       if (!meta.end_session_endpoint) return undefined;

@@ -13,9 +13,13 @@ export const entrustSchema = z.strictObject({
   ...connectorBaseShape,
   domain: vendorHost.describe('Entrust IDaaS tenant domain, "{tenant}.{region}.trustedauth.com" (region us, ie or de).'),
   issuer: httpUrl.optional().describe('Overrides the computed issuer "https://{domain}/api/oidc".'),
-  groupsClaim: claimName.optional().describe('Name of the custom claim holding group membership (defined in the application\'s "Claims" section). Default "groups".'),
+  groupsClaim: claimName
+    .optional()
+    .describe('Name of the custom claim holding group membership (defined in the application\'s "Claims" section). Default "groups".'),
   rolesClaim: claimName.optional().describe('Name of a custom claim holding roles. Default: none.'),
-  userinfoSignedResponseAlg: z.enum(entrustUserinfoAlgs).optional()
+  userinfoSignedResponseAlg: z
+    .enum(entrustUserinfoAlgs)
+    .optional()
     .describe('The application\'s "User Info Signing Algorithm": when set, only a userinfo JWT signed with it is accepted.'),
   postLogoutRedirectUri: httpUrl.optional().describe('Where Entrust sends the browser after logout (a "Logout Redirect URI"). Default baseUrl + "/".'),
 });

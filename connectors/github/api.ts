@@ -42,7 +42,13 @@ export function parseTokenBody(text: string): Record<string, unknown> {
  * POSTs to the token endpoint with `Accept: application/json`. Errors such as
  * `bad_verification_code` come back with HTTP 200 (https://github.com/octokit/auth-oauth-app.js/issues/13): a body with an `error` member fails.
  */
-export async function tokenRequest(http: GithubHttp, url: string, body: URLSearchParams, headers: Record<string, string>, stage: 'token' | 'refresh'): Promise<GithubTokens> {
+export async function tokenRequest(
+  http: GithubHttp,
+  url: string,
+  body: URLSearchParams,
+  headers: Record<string, string>,
+  stage: 'token' | 'refresh',
+): Promise<GithubTokens> {
   let res: Response;
   let text: string;
   try {
@@ -57,16 +63,20 @@ export async function tokenRequest(http: GithubHttp, url: string, body: URLSearc
   } catch (err) {
     throw translateUpstreamError(err, stage);
   }
-  if (res.status >= 500 || res.status === 429) throw new FedgateError('UPSTREAM_UNAVAILABLE', 'The identity provider is not reachable right now.', { detail: `${stage}: HTTP ${res.status}` });
+  if (res.status >= 500 || res.status === 429)
+    throw new FedgateError('UPSTREAM_UNAVAILABLE', 'The identity provider is not reachable right now.', { detail: `${stage}: HTTP ${res.status}` });
   const parsed = parseTokenBody(text);
   if (typeof parsed.error === 'string') {
     const error = sanitizeParam(parsed.error, 64);
     if (stage === 'refresh' && (error === 'bad_refresh_token' || error === 'invalid_grant')) {
       throw new FedgateError('REFRESH_REJECTED', 'The identity provider ended the session.', { detail: `refresh: ${error}` });
     }
-    throw new FedgateError('UPSTREAM_RESPONSE_INVALID', `The identity provider refused the request (${error}).`, { detail: `${stage}: ${error} (HTTP ${res.status})` });
+    throw new FedgateError('UPSTREAM_RESPONSE_INVALID', `The identity provider refused the request (${error}).`, {
+      detail: `${stage}: ${error} (HTTP ${res.status})`,
+    });
   }
-  if (res.status !== 200) throw new FedgateError('UPSTREAM_RESPONSE_INVALID', 'The identity provider sent an invalid response.', { detail: `${stage}: HTTP ${res.status}` });
+  if (res.status !== 200)
+    throw new FedgateError('UPSTREAM_RESPONSE_INVALID', 'The identity provider sent an invalid response.', { detail: `${stage}: HTTP ${res.status}` });
   const accessToken = parsed.access_token;
   const tokenType = parsed.token_type;
   if (typeof accessToken !== 'string' || accessToken.length === 0 || accessToken.length > 4096) {
@@ -114,7 +124,8 @@ export async function apiGet(http: GithubHttp, apiBase: string, url: string, acc
   } catch (err) {
     throw translateUpstreamError(err, 'userinfo');
   }
-  if (res.status >= 500 || res.status === 429) throw new FedgateError('UPSTREAM_UNAVAILABLE', 'The identity provider is not reachable right now.', { detail: `api: HTTP ${res.status}` });
+  if (res.status >= 500 || res.status === 429)
+    throw new FedgateError('UPSTREAM_UNAVAILABLE', 'The identity provider is not reachable right now.', { detail: `api: HTTP ${res.status}` });
   return { status: res.status, body, next: nextLink(res.headers.get('link'), apiBase) };
 }
 
@@ -141,10 +152,14 @@ export async function apiList(http: GithubHttp, apiBase: string, path: string, a
   const items: unknown[] = [];
   let url: string | undefined = `${apiBase}${path}${path.includes('?') ? '&' : '?'}per_page=100`;
   for (let page = 0; url !== undefined; page += 1) {
-    if (page >= maxApiPages) throw new FedgateError('UPSTREAM_RESPONSE_INVALID', 'The identity provider sent too many pages.', { detail: `api: more than ${maxApiPages} pages of ${path}` });
+    if (page >= maxApiPages)
+      throw new FedgateError('UPSTREAM_RESPONSE_INVALID', 'The identity provider sent too many pages.', {
+        detail: `api: more than ${maxApiPages} pages of ${path}`,
+      });
     const res = await apiGet(http, apiBase, url, accessToken);
     if (res.status === 403 || res.status === 404) return undefined;
-    if (res.status !== 200 || !Array.isArray(res.body)) throw new FedgateError('UPSTREAM_RESPONSE_INVALID', 'The identity provider sent an invalid response.', { detail: `api: ${path} HTTP ${res.status}` });
+    if (res.status !== 200 || !Array.isArray(res.body))
+      throw new FedgateError('UPSTREAM_RESPONSE_INVALID', 'The identity provider sent an invalid response.', { detail: `api: ${path} HTTP ${res.status}` });
     items.push(...res.body);
     url = res.next;
   }

@@ -1,7 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type {
-  BeginLoginInput, BeginLoginResult, CompleteLoginInput, Connector, ConnectorContext, ConnectorStatus,
-  Refreshable, RefreshInput, UpstreamIdentity, UpstreamTokens,
+  BeginLoginInput,
+  BeginLoginResult,
+  CompleteLoginInput,
+  Connector,
+  ConnectorContext,
+  ConnectorStatus,
+  Refreshable,
+  RefreshInput,
+  UpstreamIdentity,
+  UpstreamTokens,
 } from '../../lib/connector.js';
 import { connectorSettings } from '../../lib/connector-settings.js';
 import { FedgateError } from '../../lib/errors.js';
@@ -104,7 +112,8 @@ export class GithubConnector implements Connector, Refreshable {
     const q = input.callbackUrl.searchParams;
     // GitHub never sends RFC 9207 `iss`: one present means the response came from another provider (mix-up).
     if (q.has('iss')) throw new FedgateError('CALLBACK_PARAMS_INVALID', 'The sign-in response names another issuer.', { detail: 'iss on a GitHub callback' });
-    if (q.get('state') !== input.state) throw new FedgateError('CALLBACK_PARAMS_INVALID', 'The sign-in response does not match this sign-in.', { detail: 'state mismatch' });
+    if (q.get('state') !== input.state)
+      throw new FedgateError('CALLBACK_PARAMS_INVALID', 'The sign-in response does not match this sign-in.', { detail: 'state mismatch' });
     const error = q.get('error');
     if (error) throw new UpstreamAuthorizationError(this.name, error, q.get('error_description') ?? undefined);
     const code = q.get('code');
@@ -113,17 +122,30 @@ export class GithubConnector implements Connector, Refreshable {
     if (!codeVerifier) throw new FedgateError('CALLBACK_STATE_INVALID', 'The sign-in session is incomplete; please start again.');
     const redirectUri = new URL(input.callbackUrl);
     redirectUri.search = '';
-    const tokens = await tokenRequest(this.#http, this.#urls.token, this.#tokenBody({ code, redirect_uri: redirectUri.href, code_verifier: codeVerifier }), this.#authHeader(), 'token');
+    const tokens = await tokenRequest(
+      this.#http,
+      this.#urls.token,
+      this.#tokenBody({ code, redirect_uri: redirectUri.href, code_verifier: codeVerifier }),
+      this.#authHeader(),
+      'token',
+    );
     return this.#identity(tokens);
   }
 
   /** GitHub Apps with expiring user tokens (`expires_in: 28800`, rotating `ghr_` refresh tokens, (https://docs.github.com/en/developers/apps/refreshing-user-to-server-access-tokens)). */
   async refresh(input: RefreshInput): Promise<UpstreamIdentity> {
-    const tokens = await tokenRequest(this.#http, this.#urls.token, this.#tokenBody({ grant_type: 'refresh_token', refresh_token: input.refreshToken }), this.#authHeader(), 'refresh');
+    const tokens = await tokenRequest(
+      this.#http,
+      this.#urls.token,
+      this.#tokenBody({ grant_type: 'refresh_token', refresh_token: input.refreshToken }),
+      this.#authHeader(),
+      'refresh',
+    );
     // The old refresh token is spent now: keep the rotated one before /user can fail.
     if (tokens.refreshToken) await input.saveTokens?.({ refreshToken: tokens.refreshToken });
     const identity = await this.#identity(tokens);
-    if (identity.subject !== input.original.subject) throw new FedgateError('REFRESH_REJECTED', 'The identity provider returned another identity.', { detail: 'refresh: user id changed' });
+    if (identity.subject !== input.original.subject)
+      throw new FedgateError('REFRESH_REJECTED', 'The identity provider returned another identity.', { detail: 'refresh: user id changed' });
     if (!identity.tokens.refreshToken) identity.tokens.refreshToken = input.refreshToken;
     return identity;
   }
@@ -154,8 +176,12 @@ export class GithubConnector implements Connector, Refreshable {
     if (!isRecord(user)) throw invalidResponse('api: /user is not an object');
     // (https://github.com/nextauthjs/next-auth/blob/HEAD/packages/core/src/providers/github.ts): `id` is numeric and stable; `login` is mutable.
     const rawId = user.id;
-    const subject = typeof rawId === 'number' && Number.isSafeInteger(rawId) && rawId > 0 ? String(rawId)
-      : typeof rawId === 'string' && /^[1-9]\d{0,19}$/.test(rawId) ? rawId : undefined;
+    const subject =
+      typeof rawId === 'number' && Number.isSafeInteger(rawId) && rawId > 0
+        ? String(rawId)
+        : typeof rawId === 'string' && /^[1-9]\d{0,19}$/.test(rawId)
+          ? rawId
+          : undefined;
     if (subject === undefined) throw invalidResponse('api: /user has no numeric id');
     const claims: Record<string, unknown> = {
       sub: subject,
@@ -176,7 +202,10 @@ export class GithubConnector implements Connector, Refreshable {
     if (this.#cfg.teams) {
       // (https://github.com/dexidp/dex/blob/HEAD/connector/github/github.go): `org:team`, needs read:org.
       const teams = await apiList(this.#http, api, '/user/teams', tokens.accessToken);
-      if (teams === undefined) throw new FedgateError('UPSTREAM_RESPONSE_INVALID', `${this.name} refused the team lookup (the read:org scope is needed).`, { detail: 'api: /user/teams 403/404' });
+      if (teams === undefined)
+        throw new FedgateError('UPSTREAM_RESPONSE_INVALID', `${this.name} refused the team lookup (the read:org scope is needed).`, {
+          detail: 'api: /user/teams 403/404',
+        });
       claims.groups = teams.flatMap((t) => {
         const org = isRecord(t) && isRecord(t.organization) ? t.organization.login : undefined;
         const slug = isRecord(t) ? t.slug : undefined;

@@ -5,7 +5,8 @@ import { connectorBaseShape, httpUrl } from '../../lib/config/connector-base.js'
 export const githubSchema = z.strictObject({
   type: z.literal('github'),
   ...connectorBaseShape,
-  enterpriseUrl: httpUrl.optional()
+  enterpriseUrl: httpUrl
+    .optional()
     .describe('GitHub Enterprise Server origin, e.g. https://github.example.com: endpoints {url}/login/oauth/..., API {url}/api/v3.'),
   authorizeUrl: httpUrl.optional().describe('Overrides the authorization endpoint (default https://github.com/login/oauth/authorize).'),
   tokenUrl: httpUrl.optional().describe('Overrides the token endpoint (default https://github.com/login/oauth/access_token).'),

@@ -2,8 +2,20 @@ import { defaultIdTokenSigningAlg } from '../../lib/config/connector-base.js';
 import * as oidc from 'openid-client';
 import * as jose from 'jose';
 import type {
-  BeginLoginInput, BeginLoginResult, CompleteLoginInput, Connector, ConnectorContext, ConnectorStatus, LogoutInput,
-  LogoutTokenClaims, LogoutTokenVerifier, Refreshable, RefreshInput, UpstreamIdentity, UpstreamLogout, UpstreamTokens,
+  BeginLoginInput,
+  BeginLoginResult,
+  CompleteLoginInput,
+  Connector,
+  ConnectorContext,
+  ConnectorStatus,
+  LogoutInput,
+  LogoutTokenClaims,
+  LogoutTokenVerifier,
+  Refreshable,
+  RefreshInput,
+  UpstreamIdentity,
+  UpstreamLogout,
+  UpstreamTokens,
 } from '../../lib/connector.js';
 import { connectorSettings } from '../../lib/connector-settings.js';
 import { FedgateError } from '../../lib/errors.js';
@@ -183,11 +195,13 @@ export class OidcConnector implements Connector, Refreshable, UpstreamLogout, Lo
     let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
     let idToken: string | undefined;
     try {
-      ({ result: tokens, idToken } = await grantWithOwnIdToken(own.setup, (c) => oidc.authorizationCodeGrant(c, url, {
-        pkceCodeVerifier: codeVerifier,
-        expectedState: input.state,
-        idTokenExpected: false,
-      })));
+      ({ result: tokens, idToken } = await grantWithOwnIdToken(own.setup, (c) =>
+        oidc.authorizationCodeGrant(c, url, {
+          pkceCodeVerifier: codeVerifier,
+          expectedState: input.state,
+          idTokenExpected: false,
+        }),
+      ));
     } catch (err) {
       if (err instanceof oidc.AuthorizationResponseError) {
         throw new UpstreamAuthorizationError(this.name, err.error, err.error_description);
@@ -214,7 +228,7 @@ export class OidcConnector implements Connector, Refreshable, UpstreamLogout, Lo
     // A refresh response without an ID token (OIDC Core §12.2) keeps the previous identity and
     // claims; userinfo, when on, overlays them and must name the same subject.
     let claims: Record<string, unknown> = { ...(idClaims ?? previous?.claims ?? {}) };
-    const subject = idClaims ? String(idClaims.sub) : previous?.subject ?? String(claims.sub);
+    const subject = idClaims ? String(idClaims.sub) : (previous?.subject ?? String(claims.sub));
     if (this.#cfg.userinfo ?? this.#preset.userinfo ?? false) {
       let info: oidc.UserInfoResponse;
       try {
@@ -255,15 +269,18 @@ export class OidcConnector implements Connector, Refreshable, UpstreamLogout, Lo
     const maxAge = this.#cfg.idTokenMaxAge ?? defaultIdTokenMaxAge;
     const nowSeconds = Math.floor(this.#ctx.now() / 1000);
     if (typeof iat !== 'number' || !Number.isFinite(iat) || iat < nowSeconds - maxAge - idTokenClockTolerance) {
-      throw new FedgateError('ID_TOKEN_INVALID', 'The identity provider\'s ID token was rejected.', { detail: 'iat missing or older than idTokenMaxAge' });
+      throw new FedgateError('ID_TOKEN_INVALID', "The identity provider's ID token was rejected.", { detail: 'iat missing or older than idTokenMaxAge' });
     }
   }
 
   /** Verifies an upstream JWT access token against the discovered JWKS, for presets that read it (Keycloak roles). */
   async #verifyAccessToken(config: oidc.Configuration, accessToken: string | undefined): Promise<Record<string, unknown>> {
     const meta = config.serverMetadata();
-    const invalid = (detail: string, cause?: unknown) => new FedgateError('UPSTREAM_RESPONSE_INVALID',
-      `${this.name} sent an access token that could not be verified.`, { detail, ...(cause !== undefined ? { cause } : {}) });
+    const invalid = (detail: string, cause?: unknown) =>
+      new FedgateError('UPSTREAM_RESPONSE_INVALID', `${this.name} sent an access token that could not be verified.`, {
+        detail,
+        ...(cause !== undefined ? { cause } : {}),
+      });
     if (!accessToken) throw invalid('no access token');
     const keys = this.#upstreamJwks(meta);
     if ('problem' in keys) throw invalid(keys.problem);
@@ -327,9 +344,8 @@ export class OidcConnector implements Connector, Refreshable, UpstreamLogout, Lo
   async #discover(): Promise<oidc.Configuration> {
     const cfg = this.#cfg;
     const auth = cfg.clientAuthMethod ?? (cfg.clientSecret ? 'client_secret_basic' : 'none');
-    const clientAuth = auth === 'none' ? oidc.None()
-      : auth === 'client_secret_post' ? oidc.ClientSecretPost(cfg.clientSecret)
-        : oidc.ClientSecretBasic(cfg.clientSecret);
+    const clientAuth =
+      auth === 'none' ? oidc.None() : auth === 'client_secret_post' ? oidc.ClientSecretPost(cfg.clientSecret) : oidc.ClientSecretBasic(cfg.clientSecret);
     const metadata: Partial<oidc.ClientMetadata> = {
       ...(this.#preset.clientMetadata ?? {}),
       id_token_signed_response_alg: cfg.idTokenSigningAlg ?? defaultIdTokenSigningAlg,
@@ -345,7 +361,9 @@ export class OidcConnector implements Connector, Refreshable, UpstreamLogout, Lo
       config = await this.#discoverFromUrl(new URL(this.#preset.discoveryUrl), metadata, clientAuth, fetchImpl, execute);
     } else {
       config = await oidc.discovery(new URL(this.#preset.issuer), cfg.clientId, metadata, clientAuth, {
-        execute, timeout, [oidc.customFetch]: fetchImpl,
+        execute,
+        timeout,
+        [oidc.customFetch]: fetchImpl,
       });
     }
     config.timeout = timeout;

@@ -23,14 +23,19 @@ export const genericClaims: ClaimMapping = {
 export function validateOidcBase(cfg: OidcConnectorConfig, at: string, issuer: string | undefined, allowInsecureRequests: boolean): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const alg = cfg.idTokenSigningAlg ?? defaultIdTokenSigningAlg;
-  if (alg.startsWith('HS') && !cfg.clientSecret) problems.push({ path: `${at}.idTokenSigningAlg`, message: `${alg} needs a clientSecret (public clients cannot use HMAC)` });
-  if (cfg.clientAuthMethod && cfg.clientAuthMethod !== 'none' && !cfg.clientSecret) problems.push({ path: `${at}.clientSecret`, message: `required for ${cfg.clientAuthMethod}` });
-  if (cfg.clientAuthMethod === 'none' && cfg.clientSecret) problems.push({ path: `${at}.clientSecret`, message: 'must not be set with clientAuthMethod "none"' });
+  if (alg.startsWith('HS') && !cfg.clientSecret)
+    problems.push({ path: `${at}.idTokenSigningAlg`, message: `${alg} needs a clientSecret (public clients cannot use HMAC)` });
+  if (cfg.clientAuthMethod && cfg.clientAuthMethod !== 'none' && !cfg.clientSecret)
+    problems.push({ path: `${at}.clientSecret`, message: `required for ${cfg.clientAuthMethod}` });
+  if (cfg.clientAuthMethod === 'none' && cfg.clientSecret)
+    problems.push({ path: `${at}.clientSecret`, message: 'must not be set with clientAuthMethod "none"' });
   // OpenID Connect Core §3.1.2.1: without "openid" the request is plain OAuth and no ID token comes back.
   if (cfg.scopes && !cfg.scopes.includes('openid')) problems.push({ path: `${at}.scopes`, message: 'must include "openid" (OpenID Connect Core §3.1.2.1)' });
-  if (issuer?.startsWith('http:') && !allowInsecureRequests) problems.push({ path: `${at}.issuer`, message: 'must be https (http needs allowInsecureRequests, development only)' });
+  if (issuer?.startsWith('http:') && !allowInsecureRequests)
+    problems.push({ path: `${at}.issuer`, message: 'must be https (http needs allowInsecureRequests, development only)' });
   for (const k of Object.keys(cfg.authorizationParams ?? {})) {
-    if ((gatewayOwnedParams as readonly string[]).includes(k)) problems.push({ path: `${at}.authorizationParams.${k}`, message: 'is set by the gateway and cannot be overridden' });
+    if ((gatewayOwnedParams as readonly string[]).includes(k))
+      problems.push({ path: `${at}.authorizationParams.${k}`, message: 'is set by the gateway and cannot be overridden' });
   }
   return problems;
 }

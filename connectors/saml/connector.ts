@@ -3,8 +3,20 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { SAML, ValidateInResponseTo, type Profile, type SamlConfig as NodeSamlConfig } from '@node-saml/node-saml';
 import type {
-  BeginLoginInput, BeginLoginResult, CompleteLoginInput, Connector, ConnectorContext, ConnectorEndpoint, ConnectorStatus,
-  EndpointProvider, EndpointRequest, EndpointResponse, FormPostCallback, LogoutInput, PostedCallback, UpstreamIdentity,
+  BeginLoginInput,
+  BeginLoginResult,
+  CompleteLoginInput,
+  Connector,
+  ConnectorContext,
+  ConnectorEndpoint,
+  ConnectorStatus,
+  EndpointProvider,
+  EndpointRequest,
+  EndpointResponse,
+  FormPostCallback,
+  LogoutInput,
+  PostedCallback,
+  UpstreamIdentity,
   UpstreamLogout,
 } from '../../lib/connector.js';
 import { connectorSettings, type ConnectorSettings } from '../../lib/connector-settings.js';
@@ -70,7 +82,10 @@ export class SamlConnector implements Connector, FormPostCallback, EndpointProvi
       metadataPath: `/saml/${seg}/metadata`,
       sloPath: `/saml/${seg}/slo`,
     };
-    this.endpoints = [{ path: this.urls.metadataPath, methods: ['GET'] }, { path: this.urls.sloPath, methods: ['GET', 'POST'] }];
+    this.endpoints = [
+      { path: this.urls.metadataPath, methods: ['GET'] },
+      { path: this.urls.sloPath, methods: ['GET', 'POST'] },
+    ];
     if (cfg.spKeyFile) this.#key = readPem(cfg.spKeyFile, ctx.baseDir);
     if (cfg.spCertFile) this.#cert = readPem(cfg.spCertFile, ctx.baseDir);
     this.#idp = new IdpSource(cfg, ctx);
@@ -95,7 +110,10 @@ export class SamlConnector implements Connector, FormPostCallback, EndpointProvi
       const e = toFedgateError(err);
       this.#setState({ id: this.id, type: this.type, state: 'failed', error: e.code, checkedAt: this.#ctx.now() });
       if (e.code === 'UPSTREAM_UNAVAILABLE') throw e;
-      throw new FedgateError('UPSTREAM_UNAVAILABLE', 'The identity provider\'s SAML configuration could not be loaded.', { detail: e.detail ?? e.message, cause: err });
+      throw new FedgateError('UPSTREAM_UNAVAILABLE', "The identity provider's SAML configuration could not be loaded.", {
+        detail: e.detail ?? e.message,
+        cause: err,
+      });
     }
   }
 
@@ -144,13 +162,14 @@ export class SamlConnector implements Connector, FormPostCallback, EndpointProvi
   async acceptCallbackPost(input: { form: URLSearchParams; callbackUrl: string }): Promise<PostedCallback> {
     const one = (name: string) => {
       const all = input.form.getAll(name);
-      if (all.length > 1) throw new FedgateError('SAML_RESPONSE_INVALID', 'The identity provider\'s response is malformed.', { detail: `${name} repeated` });
+      if (all.length > 1) throw new FedgateError('SAML_RESPONSE_INVALID', "The identity provider's response is malformed.", { detail: `${name} repeated` });
       return all[0];
     };
     const b64 = one('SAMLResponse');
     const relayState = one('RelayState');
-    if (!b64) throw new FedgateError('SAML_RESPONSE_INVALID', 'The identity provider\'s response is missing.', { detail: 'SAMLResponse missing' });
-    if (input.callbackUrl !== this.urls.acs) throw new FedgateError('SAML_RESPONSE_INVALID', 'The identity provider\'s response was refused.', { detail: 'callback URL differs from the ACS URL' });
+    if (!b64) throw new FedgateError('SAML_RESPONSE_INVALID', "The identity provider's response is missing.", { detail: 'SAMLResponse missing' });
+    if (input.callbackUrl !== this.urls.acs)
+      throw new FedgateError('SAML_RESPONSE_INVALID', "The identity provider's response was refused.", { detail: 'callback URL differs from the ACS URL' });
     const idp = await this.idp();
     const a = await validateResponse(b64, {
       acsUrl: this.urls.acs,
@@ -171,7 +190,10 @@ export class SamlConnector implements Connector, FormPostCallback, EndpointProvi
     await this.#remember(a);
     const data = { assertion: JSON.stringify(a) };
     if (a.inResponseTo === undefined) return { data, ...(relayState ? { returnTo: relayState } : {}) };
-    if (!relayState) throw new FedgateError('SAML_RESPONSE_INVALID', 'The identity provider\'s response was refused.', { detail: 'RelayState missing on a solicited response' });
+    if (!relayState)
+      throw new FedgateError('SAML_RESPONSE_INVALID', "The identity provider's response was refused.", {
+        detail: 'RelayState missing on a solicited response',
+      });
     return { state: relayState, data };
   }
 
@@ -182,17 +204,22 @@ export class SamlConnector implements Connector, FormPostCallback, EndpointProvi
     const ttl = Math.max(1, Math.ceil((a.expiresAt - this.#ctx.now()) / 1000));
     const key = `aid:${createHash('sha256').update(`${a.issuer}\n${a.assertionId}`).digest('base64url')}`;
     if (!(await store.setIfAbsent(key, '1', ttl))) {
-      throw new FedgateError('SAML_REPLAYED', 'This sign-in response was already used. Please start the sign-in again.', { detail: 'assertion ID seen before' });
+      throw new FedgateError('SAML_REPLAYED', 'This sign-in response was already used. Please start the sign-in again.', {
+        detail: 'assertion ID seen before',
+      });
     }
   }
 
   async completeLogin(input: CompleteLoginInput): Promise<UpstreamIdentity> {
     const raw = input.posted?.assertion;
-    if (!raw) throw new FedgateError('CALLBACK_PARAMS_INVALID', 'SAML sign-in responses arrive by POST.', { detail: 'saml: GET callback without a posted response' });
+    if (!raw)
+      throw new FedgateError('CALLBACK_PARAMS_INVALID', 'SAML sign-in responses arrive by POST.', { detail: 'saml: GET callback without a posted response' });
     const a = JSON.parse(raw) as ValidatedAssertion;
     if (a.inResponseTo !== undefined) {
       if (!input.data.requestId || input.data.requestId !== a.inResponseTo) {
-        throw new FedgateError('SAML_RESPONSE_INVALID', 'The identity provider\'s response does not answer this browser\'s sign-in.', { detail: 'InResponseTo differs from the pending AuthnRequest' });
+        throw new FedgateError('SAML_RESPONSE_INVALID', "The identity provider's response does not answer this browser's sign-in.", {
+          detail: 'InResponseTo differs from the pending AuthnRequest',
+        });
       }
     } else if (!this.#cfg.allowUnsolicited) {
       throw new FedgateError('SAML_UNSOLICITED', 'This sign-in was not started here. Please start the sign-in from this site.');
@@ -205,7 +232,10 @@ export class SamlConnector implements Connector, FormPostCallback, EndpointProvi
       // IdPs fall back to a transient (or e-mail) NameID silently when the persistent one is unavailable:
       // every sign-in would then be a new local user. Said once per connector, without the value.
       this.#warnedUnstable = true;
-      this.#ctx.logger.warn({ event: 'saml.nameid_unstable', connector: this.id, format: a.nameIdFormat }, 'The IdP sent a NameID that is not a stable subject; configure a persistent NameID at the IdP or set subjectAttribute');
+      this.#ctx.logger.warn(
+        { event: 'saml.nameid_unstable', connector: this.id, format: a.nameIdFormat },
+        'The IdP sent a NameID that is not a stable subject; configure a persistent NameID at the IdP or set subjectAttribute',
+      );
     }
     return identityOf(a, this.#cfg);
   }
@@ -275,7 +305,10 @@ export function identityOf(a: ValidatedAssertion, cfg: SamlConfig): UpstreamIden
   if (cfg.subjectAttribute) {
     const v = a.attributes[cfg.subjectAttribute];
     const first = Array.isArray(v) ? v[0] : v;
-    if (!first) throw new FedgateError('CLAIM_REQUIRED_MISSING', 'The identity provider did not send the attribute that identifies the user.', { detail: `subjectAttribute ${cfg.subjectAttribute} missing` });
+    if (!first)
+      throw new FedgateError('CLAIM_REQUIRED_MISSING', 'The identity provider did not send the attribute that identifies the user.', {
+        detail: `subjectAttribute ${cfg.subjectAttribute} missing`,
+      });
     subject = first;
   }
   const claims: Record<string, unknown> = {

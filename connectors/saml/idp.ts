@@ -34,7 +34,7 @@ export function certBody(value: string): string {
  */
 export async function parseIdpMetadata(xml: string, wanted?: string): Promise<IdpInfo> {
   const doc = await parseXml(xml, 'UPSTREAM_RESPONSE_INVALID');
-  const bad = (detail: string) => new FedgateError('UPSTREAM_RESPONSE_INVALID', 'The identity provider\'s SAML metadata is not usable.', { detail });
+  const bad = (detail: string) => new FedgateError('UPSTREAM_RESPONSE_INVALID', "The identity provider's SAML metadata is not usable.", { detail });
   const entities = findAll(doc, 'EntityDescriptor').filter((e) => children(e, 'IDPSSODescriptor').length > 0);
   const matching = wanted ? entities.filter((e) => attr(e, 'entityID') === wanted) : entities;
   if (matching.length !== 1) throw bad(wanted ? `metadata: no IdP entity ${wanted}` : `metadata: ${matching.length} IdP entities (set idpIssuer)`);
@@ -79,7 +79,10 @@ export class IdpSource {
       return await this.#loading;
     } catch (err) {
       if (this.#current) {
-        this.#ctx.logger.warn({ event: 'saml.metadata_refresh_failed', code: err instanceof FedgateError ? err.code : 'UPSTREAM_UNAVAILABLE' }, 'SAML metadata refresh failed; keeping the previous copy');
+        this.#ctx.logger.warn(
+          { event: 'saml.metadata_refresh_failed', code: err instanceof FedgateError ? err.code : 'UPSTREAM_UNAVAILABLE' },
+          'SAML metadata refresh failed; keeping the previous copy',
+        );
         this.#loadedAt = this.#ctx.now();
         return this.#current;
       }
@@ -101,7 +104,9 @@ export class IdpSource {
     if (cfg.idpCert) info.certs = (Array.isArray(cfg.idpCert) ? cfg.idpCert : [cfg.idpCert]).map(certBody);
     for (const u of [info.ssoUrl, info.sloUrl]) {
       if (u && !/^https:/i.test(u) && !(this.#ctx.allowInsecureRequests && /^http:/i.test(u))) {
-        throw new FedgateError('UPSTREAM_RESPONSE_INVALID', 'The identity provider\'s SAML metadata is not usable.', { detail: 'metadata: endpoint is not https' });
+        throw new FedgateError('UPSTREAM_RESPONSE_INVALID', "The identity provider's SAML metadata is not usable.", {
+          detail: 'metadata: endpoint is not https',
+        });
       }
     }
     this.#current = info;
@@ -110,14 +115,23 @@ export class IdpSource {
   }
 
   async #fetch(url: string): Promise<string> {
-    if (!url.startsWith('https:') && !this.#ctx.allowInsecureRequests) throw new FedgateError('UPSTREAM_UNAVAILABLE', 'The identity provider\'s SAML metadata could not be loaded.', { detail: 'metadataUrl is not https' });
+    if (!url.startsWith('https:') && !this.#ctx.allowInsecureRequests)
+      throw new FedgateError('UPSTREAM_UNAVAILABLE', "The identity provider's SAML metadata could not be loaded.", { detail: 'metadataUrl is not https' });
     let res: Response;
     try {
-      res = await limitedFetch(this.#ctx.fetch, maxMetadataBytes)(url, { redirect: 'error', signal: AbortSignal.timeout(this.#ctx.httpTimeout * 1000), headers: { accept: 'application/samlmetadata+xml, application/xml, text/xml' } });
+      res = await limitedFetch(this.#ctx.fetch, maxMetadataBytes)(url, {
+        redirect: 'error',
+        signal: AbortSignal.timeout(this.#ctx.httpTimeout * 1000),
+        headers: { accept: 'application/samlmetadata+xml, application/xml, text/xml' },
+      });
     } catch (err) {
-      throw new FedgateError('UPSTREAM_UNAVAILABLE', 'The identity provider\'s SAML metadata could not be loaded.', { detail: `metadata: ${err instanceof Error ? err.message.slice(0, 120) : 'fetch failed'}`, cause: err });
+      throw new FedgateError('UPSTREAM_UNAVAILABLE', "The identity provider's SAML metadata could not be loaded.", {
+        detail: `metadata: ${err instanceof Error ? err.message.slice(0, 120) : 'fetch failed'}`,
+        cause: err,
+      });
     }
-    if (res.status !== 200) throw new FedgateError('UPSTREAM_UNAVAILABLE', 'The identity provider\'s SAML metadata could not be loaded.', { detail: `metadata: HTTP ${res.status}` });
+    if (res.status !== 200)
+      throw new FedgateError('UPSTREAM_UNAVAILABLE', "The identity provider's SAML metadata could not be loaded.", { detail: `metadata: HTTP ${res.status}` });
     return res.text();
   }
 

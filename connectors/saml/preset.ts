@@ -19,6 +19,9 @@ export const samlClaims: ClaimMapping = {
   given_name: { from: [`${xs}/givenname`, 'urn:oid:2.5.4.42', 'givenName', 'given_name', 'firstName'] },
   family_name: { from: [`${xs}/surname`, 'urn:oid:2.5.4.4', 'sn', 'surname', 'family_name', 'lastName'] },
   username: { from: [`${xs}/upn`, 'urn:oid:1.3.6.1.4.1.5923.1.1.1.6', 'eduPersonPrincipalName', 'uid', 'urn:oid:0.9.2342.19200300.100.1.1', 'username'] },
-  groups: { from: [`${ms}/groups`, 'http://schemas.xmlsoap.org/claims/Group', `${xs}/groups`, 'urn:oid:1.3.6.1.4.1.5923.1.5.1.1', 'isMemberOf', 'memberOf', 'groups'], type: 'string[]' },
+  groups: {
+    from: [`${ms}/groups`, 'http://schemas.xmlsoap.org/claims/Group', `${xs}/groups`, 'urn:oid:1.3.6.1.4.1.5923.1.5.1.1', 'isMemberOf', 'memberOf', 'groups'],
+    type: 'string[]',
+  },
   roles: { from: [`${ms}/role`, 'urn:oid:1.3.6.1.4.1.5923.1.1.1.7', 'eduPersonEntitlement', 'roles', 'role'], type: 'string[]' },
 };

@@ -42,8 +42,11 @@ const success = 'urn:oasis:names:tc:SAML:2.0:status:Success';
 /** XML-DSig algorithms (https://www.w3.org/TR/xmldsig-core1/, RFC 6931); SHA-1 ones only with allowSha1. */
 const sha1Algs = new Set(['http://www.w3.org/2000/09/xmldsig#rsa-sha1', 'http://www.w3.org/2000/09/xmldsig#sha1']);
 const strongAlgs = new Set([
-  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256', 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha512',
-  'http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1', 'http://www.w3.org/2001/04/xmlenc#sha256', 'http://www.w3.org/2001/04/xmlenc#sha512',
+  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
+  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha512',
+  'http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1',
+  'http://www.w3.org/2001/04/xmlenc#sha256',
+  'http://www.w3.org/2001/04/xmlenc#sha512',
 ]);
 
 /**
@@ -52,13 +55,16 @@ const strongAlgs = new Set([
  * content (ADFS and Entra ID still default to CBC); 3DES is refused.
  */
 const encryptionAlgs = new Set([
-  'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p', 'http://www.w3.org/2009/xmlenc11#rsa-oaep',
-  'http://www.w3.org/2009/xmlenc11#aes128-gcm', 'http://www.w3.org/2009/xmlenc11#aes256-gcm',
-  'http://www.w3.org/2001/04/xmlenc#aes128-cbc', 'http://www.w3.org/2001/04/xmlenc#aes256-cbc',
+  'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p',
+  'http://www.w3.org/2009/xmlenc11#rsa-oaep',
+  'http://www.w3.org/2009/xmlenc11#aes128-gcm',
+  'http://www.w3.org/2009/xmlenc11#aes256-gcm',
+  'http://www.w3.org/2001/04/xmlenc#aes128-cbc',
+  'http://www.w3.org/2001/04/xmlenc#aes256-cbc',
 ]);
 
-const invalid = (detail: string, message = 'The identity provider\'s response was refused.') => new FedgateError('SAML_RESPONSE_INVALID', message, { detail });
-const badSignature = (detail: string) => new FedgateError('SAML_SIGNATURE_INVALID', 'The identity provider\'s response is not signed as required.', { detail });
+const invalid = (detail: string, message = "The identity provider's response was refused.") => new FedgateError('SAML_RESPONSE_INVALID', message, { detail });
+const badSignature = (detail: string) => new FedgateError('SAML_SIGNATURE_INVALID', "The identity provider's response is not signed as required.", { detail });
 
 /** Decodes the base64 `SAMLResponse` form field with a size cap. */
 export function decodeMessage(b64: string): string {
@@ -96,7 +102,10 @@ async function checkEnvelope(xml: string, c: ResponseCheck): Promise<{ inRespons
   if (status !== success) {
     const sub = attr(child(child(child(response, 'Status'), 'StatusCode'), 'StatusCode'), 'Value');
     const short = (v: string | undefined) => sanitizeParam((v ?? 'unknown').replace(/^.*:/, ''), 40);
-    throw new FedgateError('UPSTREAM_AUTHORIZATION_ERROR', `The identity provider did not complete the sign-in (${short(status)}${sub ? `/${short(sub)}` : ''}).`);
+    throw new FedgateError(
+      'UPSTREAM_AUTHORIZATION_ERROR',
+      `The identity provider did not complete the sign-in (${short(status)}${sub ? `/${short(sub)}` : ''}).`,
+    );
   }
   if (attr(response, 'Destination') !== c.acsUrl) throw invalid('Response Destination is not this ACS URL');
   const issuer = child(response, 'Issuer');
@@ -117,7 +126,8 @@ async function checkEnvelope(xml: string, c: ResponseCheck): Promise<{ inRespons
     // The algorithms of a signature inside the encrypted assertion are checked on the plaintext.
     const plainXml = await decrypt(xml, c.decryptionKey!);
     const inner = await parseXml(plainXml, 'SAML_RESPONSE_INVALID');
-    if (countElements(inner, ['Assertion', 'EncryptedAssertion']) !== 1 || !child(inner, 'Assertion')) throw badSignature('encrypted assertion does not hold exactly one assertion');
+    if (countElements(inner, ['Assertion', 'EncryptedAssertion']) !== 1 || !child(inner, 'Assertion'))
+      throw badSignature('encrypted assertion does not hold exactly one assertion');
     checkAlgorithms(inner, c.allowSha1);
   }
   const irt = attr(response, 'InResponseTo');
@@ -166,7 +176,8 @@ async function verifyWithNodeSaml(b64: string, c: ResponseCheck): Promise<Profil
 
 function translate(err: unknown): FedgateError {
   if (err instanceof FedgateError) return err;
-  if (err instanceof SamlStatusError) return new FedgateError('UPSTREAM_AUTHORIZATION_ERROR', 'The identity provider did not complete the sign-in.', { detail: sanitizeParam(err.message, 200) });
+  if (err instanceof SamlStatusError)
+    return new FedgateError('UPSTREAM_AUTHORIZATION_ERROR', 'The identity provider did not complete the sign-in.', { detail: sanitizeParam(err.message, 200) });
   const message = err instanceof Error ? sanitizeParam(err.message, 200) : 'validation failed';
   if (/signature|signed|reference|transform|ID cannot refer/i.test(message)) return badSignature(`node-saml: ${message}`);
   return invalid(`node-saml: ${message}`);
@@ -255,7 +266,9 @@ function readAttributes(assertion: XmlNode): Record<string, string | string[]> {
     for (const a of children(statement, 'Attribute')) {
       const name = attr(a, 'Name');
       if (!name || name === '__proto__' || name === 'constructor' || name === 'prototype') continue;
-      const values = children(a, 'AttributeValue').map(textOnly).filter((v): v is string => v !== undefined);
+      const values = children(a, 'AttributeValue')
+        .map(textOnly)
+        .filter((v): v is string => v !== undefined);
       if (values.length === 0) continue;
       const prev = out[name];
       const all = [...(prev === undefined ? [] : Array.isArray(prev) ? prev : [prev]), ...values];

@@ -32,7 +32,7 @@ const bad = (detail: string) => new FedgateError('SAML_LOGOUT_INVALID', 'The sig
  * LogoutRequest ends at `postLogoutRedirectUri`.
  */
 export async function handleSlo(connector: SamlConnector, input: EndpointRequest, deps: SloDeps): Promise<EndpointResponse> {
-  const params = input.method === 'POST' ? input.form ?? new URLSearchParams() : input.query;
+  const params = input.method === 'POST' ? (input.form ?? new URLSearchParams()) : input.query;
   const one = (name: string) => {
     const all = params.getAll(name);
     if (all.length > 1) throw bad(`${name} repeated`);
@@ -59,18 +59,25 @@ export async function handleSlo(connector: SamlConnector, input: EndpointRequest
   try {
     const container = Object.fromEntries([...params.entries()]);
     // POST binding: a LogoutRequest or LogoutResponse must carry an enveloped signature (node-saml checks it).
-    const result = redirect ? await saml.validateRedirectAsync(container, input.rawQuery)
-      : request ? await saml.validatePostRequestAsync(container) : await saml.validatePostResponseAsync(container);
+    const result = redirect
+      ? await saml.validateRedirectAsync(container, input.rawQuery)
+      : request
+        ? await saml.validatePostRequestAsync(container)
+        : await saml.validatePostResponseAsync(container);
     profile = result.profile;
   } catch (err) {
     const message = err instanceof Error ? sanitizeParam(err.message, 160) : 'invalid';
-    throw /signature/i.test(message) ? new FedgateError('SAML_SIGNATURE_INVALID', 'The sign-out request is not signed as required.', { detail: `slo: ${message}` }) : bad(`slo: ${message}`);
+    throw /signature/i.test(message)
+      ? new FedgateError('SAML_SIGNATURE_INVALID', 'The sign-out request is not signed as required.', { detail: `slo: ${message}` })
+      : bad(`slo: ${message}`);
   }
   if (response || !profile) return { kind: 'redirect', location: deps.postLogoutRedirectUri };
   await rememberRequest(deps, attr(root, 'IssueInstant'), profile);
   const endSessions = profile.sessionIndex
     ? [{ upstreamSid: samlSessionKey(profile.nameID, profile.sessionIndex) }]
-    : deps.cfg.subjectAttribute ? [] : [{ upstreamSub: profile.nameID }];
+    : deps.cfg.subjectAttribute
+      ? []
+      : [{ upstreamSub: profile.nameID }];
   if (!idp.sloUrl) {
     return { kind: 'document', status: 200, contentType: 'text/plain; charset=utf-8', body: 'Signed out.', endSessions };
   }
@@ -96,6 +103,8 @@ async function rememberRequest(deps: SloDeps, issueInstant: string | undefined, 
   const now = deps.now();
   if (!Number.isFinite(at) || at > now + skew || at < now - maxLogoutAgeMs - skew) throw bad('IssueInstant missing or outside the accepted window');
   if (!deps.store || !profile.ID) throw bad('LogoutRequest cannot be checked for replay');
-  const key = `slo:${createHash('sha256').update(`${profile.issuer}\n${String(profile.ID)}`).digest('base64url')}`;
+  const key = `slo:${createHash('sha256')
+    .update(`${profile.issuer}\n${String(profile.ID)}`)
+    .digest('base64url')}`;
   if (!(await deps.store.setIfAbsent(key, '1', Math.ceil((maxLogoutAgeMs + 2 * skew) / 1000)))) throw bad('LogoutRequest replayed');
 }

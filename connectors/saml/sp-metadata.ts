@@ -25,9 +25,11 @@ const formats = [
  * HTTP-POST), the requested NameID format first, and the certificates in use.
  */
 export function spMetadataXml(m: SpMetadataInput): string {
-  const key = (use: string, pem: string) => `<md:KeyDescriptor use="${use}"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>${esc(certBody(pem))}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>`;
+  const key = (use: string, pem: string) =>
+    `<md:KeyDescriptor use="${use}"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>${esc(certBody(pem))}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>`;
   const nameIds = [m.nameIdFormat, ...formats.filter((f) => f !== m.nameIdFormat)].map((f) => `<md:NameIDFormat>${esc(f)}</md:NameIDFormat>`).join('');
-  return '<?xml version="1.0" encoding="UTF-8"?>'
+  return (
+    '<?xml version="1.0" encoding="UTF-8"?>'
     + `<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="${esc(m.entityId)}">`
     + `<md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol" AuthnRequestsSigned="${m.signingCert ? 'true' : 'false'}" WantAssertionsSigned="${m.wantAssertionsSigned ? 'true' : 'false'}">`
     + (m.signingCert ? key('signing', m.signingCert) : '')
@@ -36,5 +38,6 @@ export function spMetadataXml(m: SpMetadataInput): string {
     + `<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="${esc(m.sloUrl)}"/>`
     + nameIds
     + `<md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="${esc(m.acsUrl)}" index="0" isDefault="true"/>`
-    + '</md:SPSSODescriptor></md:EntityDescriptor>';
+    + '</md:SPSSODescriptor></md:EntityDescriptor>'
+  );
 }

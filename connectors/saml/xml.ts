@@ -26,7 +26,9 @@ export async function parseXml(xml: string, code: 'SAML_RESPONSE_INVALID' | 'SAM
   try {
     return await parseXml2JsFromString(xml);
   } catch (err) {
-    throw new FedgateError(code, 'The identity provider sent malformed XML.', { detail: `XML parse: ${err instanceof Error ? err.message.slice(0, 120) : 'error'}` });
+    throw new FedgateError(code, 'The identity provider sent malformed XML.', {
+      detail: `XML parse: ${err instanceof Error ? err.message.slice(0, 120) : 'error'}`,
+    });
   }
 }
 

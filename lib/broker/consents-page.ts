@@ -43,20 +43,26 @@ export async function showConsents(rt: BrokerRuntime, req: Req, res: Res): Promi
     }
     const entries = await listConsents(rt, principal.sub);
     if (!wantsHtml(req)) {
-      sendJson(res, 200, { consents: entries.map((e) => ({ client_id: e.clientId, client_name: clientName(rt, e.clientId), scopes: e.scopes, resources: e.resources })) });
+      sendJson(res, 200, {
+        consents: entries.map((e) => ({ client_id: e.clientId, client_name: clientName(rt, e.clientId), scopes: e.scopes, resources: e.resources })),
+      });
       return;
     }
     const token = formToken(rt, sid);
     const kit = pagesOf(req);
-    sendHtml(res, 200, renderView(kit, 'consents', {
-      ...pageBase(kit),
-      applications: entries.map((e) => ({
-        clientId: e.clientId,
-        clientName: clientName(rt, e.clientId),
-        allowed: describe(e),
-        withdraw: { method: 'post', action: `${base}/consents`, fields: { client_id: e.clientId, form_token: token } },
-      })),
-    }));
+    sendHtml(
+      res,
+      200,
+      renderView(kit, 'consents', {
+        ...pageBase(kit),
+        applications: entries.map((e) => ({
+          clientId: e.clientId,
+          clientName: clientName(rt, e.clientId),
+          allowed: describe(e),
+          withdraw: { method: 'post', action: `${base}/consents`, fields: { client_id: e.clientId, form_token: token } },
+        })),
+      }),
+    );
   } catch (err) {
     const e = toFedgateError(err);
     rt.ctx.logger.warn({ event: 'broker.consents_failed', code: e.code, detail: e.detail }, 'Consents page failed');
@@ -84,7 +90,8 @@ export async function withdrawFromConsents(rt: BrokerRuntime, req: Req, res: Res
     const ok = given.length === 1 && Buffer.byteLength(given[0]!) === expected.length && timingSafeEqual(Buffer.from(given[0]!), expected);
     if (!ok) throw new FedgateError('FORM_TOKEN_INVALID', 'The form expired or did not come from this site.', { detail: 'form token missing or wrong' });
     const clientId = form.getAll('client_id');
-    if (clientId.length !== 1 || !rt.clients.has(clientId[0]!)) throw new FedgateError('FORM_TOKEN_INVALID', 'The form is not valid.', { detail: 'unknown client_id' });
+    if (clientId.length !== 1 || !rt.clients.has(clientId[0]!))
+      throw new FedgateError('FORM_TOKEN_INVALID', 'The form is not valid.', { detail: 'unknown client_id' });
     await withdrawConsent(rt, principal.sub, clientId[0]!);
     redirect(res, `${rt.ctx.config.basePath}/consents`, 303);
   } catch (err) {

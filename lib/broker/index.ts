@@ -78,7 +78,12 @@ export function createBroker(ctx: GatewayContext, deps: BrokerDeps): Broker | un
 }
 
 /** The runtime every broker module shares; `build` makes the provider, once, on first use. */
-function createBrokerRuntime(ctx: GatewayContext, settings: BrokerSettings, redis: RedisClient | undefined, build: (rt: BrokerRuntime) => Promise<Provider>): BrokerRuntime {
+function createBrokerRuntime(
+  ctx: GatewayContext,
+  settings: BrokerSettings,
+  redis: RedisClient | undefined,
+  build: (rt: BrokerRuntime) => Promise<Provider>,
+): BrokerRuntime {
   const c = ctx.config;
   let providerPromise: Promise<Provider> | undefined;
   const rt: BrokerRuntime = {

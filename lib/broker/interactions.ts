@@ -20,8 +20,10 @@ import { clientName, sessionPrincipal, type BrokerRuntime } from './runtime.js';
 
 const maxLoginHint = 256;
 
-const invalid = (detail: string) => new FedgateError('INTERACTION_INVALID', 'This sign-in step has expired or is not valid here; return to the application and start again.', { detail });
-const badForm = (detail: string) => new FedgateError('FORM_TOKEN_INVALID', 'The form expired or did not come from this site; return to the application and start again.', { detail });
+const invalid = (detail: string) =>
+  new FedgateError('INTERACTION_INVALID', 'This sign-in step has expired or is not valid here; return to the application and start again.', { detail });
+const badForm = (detail: string) =>
+  new FedgateError('FORM_TOKEN_INVALID', 'The form expired or did not come from this site; return to the application and start again.', { detail });
 
 function stringList(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
@@ -62,20 +64,27 @@ export async function showInteraction(rt: BrokerRuntime, req: Req, res: Res, uid
     const missing = interaction.prompt.details;
     const principal = sessionPrincipal(req);
     const email = principal?.claims.email;
-    const html = renderConsentPage({
-      clientName: clientName(rt, clientId),
-      scopes: stringList(missing.missingOIDCScope),
-      resourceScopes: recordOfLists(missing.missingResourceScopes),
-      action: `${rt.ctx.config.basePath}/interaction/${encodeURIComponent(uid)}`,
-      formToken,
-      ...(typeof email === 'string' ? { signedInAs: email } : principal ? { signedInAs: principal.sub } : {}),
-    }, rt.table, pagesOf(req));
+    const html = renderConsentPage(
+      {
+        clientName: clientName(rt, clientId),
+        scopes: stringList(missing.missingOIDCScope),
+        resourceScopes: recordOfLists(missing.missingResourceScopes),
+        action: `${rt.ctx.config.basePath}/interaction/${encodeURIComponent(uid)}`,
+        formToken,
+        ...(typeof email === 'string' ? { signedInAs: email } : principal ? { signedInAs: principal.sub } : {}),
+      },
+      rt.table,
+      pagesOf(req),
+    );
     // The approval redirects on to the client: browsers check form-action against redirects too.
     const target = typeof interaction.params.redirect_uri === 'string' ? URL.parse(interaction.params.redirect_uri)?.origin : undefined;
     res.statusCode = 200;
     res.setHeader('Content-Type', 'text/html; charset=utf-8');
     res.setHeader('X-Content-Type-Options', 'nosniff');
-    res.setHeader('Content-Security-Policy', `default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'${target ? ` ${target}` : ''}`);
+    res.setHeader(
+      'Content-Security-Policy',
+      `default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'${target ? ` ${target}` : ''}`,
+    );
     res.end(html);
   } catch (err) {
     fail(rt, req, res, err);
@@ -105,7 +114,12 @@ export async function submitInteraction(rt: BrokerRuntime, req: Req, res: Res, u
     if (decision !== 'deny') throw badForm('no decision');
     rt.ctx.logger.info({ event: 'broker.consent_denied', client: String(interaction.params.client_id ?? '') }, 'Consent denied');
     const provider = await rt.provider();
-    await provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'The user denied the request.' }, { mergeWithLastSubmission: false });
+    await provider.interactionFinished(
+      req,
+      res,
+      { error: 'access_denied', error_description: 'The user denied the request.' },
+      { mergeWithLastSubmission: false },
+    );
   } catch (err) {
     fail(rt, req, res, err);
   }
@@ -127,7 +141,12 @@ async function login(rt: BrokerRuntime, req: Req, res: Res, interaction: Interac
   if (principal && auth && auth.sub === principal.sub && fresh) {
     await rt.records.saveAccount(principal.sub, principal.claims);
     const provider = await rt.provider();
-    await provider.interactionFinished(req, res, { login: { accountId: principal.sub, ts: auth.authTime, remember: true } }, { mergeWithLastSubmission: false });
+    await provider.interactionFinished(
+      req,
+      res,
+      { login: { accountId: principal.sub, ts: auth.authTime, remember: true } },
+      { mergeWithLastSubmission: false },
+    );
     return;
   }
   const base = rt.ctx.config.basePath;

@@ -86,6 +86,9 @@ async function endFedgateSession(rt: BrokerRuntime, chain: LogoutChain, kctx: Ko
   if (!params?.logout || !accountId || sessionPrincipal(kctx.req as Req)?.sub !== accountId) return;
   const upstream = await chain.endFedgateSession(kctx.req as Req, kctx.res as Res);
   const { cookieName } = rt.ctx.config.session;
-  kctx.append('Set-Cookie', `${cookieName}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT${rt.ctx.config.secure ? '; Secure' : ''}`);
+  kctx.append(
+    'Set-Cookie',
+    `${cookieName}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT${rt.ctx.config.secure ? '; Secure' : ''}`,
+  );
   if (upstream) kctx.redirect(upstream);
 }

@@ -17,7 +17,10 @@ function html(ctx: KoaContextWithOIDC, status: number, body: string, formTargets
   ctx.set('Referrer-Policy', 'no-referrer');
   // form-action is left open on the logout page: its POST redirects on to the client's
   // post_logout_redirect_uri or the upstream's logout, which browsers check against form-action.
-  ctx.set('Content-Security-Policy', `default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'${formTargets ? '' : "; form-action 'self'"}`);
+  ctx.set(
+    'Content-Security-Policy',
+    `default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'${formTargets ? '' : "; form-action 'self'"}`,
+  );
   ctx.body = body;
 }
 
@@ -33,13 +36,18 @@ export function logoutSource(rt: BrokerRuntime) {
     const action = ctx.oidc.urlFor('end_session_confirm');
     const client = ctx.oidc.client ? clientName(rt, ctx.oidc.client.clientId) : undefined;
     const kit = pagesOf(ctx.req);
-    html(ctx, 200, renderView(kit, 'logoutConfirm', {
-      ...pageBase(kit),
-      ...(client !== undefined ? { clientName: client } : {}),
-      form: { method: 'post', action, fields: { xsrf: stateSecret(ctx) } },
-      confirm: { name: 'logout', value: 'yes' },
-      cancel: { kind: 'submit' },
-    }), true);
+    html(
+      ctx,
+      200,
+      renderView(kit, 'logoutConfirm', {
+        ...pageBase(kit),
+        ...(client !== undefined ? { clientName: client } : {}),
+        form: { method: 'post', action, fields: { xsrf: stateSecret(ctx) } },
+        confirm: { name: 'logout', value: 'yes' },
+        cancel: { kind: 'submit' },
+      }),
+      true,
+    );
   };
 }
 
@@ -48,7 +56,11 @@ export function postLogoutSuccessSource(rt: BrokerRuntime) {
   return async (ctx: KoaContextWithOIDC): Promise<void> => {
     const client = ctx.oidc.client ? clientName(rt, ctx.oidc.client.clientId) : undefined;
     const kit = pagesOf(ctx.req);
-    html(ctx, 200, page('Signed out', `<h1>Signed out</h1><p>You have been signed out${client ? ` of ${escapeHtml(client)}` : ''}.</p>`, pageBase(kit).homeUrl));
+    html(
+      ctx,
+      200,
+      page('Signed out', `<h1>Signed out</h1><p>You have been signed out${client ? ` of ${escapeHtml(client)}` : ''}.</p>`, pageBase(kit).homeUrl),
+    );
   };
 }
 

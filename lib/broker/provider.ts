@@ -98,7 +98,12 @@ function providerConfiguration(rt: BrokerRuntime, oidc: OidcModule, keys: JWK[],
     allowOmittingSingleRegisteredRedirectUri: false,
     responseTypes: ['code'],
     subjectTypes: ['public'],
-    clientDefaults: { grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic', id_token_signed_response_alg: signing.alg },
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: signing.alg,
+    },
     cookies: {
       keys: [...config.session.secrets],
       names: cookieNames,
@@ -139,11 +144,15 @@ function providerConfiguration(rt: BrokerRuntime, oidc: OidcModule, keys: JWK[],
 /** A session of another user (or none) means the provider's own login state is not to be trusted. */
 function loginPolicy({ interactionPolicy }: OidcModule): ReturnType<OidcModule['interactionPolicy']['base']> {
   const policy = interactionPolicy.base();
-  policy.get('login')!.checks.add(new interactionPolicy.Check('fedgate_session', 'End-User authentication is required', 'login_required', (kctx) => {
-    const principal = sessionPrincipal(kctx.req as Req);
-    return principal === undefined || principal.sub !== kctx.oidc.session?.accountId
-      ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
-  }), 0);
+  policy.get('login')!.checks.add(
+    new interactionPolicy.Check('fedgate_session', 'End-User authentication is required', 'login_required', (kctx) => {
+      const principal = sessionPrincipal(kctx.req as Req);
+      return principal === undefined || principal.sub !== kctx.oidc.session?.accountId
+        ? interactionPolicy.Check.REQUEST_PROMPT
+        : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+    }),
+    0,
+  );
   return policy;
 }
 
@@ -213,7 +222,14 @@ function jwtCustomizer(rt: BrokerRuntime): JwtCustomizer {
     const grant = kctx.oidc.entities.Grant;
     const requested = kctx.oidc.params?.scope !== undefined ? kctx.oidc.requestParamScopes : source?.scopes;
     const oidcScopes = grant && requested ? grant.getOIDCScopeFiltered(requested).split(' ').filter(Boolean) : [];
-    const scopes = [...new Set([...oidcScopes, ...String(payload.scope ?? '').split(' ').filter(Boolean)])];
+    const scopes = [
+      ...new Set([
+        ...oidcScopes,
+        ...String(payload.scope ?? '')
+          .split(' ')
+          .filter(Boolean),
+      ]),
+    ];
     if (scopes.length) payload.scope = scopes.join(' ');
     const grantId = 'grantId' in token && typeof token.grantId === 'string' ? token.grantId : undefined;
     if (grantId && typeof payload.jti === 'string' && typeof payload.exp === 'number') {

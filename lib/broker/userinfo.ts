@@ -96,7 +96,7 @@ function allowedOrigin(rt: BrokerRuntime, req: Req, clientIds: Iterable<string>)
 }
 
 const invalidToken = (res: Res, description: string, dpop: boolean) =>
-  (dpop ? sendDpopError(res, 'TOKEN_INVALID', description) : sendInvalidToken(res, description));
+  dpop ? sendDpopError(res, 'TOKEN_INVALID', description) : sendInvalidToken(res, description);
 
 /** Verifies a broker client's token and releases the claims of its granted OIDC scopes. */
 async function answer(rt: BrokerRuntime, req: Req, res: Res, credential: TokenCredential, clientId: string, verify: AccessTokenVerifier): Promise<void> {
@@ -113,7 +113,12 @@ async function answer(rt: BrokerRuntime, req: Req, res: Res, credential: TokenCr
   }
   const scopes = grant.getOIDCScopeFiltered(new Set(verified.scope)).split(' ').filter(Boolean);
   if (!scopes.includes('openid')) {
-    sendJson(res, 403, { error: 'insufficient_scope', code: 'INSUFFICIENT_SCOPE', scope: 'openid' }, { 'WWW-Authenticate': 'Bearer realm="fedgate", error="insufficient_scope", scope="openid"' });
+    sendJson(
+      res,
+      403,
+      { error: 'insufficient_scope', code: 'INSUFFICIENT_SCOPE', scope: 'openid' },
+      { 'WWW-Authenticate': 'Bearer realm="fedgate", error="insufficient_scope", scope="openid"' },
+    );
     return;
   }
   const claims = await rt.records.account(verified.sub);

@@ -90,20 +90,22 @@ export function compileMapping(mapping: ClaimMapping): CompiledMapping {
         throw new FedgateError('CONFIG_INVALID', `Claim "${local}" has an invalid regular expression`, { cause });
       }
     }
-    rules.push(Object.freeze({
-      local,
-      sources: Object.freeze(names.map((name) => Object.freeze({ name, segments: Object.freeze(name.split('.')) }))),
-      isConstant,
-      constant: rule.value,
-      // A standard claim always gets its OpenID Connect type, so a wrong upstream shape fails the login.
-      type: rule.type ?? standardClaimTypes.get(local),
-      split: rule.split,
-      fallback: rule.default,
-      required: rule.required === true,
-      lowercase: rule.lowercase === true,
-      prefix: rule.prefix ?? '',
-      match,
-    }));
+    rules.push(
+      Object.freeze({
+        local,
+        sources: Object.freeze(names.map((name) => Object.freeze({ name, segments: Object.freeze(name.split('.')) }))),
+        isConstant,
+        constant: rule.value,
+        // A standard claim always gets its OpenID Connect type, so a wrong upstream shape fails the login.
+        type: rule.type ?? standardClaimTypes.get(local),
+        split: rule.split,
+        fallback: rule.default,
+        required: rule.required === true,
+        lowercase: rule.lowercase === true,
+        prefix: rule.prefix ?? '',
+        match,
+      }),
+    );
   }
   return new CompiledMapping(rules);
 }
@@ -126,11 +128,7 @@ export function compileMapping(mapping: ClaimMapping): CompiledMapping {
  *   value cannot be coerced, an array exceeds {@link maxClaimArrayItems} items, or the result exceeds `maxBytes`.
  *   Messages name the local claim only, never an upstream value (they may be personal data).
  */
-export function mapClaims(
-  mapping: ClaimMapping | CompiledMapping,
-  upstream: Record<string, unknown>,
-  options: MapClaimsOptions = {},
-): Record<string, unknown> {
+export function mapClaims(mapping: ClaimMapping | CompiledMapping, upstream: Record<string, unknown>, options: MapClaimsOptions = {}): Record<string, unknown> {
   const compiled = mapping instanceof CompiledMapping ? mapping : compileMapping(mapping);
   const out = new Map<string, unknown>();
   for (const rule of compiled.rules) {
@@ -234,7 +232,10 @@ export function coerceClaim(value: unknown, type: ClaimType, local: string, spli
           return s;
         });
       } else if (typeof value === 'string' && split !== undefined) {
-        items = value.split(split).map((s) => s.trim()).filter((s) => s !== '');
+        items = value
+          .split(split)
+          .map((s) => s.trim())
+          .filter((s) => s !== '');
       } else {
         const s = scalarToString(value);
         if (s === undefined) throw invalid(local, 'is not a valid string[]', value);

@@ -12,8 +12,23 @@ export const claimTypes = ['string', 'number', 'boolean', 'string[]'] as const;
  * app whose `claims.email.endsWith('@example.com')` would then fail open.
  */
 export const standardClaimTypes: ReadonlyMap<string, 'string' | 'boolean'> = new Map([
-  ...['email', 'name', 'given_name', 'family_name', 'middle_name', 'nickname', 'preferred_username', 'profile',
-    'picture', 'website', 'gender', 'birthdate', 'zoneinfo', 'locale', 'phone_number'].map((c) => [c, 'string'] as const),
+  ...[
+    'email',
+    'name',
+    'given_name',
+    'family_name',
+    'middle_name',
+    'nickname',
+    'preferred_username',
+    'profile',
+    'picture',
+    'website',
+    'gender',
+    'birthdate',
+    'zoneinfo',
+    'locale',
+    'phone_number',
+  ].map((c) => [c, 'string'] as const),
   ...['email_verified', 'phone_number_verified'].map((c) => [c, 'boolean'] as const),
 ]);
 
@@ -23,10 +38,17 @@ const sourceSchema = z.string().min(1).max(256);
 /** The object form of one local claim's rule. */
 export const claimRuleSchema = z
   .strictObject({
-    from: z.union([sourceSchema, z.array(sourceSchema).min(1).max(16)]).optional()
-      .describe('Upstream claim(s) to read; the first one present wins. A name is tried as written first (`cognito:groups`, `https://example.com/roles`), then as a path (`realm_access.roles`, `emails.0`).'),
+    from: z
+      .union([sourceSchema, z.array(sourceSchema).min(1).max(16)])
+      .optional()
+      .describe(
+        'Upstream claim(s) to read; the first one present wins. A name is tried as written first (`cognito:groups`, `https://example.com/roles`), then as a path (`realm_access.roles`, `emails.0`).',
+      ),
     value: z.unknown().optional().describe('A constant value for this claim.'),
-    type: z.enum(claimTypes).optional().describe('Coerce to this type: `string`, `number`, `boolean` (accepts "true"/"false"), `string[]` (accepts a single string, or splits on `split`).'),
+    type: z
+      .enum(claimTypes)
+      .optional()
+      .describe('Coerce to this type: `string`, `number`, `boolean` (accepts "true"/"false"), `string[]` (accepts a single string, or splits on `split`).'),
     split: z.string().min(1).max(8).optional().describe('With `type: "string[]"`: separator to split a single string on.'),
     default: z.unknown().optional().describe('Value used when no source is present.'),
     required: z.boolean().optional().describe('Fail the login with CLAIM_REQUIRED_MISSING when absent.'),

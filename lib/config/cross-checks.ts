@@ -52,13 +52,18 @@ function productionChecks(v: ConfigView, production: boolean): ConfigProblem[] {
     ['session.insecureMemoryStore', v.session?.insecureMemoryStore],
     ['tokens.insecureEphemeralKeys', v.tokens?.insecureEphemeralKeys],
   ];
-  const problems: ConfigProblem[] = flags.filter(([, on]) => on === true).map(([path]) => ({ path, message: 'development-only option refused with NODE_ENV=production' }));
+  const problems: ConfigProblem[] = flags
+    .filter(([, on]) => on === true)
+    .map(([path]) => ({ path, message: 'development-only option refused with NODE_ENV=production' }));
   // An https site must not send the browser to an http page after logout (a downgrade).
   if (v.baseUrl?.startsWith('https:')) {
     v.connectors.forEach((c, i) => {
       const target = c?.['postLogoutRedirectUri'];
       if (typeof target === 'string' && target.startsWith('http:')) {
-        problems.push({ path: `connectors[${i}].postLogoutRedirectUri`, message: 'an http redirect target is refused with NODE_ENV=production and an https baseUrl' });
+        problems.push({
+          path: `connectors[${i}].postLogoutRedirectUri`,
+          message: 'an http redirect target is refused with NODE_ENV=production and an https baseUrl',
+        });
       }
     });
   }
@@ -109,7 +114,10 @@ function lifetimeChecks(v: ConfigView): ConfigProblem[] {
   for (const key of ['accessTokenTtl', 'idTokenTtl'] as const) {
     const ttl = v.tokens?.[key];
     if (ttl !== undefined && ttl > absolute.value) {
-      problems.push({ path: `tokens.${key}`, message: `must not exceed session.absoluteTimeout (${absolute.label}): a token must not outlive every session it could come from` });
+      problems.push({
+        path: `tokens.${key}`,
+        message: `must not exceed session.absoluteTimeout (${absolute.label}): a token must not outlive every session it could come from`,
+      });
     }
   }
   return problems;
@@ -130,7 +138,15 @@ function opChecks(v: ConfigView): ConfigProblem[] {
   const t = v.tokens;
   const needed = ['tokens.issuer', 'tokens.audience'];
   // Keys with a default are undefined here only when they failed the schema.
-  if (!v.op || v.baseUrl === undefined || v.basePath === undefined || v.allowInsecureRequests === undefined || t?.scopes === undefined || needed.some((p) => v.invalid.has(p))) return [];
+  if (
+    !v.op
+    || v.baseUrl === undefined
+    || v.basePath === undefined
+    || v.allowInsecureRequests === undefined
+    || t?.scopes === undefined
+    || needed.some((p) => v.invalid.has(p))
+  )
+    return [];
   const origin = new URL(v.baseUrl).origin;
   return validateOpConfig(v.op, {
     baseUrl: origin,

@@ -7,12 +7,7 @@ const envPattern = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
  * Replaces `${env:NAME}` in every string of a JSON value. A missing variable is a problem
  * naming the path and the variable, never a value.
  */
-export function substituteEnv(
-  value: unknown,
-  env: Readonly<Record<string, string | undefined>>,
-  problems: ConfigProblem[],
-  path: PropertyKey[] = [],
-): unknown {
+export function substituteEnv(value: unknown, env: Readonly<Record<string, string | undefined>>, problems: ConfigProblem[], path: PropertyKey[] = []): unknown {
   if (typeof value === 'string') {
     return value.replace(envPattern, (_m, name: string) => {
       const v = env[name];

@@ -19,7 +19,11 @@ export function readJsonFileSync(file: string): JsonFileResult {
     bytes = readFileSync(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return { ok: false, kind: 'unreadable', reason: code === 'ENOENT' ? 'it does not exist' : code === 'EISDIR' ? 'it is a folder' : `error ${code ?? 'unknown'}` };
+    return {
+      ok: false,
+      kind: 'unreadable',
+      reason: code === 'ENOENT' ? 'it does not exist' : code === 'EISDIR' ? 'it is a folder' : `error ${code ?? 'unknown'}`,
+    };
   }
   const decoded = decodeUtf8(bytes);
   if ('reason' in decoded) return { ok: false, kind: 'encoding', reason: decoded.reason };
@@ -59,7 +63,8 @@ export function readConfigFile(file: string): { raw: Record<string, unknown>; pr
   const name = path.basename(file);
   const read = readJsonFileSync(file);
   if (!read.ok) {
-    const message = read.kind === 'unreadable' ? `${name} cannot be read` : read.kind === 'encoding' ? `${name} ${read.reason}` : `${name} is not valid JSON: ${read.reason}`;
+    const message =
+      read.kind === 'unreadable' ? `${name} cannot be read` : read.kind === 'encoding' ? `${name} ${read.reason}` : `${name} is not valid JSON: ${read.reason}`;
     throw new ConfigError([{ path: '(file)', message }], 'CONFIG_FILE_UNREADABLE');
   }
   const raw = read.value;

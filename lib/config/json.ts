@@ -15,7 +15,11 @@ export interface JsonDuplicateKey {
 
 /** A JSON syntax error; the message describes the mistake but never quotes the text. */
 export class JsonSyntaxError extends Error {
-  constructor(message: string, readonly line: number, readonly column: number) {
+  constructor(
+    message: string,
+    readonly line: number,
+    readonly column: number,
+  ) {
     super(`${message} at line ${line}, column ${column}`);
     this.name = 'JsonSyntaxError';
   }
@@ -47,7 +51,11 @@ class Reader {
     if (c === '[') return this.array(path, depth);
     if (c === '"') return this.string();
     if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) return this.number();
-    for (const [word, v] of [['true', true], ['false', false], ['null', null]] as const) {
+    for (const [word, v] of [
+      ['true', true],
+      ['false', false],
+      ['null', null],
+    ] as const) {
       if (this.text.startsWith(word, this.pos)) {
         this.pos += word.length;
         return v;

@@ -103,7 +103,15 @@ export function loadConfig(input: string | object, options: LoadConfigOptions): 
   // A path whose ${env:...} is missing gets that one problem, not also "too short" and the like.
   const envPaths = envProblems.map((p) => p.path);
   problems.push(...schemaProblems.filter((p) => !envPaths.some((e) => p.path === e || p.path.startsWith(`${e}[`))));
-  problems.push(...crossChecks(view, { registry: options.registry, baseDir, ...(options.nodeEnv !== undefined ? { nodeEnv: options.nodeEnv } : {}), ...(options.readKeyFile === false ? { readKeyFile: false } : {}), ...(options.externalRedis === true ? { externalRedis: true } : {}) }));
+  problems.push(
+    ...crossChecks(view, {
+      registry: options.registry,
+      baseDir,
+      ...(options.nodeEnv !== undefined ? { nodeEnv: options.nodeEnv } : {}),
+      ...(options.readKeyFile === false ? { readKeyFile: false } : {}),
+      ...(options.externalRedis === true ? { externalRedis: true } : {}),
+    }),
+  );
   if (problems.length || !parsed) throw new ConfigError(dedupe(problems));
   return deepFreeze(resolve(parsed, baseDir, options.externalRedis === true));
 }
@@ -152,9 +160,12 @@ function resolve(c: ParsedConfig, baseDir: string, externalRedis: boolean): Reso
 /** How long to wait for the session store's Redis to connect, ms (0 for the memory store). */
 export function storeConnectTimeout(store: SessionStoreConfig): number {
   switch (store.kind) {
-    case 'redis': return store.redis.connectTimeout;
-    case 'external': return store.connectTimeout;
-    case 'memory': return 0;
+    case 'redis':
+      return store.redis.connectTimeout;
+    case 'external':
+      return store.connectTimeout;
+    case 'memory':
+      return 0;
   }
 }
 
@@ -173,4 +184,3 @@ function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
     return true;
   });
 }
-

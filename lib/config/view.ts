@@ -42,20 +42,28 @@ type Issue = z.core.$ZodIssue;
  * Turns a zod issue into problems: `required` for a missing value, the closest branch of a union,
  * and `unknown key; did you mean clientId?` for a typo of a key `schema` knows at that place.
  */
-export function issueToProblems(issue: Issue, schema: z.ZodType, display: readonly PropertyKey[], within: readonly PropertyKey[] = [], elsewhere?: (key: string) => string[]): ConfigProblem[] {
+export function issueToProblems(
+  issue: Issue,
+  schema: z.ZodType,
+  display: readonly PropertyKey[],
+  within: readonly PropertyKey[] = [],
+  elsewhere?: (key: string) => string[],
+): ConfigProblem[] {
   const rel = [...within, ...issue.path];
   const at = (extra: PropertyKey[] = []) => formatPath([...display, ...rel, ...extra]);
   switch (issue.code) {
     case 'unrecognized_keys': {
       const known = knownKeysAt(schema, rel);
       // A `__proto__` key is reported once, as not allowed anywhere (lib/config/file.ts).
-      return issue.keys.filter((k) => k !== '__proto__').map((k) => {
-        // A key of another connector type (`domain` on an `oidc` entry) says so rather than guess a typo.
-        const owners = rel.length === 0 && elsewhere ? elsewhere(k) : [];
-        if (owners.length) return { path: at([k]), message: `unknown key for this type (a key of ${owners.join(', ')})` };
-        const near = nearestName(k, known);
-        return { path: at([k]), message: near ? `unknown key; did you mean ${near}?` : 'unknown key' };
-      });
+      return issue.keys
+        .filter((k) => k !== '__proto__')
+        .map((k) => {
+          // A key of another connector type (`domain` on an `oidc` entry) says so rather than guess a typo.
+          const owners = rel.length === 0 && elsewhere ? elsewhere(k) : [];
+          if (owners.length) return { path: at([k]), message: `unknown key for this type (a key of ${owners.join(', ')})` };
+          const near = nearestName(k, known);
+          return { path: at([k]), message: near ? `unknown key; did you mean ${near}?` : 'unknown key' };
+        });
     }
     case 'invalid_union': {
       // Report the branch that came closest instead of a bare "Invalid input".
@@ -123,7 +131,11 @@ function parseConnector(entry: unknown, index: number, registry: ConnectorRegist
  * Validates a (substituted) config: the whole schema for its problems, each connector entry with
  * its own type, and each section on its own for the {@link ConfigView} the cross-field rules use.
  */
-export function validateSections(schema: Schema, raw: Record<string, unknown>, registry: ConnectorRegistry): {
+export function validateSections(
+  schema: Schema,
+  raw: Record<string, unknown>,
+  registry: ConnectorRegistry,
+): {
   problems: ConfigProblem[];
   view: ConfigView;
   parsed: ParsedConfig | undefined;

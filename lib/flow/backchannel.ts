@@ -41,9 +41,17 @@ export async function handleBackchannelLogout(ctx: GatewayContext, req: Req, res
     res.end();
   } catch (err) {
     const e = toFedgateError(err);
-    ctx.logger.warn({ event: 'backchannel.rejected', requestId: requestIdOf(req), connector: connectorId, code: e.code, detail: e.detail }, 'Back-channel logout rejected');
+    ctx.logger.warn(
+      { event: 'backchannel.rejected', requestId: requestIdOf(req), connector: connectorId, code: e.code, detail: e.detail },
+      'Back-channel logout rejected',
+    );
     // OIDC Back-Channel Logout §2.8: 400 for an invalid request; 5xx lets the OP retry later.
     const status = e.status >= 500 ? 503 : e.code === 'CONNECTOR_UNKNOWN' ? 404 : 400;
-    sendJson(res, status, errorBody(e.code, e.message, { error: status === 400 ? 'invalid_request' : 'temporarily_unavailable' }), status === 503 ? { 'Retry-After': '5' } : {});
+    sendJson(
+      res,
+      status,
+      errorBody(e.code, e.message, { error: status === 400 ? 'invalid_request' : 'temporarily_unavailable' }),
+      status === 503 ? { 'Retry-After': '5' } : {},
+    );
   }
 }

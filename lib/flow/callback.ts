@@ -69,7 +69,7 @@ export async function handleCallback(ctx: GatewayContext, req: Req, res: Res, pa
     if (err instanceof LoginRestartRequest && restartable) {
       // The connector asked for a new login in another flow (B2C password reset): same connector, same returnTo.
       try {
-        ctx.logger.info({ event: 'login.restarted', connector: restartable.connector.id, restart: err.restart }, 'Login restarted at the connector\'s request');
+        ctx.logger.info({ event: 'login.restarted', connector: restartable.connector.id, restart: err.restart }, "Login restarted at the connector's request");
         await startLogin(ctx, req, res, restartable.connector, { returnTo: restartable.returnTo, restart: err.restart });
         return;
       } catch (restartErr) {

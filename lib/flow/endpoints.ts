@@ -7,7 +7,10 @@ import { destroyIndexed, indexKeys } from '../session/session-index.js';
 import { maxPostedCallbackBytes } from './form-post.js';
 
 /** The connector that publishes `path` (below basePath), if any; routed by capability, not by type. */
-export function findEndpoint(ctx: GatewayContext, path: string): { connector: Connector & EndpointProvider; methods: ReadonlyArray<'GET' | 'POST'> } | undefined {
+export function findEndpoint(
+  ctx: GatewayContext,
+  path: string,
+): { connector: Connector & EndpointProvider; methods: ReadonlyArray<'GET' | 'POST'> } | undefined {
   for (const connector of ctx.connectors.values()) {
     if (!providesEndpoints(connector)) continue;
     const endpoint = connector.endpoints.find((e) => e.path === path);
@@ -48,10 +51,17 @@ export async function handleConnectorEndpoint(ctx: GatewayContext, req: Req, res
     res.end(out.body);
   } catch (err) {
     const e = toFedgateError(err);
-    ctx.logger.warn({ event: 'endpoint.rejected', requestId: requestIdOf(req), connector: connector.id, code: e.code, detail: e.detail }, 'Connector endpoint request rejected');
+    ctx.logger.warn(
+      { event: 'endpoint.rejected', requestId: requestIdOf(req), connector: connector.id, code: e.code, detail: e.detail },
+      'Connector endpoint request rejected',
+    );
     if ((req.headers.accept ?? '').includes('text/html')) {
       // An IdP's redirect or auto-submitted form is a browser navigation, POST included: the HTML page.
-      sendHtml(res, e.status, page('Sign-out problem', `<h1>Sign-out problem</h1><p>${escapeHtml(e.message)}</p><p>Error code: <code>${escapeHtml(e.code)}</code></p>`));
+      sendHtml(
+        res,
+        e.status,
+        page('Sign-out problem', `<h1>Sign-out problem</h1><p>${escapeHtml(e.message)}</p><p>Error code: <code>${escapeHtml(e.code)}</code></p>`),
+      );
       return;
     }
     sendError(req, res, e);

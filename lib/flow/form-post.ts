@@ -40,7 +40,10 @@ export async function handleCallbackPost(ctx: GatewayContext, req: Req, res: Res
     try {
       form = await readForm(req, maxPostedCallbackBytes);
     } catch {
-      throw new FedgateError('CALLBACK_PARAMS_INVALID', 'The sign-in response is too large.', { status: 413, detail: `form body over ${maxPostedCallbackBytes} bytes` });
+      throw new FedgateError('CALLBACK_PARAMS_INVALID', 'The sign-in response is too large.', {
+        status: 413,
+        detail: `form body over ${maxPostedCallbackBytes} bytes`,
+      });
     }
     const posted = await connector.acceptCallbackPost({ form, callbackUrl: ctx.redirectUri(connector.id) });
     const handle = randomToken();
@@ -63,9 +66,11 @@ export async function handlePostedFinish(ctx: GatewayContext, req: Req, res: Res
   res.setHeader('Referrer-Policy', 'no-referrer');
   try {
     const handle = single(queryOf(req), 'posted');
-    if (typeof handle !== 'string' || !handlePattern.test(handle)) throw new FedgateError('CALLBACK_PARAMS_INVALID', 'The sign-in response is malformed.', { detail: 'posted handle malformed' });
+    if (typeof handle !== 'string' || !handlePattern.test(handle))
+      throw new FedgateError('CALLBACK_PARAMS_INVALID', 'The sign-in response is malformed.', { detail: 'posted handle malformed' });
     const record = parseRecord(await ctx.kv.take(keyOf(handle)));
-    if (record.connector !== pathConnector) throw new FedgateError('CALLBACK_CONNECTOR_MISMATCH', 'The sign-in response arrived for another provider than the one the sign-in started with.');
+    if (record.connector !== pathConnector)
+      throw new FedgateError('CALLBACK_CONNECTOR_MISMATCH', 'The sign-in response arrived for another provider than the one the sign-in started with.');
     const connector = ctx.connectors.get(record.connector);
     if (!connector) throw new FedgateError('CONNECTOR_UNKNOWN', 'No such sign-in provider.');
     let returnTo: string;
@@ -73,13 +78,19 @@ export async function handlePostedFinish(ctx: GatewayContext, req: Req, res: Res
     let tx: ConsumedLogin | undefined;
     if (record.state !== undefined) {
       tx = await consumePendingLogin(ctx.transactions, req, res, record.state);
-      if (tx.connector !== connector.id) throw new FedgateError('CALLBACK_CONNECTOR_MISMATCH', 'The sign-in response arrived for another provider than the one the sign-in started with.');
+      if (tx.connector !== connector.id)
+        throw new FedgateError('CALLBACK_CONNECTOR_MISMATCH', 'The sign-in response arrived for another provider than the one the sign-in started with.');
       returnTo = tx.returnTo;
       data = tx.data;
     } else {
       returnTo = sanitizeReturnTo(record.returnTo);
     }
-    const identity = await connector.completeLogin({ callbackUrl: new URL(ctx.redirectUri(connector.id)), state: record.state ?? '', data, posted: record.data });
+    const identity = await connector.completeLogin({
+      callbackUrl: new URL(ctx.redirectUri(connector.id)),
+      state: record.state ?? '',
+      data,
+      posted: record.data,
+    });
     await tx?.commit();
     await establishLogin(ctx, req, connector, identity);
     redirect(res, returnTo);
@@ -89,7 +100,9 @@ export async function handlePostedFinish(ctx: GatewayContext, req: Req, res: Res
 }
 
 function parseRecord(raw: string | null): PostedRecord {
-  const invalid = new FedgateError('CALLBACK_STATE_INVALID', 'This sign-in link is no longer valid. Please start the sign-in again.', { detail: 'posted handle unknown, expired or used' });
+  const invalid = new FedgateError('CALLBACK_STATE_INVALID', 'This sign-in link is no longer valid. Please start the sign-in again.', {
+    detail: 'posted handle unknown, expired or used',
+  });
   if (!raw) throw invalid;
   let value: unknown;
   try {
@@ -118,9 +131,11 @@ function sendContinuePage(res: Res, next: string): void {
   res.setHeader('Content-Type', 'text/html; charset=utf-8');
   res.setHeader('X-Content-Type-Options', 'nosniff');
   res.setHeader('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
-  res.end('<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="referrer" content="no-referrer">'
-    + `<meta http-equiv="refresh" content="0;url=${url}"><title>Signing in</title></head>`
-    + `<body><p>Signing you in&hellip; <a href="${url}">Continue</a></p></body></html>`);
+  res.end(
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="referrer" content="no-referrer">'
+      + `<meta http-equiv="refresh" content="0;url=${url}"><title>Signing in</title></head>`
+      + `<body><p>Signing you in&hellip; <a href="${url}">Continue</a></p></body></html>`,
+  );
 }
 
 function failed(ctx: GatewayContext, req: Req, res: Res, connectorId: string, e: FedgateError): void {

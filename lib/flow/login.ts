@@ -46,7 +46,13 @@ export async function handleLogin(ctx: GatewayContext, req: Req, res: Res, conne
  * pending login kept in this browser (lib/flow/transactions.ts), then the redirect. Also used by the callback when a
  * connector asks for a restart (`LoginRestartRequest`).
  */
-export async function startLogin(ctx: GatewayContext, req: Req, res: Res, connector: Connector, opts: { returnTo: string; loginHint?: string; restart?: string; reauthenticate?: boolean }): Promise<void> {
+export async function startLogin(
+  ctx: GatewayContext,
+  req: Req,
+  res: Res,
+  connector: Connector,
+  opts: { returnTo: string; loginHint?: string; restart?: string; reauthenticate?: boolean },
+): Promise<void> {
   const state = randomToken();
   const begin = await connector.beginLogin({
     state,
@@ -89,7 +95,12 @@ function renderChooser(ctx: GatewayContext, req: Req, res: Res, returnTo: string
   }));
   noStore(res);
   if (!wantsHtml(req)) {
-    sendJson(res, 400, { error: 'connector_required', code: 'CONNECTOR_REQUIRED', message: `Choose a connector: GET ${base}/login/:connector`, connectors: connectors.map((c) => c.id) });
+    sendJson(res, 400, {
+      error: 'connector_required',
+      code: 'CONNECTOR_REQUIRED',
+      message: `Choose a connector: GET ${base}/login/:connector`,
+      connectors: connectors.map((c) => c.id),
+    });
     return;
   }
   const formAction = `${base}/login`;
@@ -98,11 +109,15 @@ function renderChooser(ctx: GatewayContext, req: Req, res: Res, returnTo: string
     return;
   }
   const kit = pagesOf(req);
-  sendHtml(res, 200, renderView(kit, 'chooser', {
-    ...pageBase(kit),
-    connectors,
-    returnTo,
-    form: { method: 'get', action: formAction, fields: { returnTo } },
-    ...(loginHint !== undefined ? { loginHint } : {}),
-  }));
+  sendHtml(
+    res,
+    200,
+    renderView(kit, 'chooser', {
+      ...pageBase(kit),
+      connectors,
+      returnTo,
+      form: { method: 'get', action: formAction, fields: { returnTo } },
+      ...(loginHint !== undefined ? { loginHint } : {}),
+    }),
+  );
 }

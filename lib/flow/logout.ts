@@ -31,8 +31,15 @@ export async function handleLogout(ctx: GatewayContext, req: Req, res: Res): Pro
     } else if (req.headers['sec-fetch-site'] === 'cross-site' || req.headers['sec-fetch-site'] === 'same-site') {
       const action = `${ctx.config.basePath}/logout`;
       const kit = pagesOf(req);
-      sendHtml(res, 200, renderView(kit, 'logoutConfirm', { ...pageBase(kit), cancel: { kind: 'link', href: pageBase(kit).homeUrl },
-        form: { method: 'post', action, fields: { returnTo: sanitizeReturnTo(returnToRaw) } } }));
+      sendHtml(
+        res,
+        200,
+        renderView(kit, 'logoutConfirm', {
+          ...pageBase(kit),
+          cancel: { kind: 'link', href: pageBase(kit).homeUrl },
+          form: { method: 'post', action, fields: { returnTo: sanitizeReturnTo(returnToRaw) } },
+        }),
+      );
       return;
     }
     const returnTo = sanitizeReturnTo(returnToRaw);

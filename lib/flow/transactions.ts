@@ -145,8 +145,17 @@ function parseSealed(plain: string | undefined): Sealed | undefined {
   if (plain === undefined) return undefined;
   try {
     const v = JSON.parse(plain) as Partial<Sealed> | null;
-    if (v?.v !== 1 || typeof v.k !== 'string' || typeof v.connector !== 'string' || typeof v.returnTo !== 'string'
-      || typeof v.b !== 'string' || typeof v.t !== 'number' || typeof v.data !== 'object' || v.data === null) return undefined;
+    if (
+      v?.v !== 1
+      || typeof v.k !== 'string'
+      || typeof v.connector !== 'string'
+      || typeof v.returnTo !== 'string'
+      || typeof v.b !== 'string'
+      || typeof v.t !== 'number'
+      || typeof v.data !== 'object'
+      || v.data === null
+    )
+      return undefined;
     return v as Sealed;
   } catch {
     return undefined;

@@ -32,7 +32,13 @@ export function connectorContext(config: ResolvedConfig, options: FedgateOptions
 }
 
 /** Creates every configured connector through its type's factory (built-in or `options.connectorTypes`). */
-export function createConnectors(config: ResolvedConfig, allTypes: ConnectorRegistry, connectorCtx: ConnectorContext, kv: KvStore, metrics: Metrics | undefined): GatewayConnectors {
+export function createConnectors(
+  config: ResolvedConfig,
+  allTypes: ConnectorRegistry,
+  connectorCtx: ConnectorContext,
+  kv: KvStore,
+  metrics: Metrics | undefined,
+): GatewayConnectors {
   return buildConnectors(config, allTypes, (c) => ({
     ...connectorCtx,
     fetch: instrumentFetch(connectorCtx.fetch, c.id, metrics),

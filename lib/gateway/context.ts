@@ -28,7 +28,12 @@ export function createGatewayInfo(config: ResolvedConfig, options: FedgateOption
     basePath: config.basePath,
     origin: config.baseUrl,
     ...(hsts !== undefined ? { hsts } : {}),
-    pages: { homeUrl: `${config.baseUrl}/`, basePath: config.basePath, errorsToNext: options.errorHandler === 'next', ...(options.views ? { views: options.views } : {}) },
+    pages: {
+      homeUrl: `${config.baseUrl}/`,
+      basePath: config.basePath,
+      errorsToNext: options.errorHandler === 'next',
+      ...(options.views ? { views: options.views } : {}),
+    },
     ...(metrics ? { observe: (outcome: GuardOutcome) => metrics.guard(outcome) } : {}),
   };
 }

@@ -90,9 +90,15 @@ function healthCheck({ ctx, stores }: LifecycleParts): Gateway['health'] {
   return async () => {
     let redisState: GatewayHealth['redis'] = 'memory';
     if (redis) {
-      redisState = await redis.ping().then(() => 'ready' as const, () => 'down' as const);
+      redisState = await redis.ping().then(
+        () => 'ready' as const,
+        () => 'down' as const,
+      );
     }
-    const keys = await ctx.tokens.ready().then(() => 'loaded' as const, () => 'failed' as const);
+    const keys = await ctx.tokens.ready().then(
+      () => 'loaded' as const,
+      () => 'failed' as const,
+    );
     // Readiness probes discovery (lazy otherwise); a failed connector retries only after its backoff.
     await Promise.allSettled([...ctx.connectors.values()].map((c) => c.ready()));
     const list = [...ctx.connectors.values()].map((c) => c.status());

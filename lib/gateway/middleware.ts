@@ -45,7 +45,10 @@ export function createMiddleware(
       })
       .catch((err: unknown) => {
         const e = toFedgateError(err);
-        ctx.logger.error({ event: 'gateway.error', code: e.code, detail: e.detail, err: e.cause instanceof Error ? e.cause.message.slice(0, 200) : undefined }, 'Gateway failure');
+        ctx.logger.error(
+          { event: 'gateway.error', code: e.code, detail: e.detail, err: e.cause instanceof Error ? e.cause.message.slice(0, 200) : undefined },
+          'Gateway failure',
+        );
         if (!res.headersSent) sendError(req, res, e.code === 'INTERNAL_ERROR' ? new FedgateError('INTERNAL_ERROR', 'Internal error') : e);
       });
   };

@@ -24,12 +24,19 @@ export interface GatewayStores {
  * Chooses the backend: memory (development, `session.insecureMemoryStore`), the app's own Redis
  * client (`options.redis`) or a client fedgate creates from `session.redis`.
  */
-export function createStores(config: ResolvedConfig, options: FedgateOptions, deps: { logger: Logger; now: () => number; metrics: Metrics | undefined }): GatewayStores {
+export function createStores(
+  config: ResolvedConfig,
+  options: FedgateOptions,
+  deps: { logger: Logger; now: () => number; metrics: Metrics | undefined },
+): GatewayStores {
   const { logger, now } = deps;
   const timeouts = { idleTimeout: config.session.idleTimeout, absoluteTimeout: config.session.absoluteTimeout, transactionTtl: config.session.transactionTtl };
   const sessionStore = config.session.store;
   if (sessionStore.kind === 'memory') {
-    logger.warn({ event: 'insecure.memory_store' }, 'INSECURE: sessions are kept in process memory (session.insecureMemoryStore). Development only: they vanish on restart and are not shared between instances.');
+    logger.warn(
+      { event: 'insecure.memory_store' },
+      'INSECURE: sessions are kept in process memory (session.insecureMemoryStore). Development only: they vanish on restart and are not shared between instances.',
+    );
     return { store: new FedgateMemoryStore(timeouts, now), kv: createMemoryKv(now), ownsRedis: false, release: () => Promise.resolve() };
   }
   let redis: RedisClient;

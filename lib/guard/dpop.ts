@@ -60,7 +60,8 @@ function proofOf(ctx: GatewayContext, req: Req): Promise<DpopProof> {
 export async function checkPresentation(ctx: GatewayContext, req: Req, credential: TokenCredential, claims: JWTPayload): Promise<void> {
   if (!credential.dpop) {
     // Accepting it as a bearer token would silently defeat the binding (RFC 9449 §7.2).
-    if (boundKeyOf(claims) !== undefined) throw new FedgateError('DPOP_BINDING_INVALID', 'DPoP-bound access token presented as a bearer token', { detail: 'bearer downgrade' });
+    if (boundKeyOf(claims) !== undefined)
+      throw new FedgateError('DPOP_BINDING_INVALID', 'DPoP-bound access token presented as a bearer token', { detail: 'bearer downgrade' });
     return;
   }
   checkDpopBinding(await proofOf(ctx, req), credential.token, claims);
@@ -103,6 +104,8 @@ const dpopMessages = {
 /** 401 with `WWW-Authenticate: DPoP algs=..., error=...` (RFC 9449 §7.1). */
 export function sendDpopError(res: Res, code: 'DPOP_PROOF_INVALID' | 'DPOP_BINDING_INVALID' | 'TOKEN_INVALID', description?: string): void {
   const error = code === 'DPOP_PROOF_INVALID' ? 'invalid_dpop_proof' : 'invalid_token';
-  sendJson(res, 401, errorBody(code, dpopMessages[code], { error, ...(description !== undefined ? { error_description: description } : {}) }),
-    { 'WWW-Authenticate': dpopChallenge(error), 'Cache-Control': 'no-store' });
+  sendJson(res, 401, errorBody(code, dpopMessages[code], { error, ...(description !== undefined ? { error_description: description } : {}) }), {
+    'WWW-Authenticate': dpopChallenge(error),
+    'Cache-Control': 'no-store',
+  });
 }

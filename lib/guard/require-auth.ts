@@ -3,7 +3,20 @@ import { FedgateError, invalidArgument } from '../errors.js';
 import { sanitizeReturnTo } from '../flow/return-to.js';
 import { sendDpopFailure } from './dpop.js';
 import { pageBase, renderView, type PageKit } from '../http/page.js';
-import { errorBody, redirect, sendError, sendHtml, sendJson, wantsHtml, type Next, type Req, type Res, sendInvalidToken, sendUnauthorized, sendUnavailable } from '../http/respond.js';
+import {
+  errorBody,
+  redirect,
+  sendError,
+  sendHtml,
+  sendJson,
+  wantsHtml,
+  type Next,
+  type Req,
+  type Res,
+  sendInvalidToken,
+  sendUnauthorized,
+  sendUnavailable,
+} from '../http/respond.js';
 import { defaultNoStore, isCrossSiteWrite } from '../http/hygiene.js';
 
 /** Options of `requireAuth`. */
@@ -61,7 +74,8 @@ export function requireAuth(options: RequireAuthOptions = {}) {
 
   return function fedgateRequireAuth(req: Req, res: Res, next: Next): void {
     const auth = req.auth as Auth | undefined;
-    const info = (auth as unknown as Record<symbol, GatewayInfo | undefined> | undefined)?.[gatewayInfo]
+    const info =
+      (auth as unknown as Record<symbol, GatewayInfo | undefined> | undefined)?.[gatewayInfo]
       ?? (req as unknown as Record<symbol, GatewayInfo | undefined>)[gatewayInfo];
     if (!auth || !info) {
       sendJson(res, 500, errorBody('GATEWAY_NOT_MOUNTED', 'The gateway middleware does not run before this route.'));
@@ -79,14 +93,19 @@ export function requireAuth(options: RequireAuthOptions = {}) {
 /** Validates the options up front: a wrong one throws at route declaration, not per request. */
 function readOptions(options: unknown): Rules {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) throw invalidArgument('requireAuth: options must be an object');
-  const unknown = Object.entries(options).filter(([k, v]) => !knownOptions.has(k) && v !== undefined).map(([k]) => k);
+  const unknown = Object.entries(options)
+    .filter(([k, v]) => !knownOptions.has(k) && v !== undefined)
+    .map(([k]) => k);
   if (unknown.length) throw invalidArgument(`requireAuth: unknown option ${unknown.map((k) => `"${k.slice(0, 40)}"`).join(', ')}`);
   const { scope, claims, check, allowCrossSite = false } = options as RequireAuthOptions;
   const scopes: unknown[] = scope === undefined ? [] : typeof scope === 'string' ? [scope] : Array.isArray(scope) ? [...(scope as unknown[])] : [scope];
-  if (!scopes.every((s): s is string => typeof s === 'string' && scopeToken.test(s))) throw invalidArgument('requireAuth: scope must be a scope token or an array of them');
-  if (claims !== undefined && (typeof claims !== 'object' || claims === null || Array.isArray(claims))) throw invalidArgument('requireAuth: claims must be an object');
+  if (!scopes.every((s): s is string => typeof s === 'string' && scopeToken.test(s)))
+    throw invalidArgument('requireAuth: scope must be a scope token or an array of them');
+  if (claims !== undefined && (typeof claims !== 'object' || claims === null || Array.isArray(claims)))
+    throw invalidArgument('requireAuth: claims must be an object');
   const claimChecks = Object.entries(claims ?? {});
-  if (!claimChecks.every(([, v]) => ['string', 'number', 'boolean'].includes(typeof v))) throw invalidArgument('requireAuth: each claims value must be a string, number or boolean');
+  if (!claimChecks.every(([, v]) => ['string', 'number', 'boolean'].includes(typeof v)))
+    throw invalidArgument('requireAuth: each claims value must be a string, number or boolean');
   if (check !== undefined && typeof check !== 'function') throw invalidArgument('requireAuth: check must be a function');
   if (typeof allowCrossSite !== 'boolean') throw invalidArgument('requireAuth: allowCrossSite must be a boolean');
   return { scopes: scopes as string[], claimChecks, ...(check !== undefined ? { check } : {}), allowCrossSite };

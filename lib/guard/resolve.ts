@@ -96,7 +96,8 @@ async function resolveBearer(ctx: GatewayContext, req: Req, credential: TokenCre
   } catch (err) {
     const e = toFedgateError(err);
     const failed = (auth: Auth) => (credential.dpop ? markDpopFailure(auth) : auth);
-    if (e.code === 'TOKEN_INVALID' || e.code === 'DPOP_PROOF_INVALID' || e.code === 'DPOP_BINDING_INVALID') return failed(anonymous({ code: e.code, status: 401 }));
+    if (e.code === 'TOKEN_INVALID' || e.code === 'DPOP_PROOF_INVALID' || e.code === 'DPOP_BINDING_INVALID')
+      return failed(anonymous({ code: e.code, status: 401 }));
     return anonymous({ code: e.code, status: e.status === 401 ? 401 : 503 });
   }
 }

@@ -30,7 +30,12 @@ export interface ViewBase {
  * `loginHint` is set when an e-mail was entered whose domain no connector claims (home-realm
  * discovery found nothing): show it again with a notice.
  */
-export type ChooserRenderer = (input: { connectors: ReadonlyArray<{ id: string; name: string; loginUrl: string }>; returnTo: string; formAction: string; loginHint?: string }) => string;
+export type ChooserRenderer = (input: {
+  connectors: ReadonlyArray<{ id: string; name: string; loginUrl: string }>;
+  returnTo: string;
+  formAction: string;
+  loginHint?: string;
+}) => string;
 
 /** An error page: the safe message and the code; never the internal detail. */
 export interface ErrorViewContext extends ViewBase {
@@ -157,49 +162,77 @@ const styles = [
  * and a link back to the application. `body` is trusted markup (escape before).
  */
 export function layout(title: string, body: string, homeUrl = '/'): string {
-  return '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
+  return (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
     + `<meta name="robots" content="noindex"><title>${e(title)}</title><style>${styles}</style></head>`
-    + `<body><div class="wrap"><main>${body}</main><p class="back"><a href="${e(homeUrl)}">Back to the application</a></p></div></body></html>`;
+    + `<body><div class="wrap"><main>${body}</main><p class="back"><a href="${e(homeUrl)}">Back to the application</a></p></div></body></html>`
+  );
 }
 
-const hidden = (form: PageForm) => Object.entries(form.fields).map(([k, v]) => `<input type="hidden" name="${e(k)}" value="${e(v)}">`).join('');
+const hidden = (form: PageForm) =>
+  Object.entries(form.fields)
+    .map(([k, v]) => `<input type="hidden" name="${e(k)}" value="${e(v)}">`)
+    .join('');
 const formOpen = (form: PageForm, extra = '') => `<form method="${form.method}" action="${e(form.action)}"${extra}>${hidden(form)}`;
 
 /** fedgate's own pages, used when the app's `views` has none (or its view throws). */
 export const defaultViews: Required<FedgateViews> = {
-  error: (c) => layout(c.status >= 500 ? 'Temporarily unavailable' : 'Sign-in problem',
-    `<h1>${c.status >= 500 ? 'Temporarily unavailable' : 'Sign-in problem'}</h1><p>${e(c.message)}</p>`
-    + `<p class="muted">Error code: <code>${e(c.code)}</code></p>`
-    + (c.retryUrl !== undefined ? `<a class="button" href="${e(c.retryUrl)}">Try again</a>` : ''), c.homeUrl),
-  forbidden: (c) => layout('Access denied', '<h1>Access denied</h1>'
-    + '<p>You are signed in, but this page needs permissions your account does not have.</p>'
-    + `<p class="muted">Error code: <code>${e(c.code)}</code></p>`
-    + `<a class="button" href="${e(c.switchAccountUrl)}">Sign in with another account</a>`, c.homeUrl),
+  error: (c) =>
+    layout(
+      c.status >= 500 ? 'Temporarily unavailable' : 'Sign-in problem',
+      `<h1>${c.status >= 500 ? 'Temporarily unavailable' : 'Sign-in problem'}</h1><p>${e(c.message)}</p>`
+        + `<p class="muted">Error code: <code>${e(c.code)}</code></p>`
+        + (c.retryUrl !== undefined ? `<a class="button" href="${e(c.retryUrl)}">Try again</a>` : ''),
+      c.homeUrl,
+    ),
+  forbidden: (c) =>
+    layout(
+      'Access denied',
+      '<h1>Access denied</h1>'
+        + '<p>You are signed in, but this page needs permissions your account does not have.</p>'
+        + `<p class="muted">Error code: <code>${e(c.code)}</code></p>`
+        + `<a class="button" href="${e(c.switchAccountUrl)}">Sign in with another account</a>`,
+      c.homeUrl,
+    ),
   chooser: (c) => {
     const links = c.connectors.map((x) => `<li><a class="button" href="${e(x.loginUrl)}">Sign in with ${e(x.name)}</a></li>`).join('');
-    const notice = c.loginHint !== undefined ? '<p class="notice" role="alert">No sign-in provider is set up for that e-mail address. Choose one below.</p>' : '';
-    return layout('Sign in', `<h1>Sign in</h1>${notice}<nav aria-label="Sign-in providers"><ul class="list">${links}</ul></nav>`
-      + `${formOpen(c.form)}<label for="login_hint">Or continue with your work e-mail</label>`
-      + `<input id="login_hint" name="login_hint" type="email" autocomplete="email" required maxlength="256"${c.loginHint !== undefined ? ` value="${e(c.loginHint)}"` : ''}>`
-      + '<button type="submit" class="secondary">Continue</button></form>', c.homeUrl);
+    const notice =
+      c.loginHint !== undefined ? '<p class="notice" role="alert">No sign-in provider is set up for that e-mail address. Choose one below.</p>' : '';
+    return layout(
+      'Sign in',
+      `<h1>Sign in</h1>${notice}<nav aria-label="Sign-in providers"><ul class="list">${links}</ul></nav>`
+        + `${formOpen(c.form)}<label for="login_hint">Or continue with your work e-mail</label>`
+        + `<input id="login_hint" name="login_hint" type="email" autocomplete="email" required maxlength="256"${c.loginHint !== undefined ? ` value="${e(c.loginHint)}"` : ''}>`
+        + '<button type="submit" class="secondary">Continue</button></form>',
+      c.homeUrl,
+    );
   },
   consent: (c) => {
-    const items = c.permissions.map((p) => {
-      const claims = p.claims.length ? ` <span class="muted">(${p.claims.map((x) => `<code>${e(x)}</code>`).join(', ')})</span>` : '';
-      return `<li>${e(p.description)}${claims}</li>`;
-    }).join('');
+    const items = c.permissions
+      .map((p) => {
+        const claims = p.claims.length ? ` <span class="muted">(${p.claims.map((x) => `<code>${e(x)}</code>`).join(', ')})</span>` : '';
+        return `<li>${e(p.description)}${claims}</li>`;
+      })
+      .join('');
     const who = c.signedInAs !== undefined ? `<p>Signed in as <strong>${e(c.signedInAs)}</strong>.</p>` : '';
-    return layout(`Allow ${c.clientName}?`, `<h1 id="consent-title">Allow <strong>${e(c.clientName)}</strong> to access your account?</h1>${who}`
-      + `<section aria-labelledby="consent-list"><h2 id="consent-list">${e(c.clientName)} is asking to:</h2><ul>${items}</ul></section>`
-      + formOpen(c.form, ' aria-labelledby="consent-title"')
-      + `<button type="submit" name="${c.decision.name}" value="${c.decision.approve}">Allow</button>`
-      + `<button type="submit" class="secondary" name="${c.decision.name}" value="${c.decision.deny}">Deny</button></form>`
-      + '<p class="muted">You can withdraw this later on the page listing the applications you allowed.</p>', c.homeUrl);
+    return layout(
+      `Allow ${c.clientName}?`,
+      `<h1 id="consent-title">Allow <strong>${e(c.clientName)}</strong> to access your account?</h1>${who}`
+        + `<section aria-labelledby="consent-list"><h2 id="consent-list">${e(c.clientName)} is asking to:</h2><ul>${items}</ul></section>`
+        + formOpen(c.form, ' aria-labelledby="consent-title"')
+        + `<button type="submit" name="${c.decision.name}" value="${c.decision.approve}">Allow</button>`
+        + `<button type="submit" class="secondary" name="${c.decision.name}" value="${c.decision.deny}">Deny</button></form>`
+        + '<p class="muted">You can withdraw this later on the page listing the applications you allowed.</p>',
+      c.homeUrl,
+    );
   },
   consents: (c) => {
-    const rows = c.applications.map((a) => `<li class="card"><h2>${e(a.clientName)}</h2>`
-      + `<p>Allowed: ${a.allowed.length ? a.allowed.map((s) => `<code>${e(s)}</code>`).join(', ') : 'nothing'}</p>`
-      + `${formOpen(a.withdraw)}<button type="submit" class="secondary" aria-label="Withdraw access of ${e(a.clientName)}">Withdraw access</button></form></li>`);
+    const rows = c.applications.map(
+      (a) =>
+        `<li class="card"><h2>${e(a.clientName)}</h2>`
+        + `<p>Allowed: ${a.allowed.length ? a.allowed.map((s) => `<code>${e(s)}</code>`).join(', ') : 'nothing'}</p>`
+        + `${formOpen(a.withdraw)}<button type="submit" class="secondary" aria-label="Withdraw access of ${e(a.clientName)}">Withdraw access</button></form></li>`,
+    );
     const list = rows.length ? `<ul class="list">${rows.join('')}</ul>` : '<p>You have not allowed any application.</p>';
     return layout('Applications you allowed', `<h1>Applications you allowed</h1>${list}`, c.homeUrl);
   },
@@ -208,11 +241,16 @@ export const defaultViews: Required<FedgateViews> = {
     const confirm = c.confirm !== undefined ? ` name="${e(c.confirm.name)}" value="${e(c.confirm.value)}"` : '';
     // A client's sign-out (broker) stays a yes/no question; a sign-out link from another site is a plain choice.
     const broker = c.cancel.kind === 'submit';
-    const cancel = c.cancel.kind === 'submit'
-      ? `<button type="submit" class="secondary">No, stay signed in${c.clientName !== undefined ? ` (only leave ${e(c.clientName)})` : ''}</button>`
-      : `<a class="button secondary" href="${e(c.cancel.href)}">Stay signed in</a>`;
-    return layout('Sign out', `<h1>Sign out?</h1><p>${broker ? `You asked to sign out${from}.` : 'A link asked to sign you out of this application.'}</p>`
-      + `${formOpen(c.form)}<button type="submit"${confirm} autofocus>${broker ? 'Yes, sign me out' : 'Sign out'}</button>${cancel}</form>`, c.homeUrl);
+    const cancel =
+      c.cancel.kind === 'submit'
+        ? `<button type="submit" class="secondary">No, stay signed in${c.clientName !== undefined ? ` (only leave ${e(c.clientName)})` : ''}</button>`
+        : `<a class="button secondary" href="${e(c.cancel.href)}">Stay signed in</a>`;
+    return layout(
+      'Sign out',
+      `<h1>Sign out?</h1><p>${broker ? `You asked to sign out${from}.` : 'A link asked to sign you out of this application.'}</p>`
+        + `${formOpen(c.form)}<button type="submit"${confirm} autofocus>${broker ? 'Yes, sign me out' : 'Sign out'}</button>${cancel}</form>`,
+      c.homeUrl,
+    );
   },
 };
 

@@ -169,11 +169,21 @@ export function sendUnauthorized(res: Res): void {
 
 /** 401 for a bearer token that failed verification (RFC 6750 §3.1 `invalid_token`). */
 export function sendInvalidToken(res: Res, description?: string): void {
-  sendJson(res, 401, errorBody('TOKEN_INVALID', 'The access token is not valid.', { error: 'invalid_token', ...(description !== undefined ? { error_description: description } : {}) }),
-    { 'WWW-Authenticate': 'Bearer realm="fedgate", error="invalid_token"', 'Cache-Control': 'no-store' });
+  sendJson(
+    res,
+    401,
+    errorBody('TOKEN_INVALID', 'The access token is not valid.', {
+      error: 'invalid_token',
+      ...(description !== undefined ? { error_description: description } : {}),
+    }),
+    { 'WWW-Authenticate': 'Bearer realm="fedgate", error="invalid_token"', 'Cache-Control': 'no-store' },
+  );
 }
 
 /** 503 with Retry-After: the answer to every internal failure; never access. */
 export function sendUnavailable(res: Res, code: ErrorCode): void {
-  sendJson(res, 503, errorBody(code, 'The service is temporarily unavailable; try again shortly.', { error: 'temporarily_unavailable' }), { 'Retry-After': '5', 'Cache-Control': 'no-store' });
+  sendJson(res, 503, errorBody(code, 'The service is temporarily unavailable; try again shortly.', { error: 'temporarily_unavailable' }), {
+    'Retry-After': '5',
+    'Cache-Control': 'no-store',
+  });
 }

@@ -48,7 +48,10 @@ export type RedisObserver = (op: string, seconds: number, ok: boolean) => void;
 /** A store failure as the coded error every caller maps to 503 + Retry-After; coded errors pass. */
 export function storeUnavailable(cause: unknown): FedgateError {
   if (cause instanceof FedgateError) return cause;
-  return new FedgateError('SESSION_STORE_UNAVAILABLE', 'The session store is unavailable; please try again shortly.', { cause, ...(cause instanceof Error ? { detail: cause.message.slice(0, 200) } : {}) });
+  return new FedgateError('SESSION_STORE_UNAVAILABLE', 'The session store is unavailable; please try again shortly.', {
+    cause,
+    ...(cause instanceof Error ? { detail: cause.message.slice(0, 200) } : {}),
+  });
 }
 
 /** Runs one Redis operation: any failure becomes SESSION_STORE_UNAVAILABLE, never a crash. */
@@ -88,7 +91,12 @@ export function createRedisKv(client: RedisClient, prefix: string, observe?: Red
       await client.del(prefix + key);
     },
     async addToSet(key, member, ttl) {
-      await execOrThrow(client.multi().sadd(prefix + key, member).expire(prefix + key, ttl));
+      await execOrThrow(
+        client
+          .multi()
+          .sadd(prefix + key, member)
+          .expire(prefix + key, ttl),
+      );
     },
     async removeFromSet(key, member) {
       await client.srem(prefix + key, member);
@@ -103,7 +111,12 @@ export function createRedisKv(client: RedisClient, prefix: string, observe?: Red
       return (await client.eval(expireIfEqualsScript, 1, prefix + key, value, String(ttlMs))) === 1;
     },
     async dueAdd(queue, member, dueAt, ttl) {
-      await execOrThrow(client.multi().zadd(prefix + queue, dueAt, member).expire(prefix + queue, ttl));
+      await execOrThrow(
+        client
+          .multi()
+          .zadd(prefix + queue, dueAt, member)
+          .expire(prefix + queue, ttl),
+      );
     },
     async dueTake(queue, now, limit) {
       return (await client.eval(dueTakeScript, 1, prefix + queue, String(now), String(limit))) as string[];
@@ -215,7 +228,8 @@ function memoryDueQueues(now: () => number, queues: ReturnType<typeof expiringMa
       const e = queues.live(queue);
       if (!e) return [];
       // Redis order: by score, then by member.
-      const taken = [...e.due].filter(([, due]) => due <= at)
+      const taken = [...e.due]
+        .filter(([, due]) => due <= at)
         .sort(([a, x], [b, y]) => x - y || (a < b ? -1 : a > b ? 1 : 0))
         .slice(0, Math.max(0, limit))
         .map(([member]) => member);

@@ -70,7 +70,10 @@ export function createSessionCache(opts: { ttlMs: number; redis?: RedisClient; c
       for (const id of sessionIds) entries.remove(id);
       if (opts.redis) {
         opts.redis.publish(opts.channel, sessionIds.join(' ')).catch((err: unknown) => {
-          opts.logger.warn({ event: 'cache.publish_failed', err: err instanceof Error ? err.message.slice(0, 200) : 'unknown' }, 'Session invalidation not published; other instances catch up within the cache TTL');
+          opts.logger.warn(
+            { event: 'cache.publish_failed', err: err instanceof Error ? err.message.slice(0, 200) : 'unknown' },
+            'Session invalidation not published; other instances catch up within the cache TTL',
+          );
         });
       }
     },
@@ -137,9 +140,12 @@ function subscribeToInvalidations(base: RedisClient, channel: string, entries: R
   s.on('close', drop);
   s.on('end', drop);
   s.on('ready', () => {
-    s.subscribe(channel).then(() => {
-      subscribed = true;
-    }, () => drop());
+    s.subscribe(channel).then(
+      () => {
+        subscribed = true;
+      },
+      () => drop(),
+    );
   });
   s.on('message', (from: string, message: string) => {
     if (from !== channel) return;

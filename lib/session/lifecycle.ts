@@ -17,7 +17,10 @@ export interface SessionHandle {
 }
 
 const storeDown = (cause: unknown) =>
-  new FedgateError('SESSION_STORE_UNAVAILABLE', 'The session store is unavailable; please try again shortly.', { cause, ...(cause instanceof Error ? { detail: cause.message.slice(0, 200) } : {}) });
+  new FedgateError('SESSION_STORE_UNAVAILABLE', 'The session store is unavailable; please try again shortly.', {
+    cause,
+    ...(cause instanceof Error ? { detail: cause.message.slice(0, 200) } : {}),
+  });
 
 /**
  * Builds the express-session middleware: HttpOnly, SameSite=Lax, Secure on https, opaque id.
@@ -68,8 +71,7 @@ function handleOf(req: Req): SessionHandle {
   return sess;
 }
 
-const call = (fn: (cb: (err?: unknown) => void) => void) =>
-  new Promise<void>((resolve, reject) => fn((err) => (err ? reject(storeDown(err)) : resolve())));
+const call = (fn: (cb: (err?: unknown) => void) => void) => new Promise<void>((resolve, reject) => fn((err) => (err ? reject(storeDown(err)) : resolve())));
 
 /**
  * Starts the signed-in session. The session id is always regenerated (fixation defence) and

@@ -33,9 +33,14 @@ export async function unindexSession(ctx: GatewayContext, sessionId: string, aut
  */
 export async function destroyIndexed(ctx: GatewayContext, indexKey: string): Promise<number> {
   const ids = await ctx.kv.members(indexKey);
-  await Promise.all(ids.map((id) => new Promise<void>((resolve, reject) => {
-    ctx.store.destroy(id, (err?: unknown) => (err ? reject(storeUnavailable(err)) : resolve()));
-  })));
+  await Promise.all(
+    ids.map(
+      (id) =>
+        new Promise<void>((resolve, reject) => {
+          ctx.store.destroy(id, (err?: unknown) => (err ? reject(storeUnavailable(err)) : resolve()));
+        }),
+    ),
+  );
   await ctx.kv.del(indexKey);
   ctx.onSessionsDestroyed?.(ids);
   return ids.length;

@@ -156,7 +156,13 @@ export class FedgateRedisStore extends RedisStore implements FedgateSessionStore
     try {
       const ttl = ttlOf(sess, this.#timeouts, this.#now());
       const fresh = freshSessions.has(sess);
-      await (this.#redis as unknown as GuardedSetClient).fedgateGuardedSet(this.prefix + sid, tolerantSerializer.stringify(sess), String(ttl), fresh ? '1' : '0', String(revOf(sess)));
+      await (this.#redis as unknown as GuardedSetClient).fedgateGuardedSet(
+        this.prefix + sid,
+        tolerantSerializer.stringify(sess),
+        String(ttl),
+        fresh ? '1' : '0',
+        String(revOf(sess)),
+      );
       if (fresh) freshSessions.delete(sess);
       cb?.();
     } catch (err) {

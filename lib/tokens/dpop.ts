@@ -45,9 +45,8 @@ const compactJws = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 // Members that exist only on private or symmetric keys (RFC 7518 §6.2.2, §6.3.2, §6.4.1, RFC 8037 §2).
 const privateMembers = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
 
-const sha256 = (value: string): string => typeof hash === 'function'
-  ? hash('sha256', value, 'base64url')
-  : createHash('sha256').update(value).digest('base64url');
+const sha256 = (value: string): string =>
+  typeof hash === 'function' ? hash('sha256', value, 'base64url') : createHash('sha256').update(value).digest('base64url');
 
 /** `ath` of an access token: base64url(SHA-256(token)) (RFC 9449 §4.2). */
 export const accessTokenHash = (token: string): string => sha256(token);

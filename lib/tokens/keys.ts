@@ -183,8 +183,12 @@ export function checkPrivateJwksSync(keys: string | { keys: readonly object[] },
     const file = resolve(baseDir, keys);
     const read = readJsonFileSync(file);
     if (!read.ok) {
-      const message = read.kind === 'unreadable' ? `cannot read "${file}" as a JSON JWKS file (${read.reason})`
-        : read.kind === 'encoding' ? `"${file}" ${read.reason}` : `"${file}" is not valid JSON: ${read.reason}`;
+      const message =
+        read.kind === 'unreadable'
+          ? `cannot read "${file}" as a JSON JWKS file (${read.reason})`
+          : read.kind === 'encoding'
+            ? `"${file}" ${read.reason}`
+            : `"${file}" is not valid JSON: ${read.reason}`;
       return [{ path, message }];
     }
     jwks = read.value;
@@ -258,9 +262,8 @@ async function ephemeralJwks(input: LoadKeySetInput): Promise<{ keys: JWK[] }> {
  *   `CONFIG_INVALID` listing every problem otherwise (including production use of ephemeral keys)
  */
 export async function loadKeySet(input: LoadKeySetInput): Promise<KeySet> {
-  const jwks = input.keys === undefined
-    ? await ephemeralJwks(input)
-    : typeof input.keys === 'string' ? await readKeyFile(input.keys, input.baseDir) : input.keys;
+  const jwks =
+    input.keys === undefined ? await ephemeralJwks(input) : typeof input.keys === 'string' ? await readKeyFile(input.keys, input.baseDir) : input.keys;
 
   const problems = validatePrivateJwks(jwks, 'tokens.keys');
   if (problems.length > 0) throw new ConfigError(problems);

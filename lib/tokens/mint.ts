@@ -10,8 +10,26 @@ import type { KeySet } from './keys.js';
  * A mapped upstream claim named `aud` or `scope` must not widen what a token grants.
  */
 export const reservedClaims: ReadonlySet<string> = new Set([
-  'iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'auth_time', 'sid', 'typ', 'client_id', 'scope', 'cnf',
-  'nonce', 'azp', 'at_hash', 'c_hash', 's_hash', 'act', 'may_act',
+  'iss',
+  'sub',
+  'aud',
+  'exp',
+  'nbf',
+  'iat',
+  'jti',
+  'auth_time',
+  'sid',
+  'typ',
+  'client_id',
+  'scope',
+  'cnf',
+  'nonce',
+  'azp',
+  'at_hash',
+  'c_hash',
+  's_hash',
+  'act',
+  'may_act',
 ]);
 
 /**

@@ -120,7 +120,14 @@ function createKeyedIssuer(config: ResolvedConfig, deps: { logger: Logger; now: 
       ...(deps.nodeEnv !== undefined ? { nodeEnv: deps.nodeEnv } : {}),
       logger: deps.logger,
     }).then((ks) => {
-      minter = createTokenMinter({ keySet: ks, issuer: t.issuer, audience: t.audience, accessTokenTtl: t.accessTokenTtl, idTokenTtl: t.idTokenTtl, now: deps.now });
+      minter = createTokenMinter({
+        keySet: ks,
+        issuer: t.issuer,
+        audience: t.audience,
+        accessTokenTtl: t.accessTokenTtl,
+        idTokenTtl: t.idTokenTtl,
+        now: deps.now,
+      });
       verifier = createAccessTokenVerifier({ keySet: ks, issuer: t.issuer, audience: t.audience, now: deps.now });
       return ks;
     });

@@ -108,12 +108,15 @@ function toResult(payload: JWTPayload): VerifiedAccessToken {
 }
 
 /** SHA-256 of a token, base64url: the cache key (so the cache holds no usable token). */
-const digestOf: (token: string) => string = typeof hash === 'function'
-  ? (token) => hash('sha256', token, 'base64url')
-  : (token) => createHash('sha256').update(token).digest('base64url');
+const digestOf: (token: string) => string =
+  typeof hash === 'function' ? (token) => hash('sha256', token, 'base64url') : (token) => createHash('sha256').update(token).digest('base64url');
 
 /** The signature and registered claims (jose), then `iat` (which jose checks only against a maximum age). */
-async function checkSignature(token: string, entry: ReturnType<typeof selectKey>, o: { issuer: string; audience: string; now: () => number; clockTolerance: number }): Promise<JWTPayload> {
+async function checkSignature(
+  token: string,
+  entry: ReturnType<typeof selectKey>,
+  o: { issuer: string; audience: string; now: () => number; clockTolerance: number },
+): Promise<JWTPayload> {
   let payload: JWTPayload;
   try {
     ({ payload } = await jwtVerify(token, entry.key, {
@@ -128,8 +131,12 @@ async function checkSignature(token: string, entry: ReturnType<typeof selectKey>
   } catch (err) {
     if (err instanceof joseErrors.JWTExpired) throw fail('Access token expired', 'exp is in the past', err);
     // Claim names and jose codes are fixed strings, safe for logs; values are never included.
-    const reason = err instanceof joseErrors.JWTClaimValidationFailed ? `${err.claim}: ${err.reason}`
-      : err instanceof joseErrors.JOSEError ? err.code : 'verification error';
+    const reason =
+      err instanceof joseErrors.JWTClaimValidationFailed
+        ? `${err.claim}: ${err.reason}`
+        : err instanceof joseErrors.JOSEError
+          ? err.code
+          : 'verification error';
     throw invalid(reason, err);
   }
   // A token issued after now (beyond the leeway) is forged or minted by a broken clock, and

@@ -14,7 +14,11 @@ import type { Report } from '../../bench/report.js';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const LIMIT_MS = 280_000;
 
-interface Outcome { code: number | null; stdout: string; stderr: string }
+interface Outcome {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 function runScript(script: string, vars: Record<string, string>): Promise<Outcome> {
   const env: NodeJS.ProcessEnv = { ...process.env, ...vars };
@@ -45,52 +49,60 @@ describe('benchmark harness (smoke)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('runs every scenario, reports numbers > 0 and renders the table', async () => {
-    const md = join(dir, 'RESULTS.md');
-    const json = join(dir, 'results.json');
-    const outcome = await runScript('bench/run.ts', { FEDGATE_BENCH_SMOKE: '1', FEDGATE_BENCH_OUT: md, FEDGATE_BENCH_JSON: json });
-    if (outcome.code !== 0) throw new Error(`bench smoke run failed (exit ${String(outcome.code)}):\n${outcome.stderr.slice(-6000)}`);
+  it(
+    'runs every scenario, reports numbers > 0 and renders the table',
+    async () => {
+      const md = join(dir, 'RESULTS.md');
+      const json = join(dir, 'results.json');
+      const outcome = await runScript('bench/run.ts', { FEDGATE_BENCH_SMOKE: '1', FEDGATE_BENCH_OUT: md, FEDGATE_BENCH_JSON: json });
+      if (outcome.code !== 0) throw new Error(`bench smoke run failed (exit ${String(outcome.code)}):\n${outcome.stderr.slice(-6000)}`);
 
-    const report = JSON.parse(await readFile(json, 'utf8')) as Report;
-    expect(report.smoke).toBe(true);
-    expect(report.settings.fillLarge).toBe(10_000);
-    expect(report.rows.map((r) => r.id)).toEqual(['1', '1', '2', '3', '4', '4', '5', '6', '6', '6', '6', '7', '8', '8', '8', '8']);
-    for (const row of report.rows) {
-      if (row.unit === 'bytes') {
-        expect(row.bytes).toBeGreaterThan(0);
-        continue;
+      const report = JSON.parse(await readFile(json, 'utf8')) as Report;
+      expect(report.smoke).toBe(true);
+      expect(report.settings.fillLarge).toBe(10_000);
+      expect(report.rows.map((r) => r.id)).toEqual(['1', '1', '2', '3', '4', '4', '5', '6', '6', '6', '6', '7', '8', '8', '8', '8']);
+      for (const row of report.rows) {
+        if (row.unit === 'bytes') {
+          expect(row.bytes).toBeGreaterThan(0);
+          continue;
+        }
+        const s = row.sample!;
+        for (const value of [s.rps, s.p50, s.p99, s.cpuUs, s.count, row.ratio!]) {
+          expect(Number.isFinite(value) && value > 0).toBe(true);
+        }
+        expect(s.errors).toBe(0);
+        expect(row.samples).toHaveLength(1);
       }
-      const s = row.sample!;
-      for (const value of [s.rps, s.p50, s.p99, s.cpuUs, s.count, row.ratio!]) {
-        expect(Number.isFinite(value) && value > 0).toBe(true);
-      }
-      expect(s.errors).toBe(0);
-      expect(row.samples).toHaveLength(1);
-    }
-    expect(report.footprint.sessionBytes).toBeGreaterThan(report.footprint.sessionValueBytes);
-    expect(report.footprint.keys.some((k) => k.kind === 'fedgate:sess:…')).toBe(true);
-    // Every scenario with a target says whether it was met.
-    expect(report.rows.filter((r) => r.target).map((r) => typeof r.target!.met)).toEqual(Array(7).fill('boolean'));
+      expect(report.footprint.sessionBytes).toBeGreaterThan(report.footprint.sessionValueBytes);
+      expect(report.footprint.keys.some((k) => k.kind === 'fedgate:sess:…')).toBe(true);
+      // Every scenario with a target says whether it was met.
+      expect(report.rows.filter((r) => r.target).map((r) => typeof r.target!.met)).toEqual(Array(7).fill('boolean'));
 
-    // The same table on stdout and in the Markdown file.
-    const header = /^\| # +\| scenario +\| req\/s +\| p50 ms +\| p99 ms +\| CPU µs\/req +\| ratio +\| CPU ratio +\| target +\|$/m;
-    expect(outcome.stdout).toMatch(header);
-    const written = await readFile(md, 'utf8');
-    expect(written).toMatch(header);
-    expect(written).toContain(`Node: ${process.version}`);
-    expect(written).toMatch(/Machine: \d+ × .+/);
-    for (const id of ['1', '2', '3', '4', '5', '6', '7', '8']) expect(outcome.stdout).toMatch(new RegExp(`^\\| ${id} +\\| \\S`, 'm'));
-  }, LIMIT_MS + 20_000);
+      // The same table on stdout and in the Markdown file.
+      const header = /^\| # +\| scenario +\| req\/s +\| p50 ms +\| p99 ms +\| CPU µs\/req +\| ratio +\| CPU ratio +\| target +\|$/m;
+      expect(outcome.stdout).toMatch(header);
+      const written = await readFile(md, 'utf8');
+      expect(written).toMatch(header);
+      expect(written).toContain(`Node: ${process.version}`);
+      expect(written).toMatch(/Machine: \d+ × .+/);
+      for (const id of ['1', '2', '3', '4', '5', '6', '7', '8']) expect(outcome.stdout).toMatch(new RegExp(`^\\| ${id} +\\| \\S`, 'm'));
+    },
+    LIMIT_MS + 20_000,
+  );
 
-  it('profiles the session hot path with --cpu-prof and summarises it', async () => {
-    const md = join(dir, 'PROFILE.md');
-    const outcome = await runScript('bench/profile.ts', { FEDGATE_PROFILE_SECONDS: '1', FEDGATE_PROFILE_OUT: md });
-    if (outcome.code !== 0) throw new Error(`bench profile run failed (exit ${String(outcome.code)}):\n${outcome.stderr.slice(-6000)}`);
-    const written = await readFile(md, 'utf8');
-    expect(outcome.stdout).toBe(written);
-    expect(written).toMatch(/^# Profile: fedgate session hot path$/m);
-    expect(written).toMatch(/^\| fedgate \(lib\/, connectors\/\) \| [\d.]+ \| [\d.]+ \| [\d.]+ \|$/m);
-    expect(written).toMatch(/^\| [\d.]+ \| [\d.]+ \| [\d.]+ \| `fedgateMiddleware` \| lib\/gateway\.ts:\d+ \|$/m);
-    expect(written).toMatch(/During the window: \d+ req\/s, \d+ µs of server CPU per request/);
-  }, LIMIT_MS);
+  it(
+    'profiles the session hot path with --cpu-prof and summarises it',
+    async () => {
+      const md = join(dir, 'PROFILE.md');
+      const outcome = await runScript('bench/profile.ts', { FEDGATE_PROFILE_SECONDS: '1', FEDGATE_PROFILE_OUT: md });
+      if (outcome.code !== 0) throw new Error(`bench profile run failed (exit ${String(outcome.code)}):\n${outcome.stderr.slice(-6000)}`);
+      const written = await readFile(md, 'utf8');
+      expect(outcome.stdout).toBe(written);
+      expect(written).toMatch(/^# Profile: fedgate session hot path$/m);
+      expect(written).toMatch(/^\| fedgate \(lib\/, connectors\/\) \| [\d.]+ \| [\d.]+ \| [\d.]+ \|$/m);
+      expect(written).toMatch(/^\| [\d.]+ \| [\d.]+ \| [\d.]+ \| `fedgateMiddleware` \| lib\/gateway\.ts:\d+ \|$/m);
+      expect(written).toMatch(/During the window: \d+ req\/s, \d+ µs of server CPU per request/);
+    },
+    LIMIT_MS,
+  );
 });

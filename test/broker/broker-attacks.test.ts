@@ -43,8 +43,11 @@ describe('redirect URIs match exactly', () => {
     const config = await discover(stack, confidential);
     const browser = await signedInBrowser();
     const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: uri, scope: 'openid', state: oidc.randomState(),
-      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+      redirect_uri: uri,
+      scope: 'openid',
+      state: oidc.randomState(),
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
     });
     const res = await browser.get(url.href);
     expect([name, res.status]).toEqual([name, 400]);
@@ -75,7 +78,13 @@ describe('PKCE', () => {
 
   test('code_challenge_method "plain" is refused', async () => {
     const config = await discover(stack, publicClient);
-    const url = oidc.buildAuthorizationUrl(config, { redirect_uri: stack.rp.callback, scope: 'openid', state: 's2', code_challenge: 'a'.repeat(43), code_challenge_method: 'plain' });
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: stack.rp.callback,
+      scope: 'openid',
+      state: 's2',
+      code_challenge: 'a'.repeat(43),
+      code_challenge_method: 'plain',
+    });
     const res = await stack.browser().follow(url.href, { stopAt: (u) => u.origin === stack.rp.url });
     const back = new URL(res.stoppedAt!);
     expect(back.searchParams.get('error')).toBe('invalid_request');
@@ -123,7 +132,7 @@ describe('authorization codes and tokens', () => {
     });
   });
 
-  test('access tokens are audience-restricted: another API\'s token is refused by the app', async () => {
+  test("access tokens are audience-restricted: another API's token is refused by the app", async () => {
     const config = await discover(stack, otherApi);
     const tokens = await signIn(stack, config, await signedInBrowser(), { scope: 'openid email' });
     expect(decodeJwt(tokens.access_token).aud).toBe('https://api.other.example');
@@ -148,7 +157,13 @@ describe('authorization codes and tokens', () => {
 
   test('implicit and hybrid response types are not offered', async () => {
     const config = await discover(stack, confidential);
-    const url = oidc.buildAuthorizationUrl(config, { redirect_uri: stack.rp.callback, scope: 'openid', response_type: 'id_token token', nonce: 'n', state: 's' });
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: stack.rp.callback,
+      scope: 'openid',
+      response_type: 'id_token token',
+      nonce: 'n',
+      state: 's',
+    });
     const res = await (await signedInBrowser()).follow(url.href, { stopAt: (u) => u.origin === stack.rp.url });
     const back = new URL(res.stoppedAt!);
     const params = new URLSearchParams(back.hash.slice(1) || back.search.slice(1));

@@ -43,68 +43,95 @@ function problemsOf(input: Json): Array<{ path: string; message: string }> {
 
 describe('op configuration', () => {
   test('a valid block loads; defaults stay to lib/broker', () => {
-    const resolved = loadConfig(config({ enabled: true, clients: [client(), client({ client_id: 'spa', client_secret: undefined })] }), { registry: builtinConnectors, env: {} });
+    const resolved = loadConfig(config({ enabled: true, clients: [client(), client({ client_id: 'spa', client_secret: undefined })] }), {
+      registry: builtinConnectors,
+      env: {},
+    });
     expect(resolved.op?.enabled).toBe(true);
     expect(resolved.op?.clients?.map((c) => c.client_id)).toEqual(['web', 'spa']);
   });
 
   test('problems are reported with their paths, never the secret: shape first, then every cross check together', () => {
-    const problems = problemsOf(config({
-      enabled: true,
-      scopes: { profile: ['nickname'], 'reports:read': ['roles'], team: ['roles', 'aud'] },
-      clients: [
-        client({ token_endpoint_auth_method: 'none' }),
-        client({ client_id: 'web', client_secret: undefined, token_endpoint_auth_method: 'client_secret_post' }),
-        client({ client_id: 'fedgate', redirect_uris: ['http://web.example.com/cb', 'https://web.example.com/cb#frag', 'javascript:alert(1)', 'https://u:p@web.example.com/cb'] }),
-        client({ client_id: 'x', scopes: ['profile', 'unknown'], backchannel_logout_uri: 'http://internal.example/bcl', audience: 'not a uri' }),
-        client({ client_id: 'short', client_secret: 'too-short' }),
-      ],
-      ttl: { authorizationCode: 3600 },
-      extra: true,
-    }));
+    const problems = problemsOf(
+      config({
+        enabled: true,
+        scopes: { profile: ['nickname'], 'reports:read': ['roles'], team: ['roles', 'aud'] },
+        clients: [
+          client({ token_endpoint_auth_method: 'none' }),
+          client({ client_id: 'web', client_secret: undefined, token_endpoint_auth_method: 'client_secret_post' }),
+          client({
+            client_id: 'fedgate',
+            redirect_uris: ['http://web.example.com/cb', 'https://web.example.com/cb#frag', 'javascript:alert(1)', 'https://u:p@web.example.com/cb'],
+          }),
+          client({ client_id: 'x', scopes: ['profile', 'unknown'], backchannel_logout_uri: 'http://internal.example/bcl', audience: 'not a uri' }),
+          client({ client_id: 'short', client_secret: 'too-short' }),
+        ],
+        ttl: { authorizationCode: 3600 },
+        extra: true,
+      }),
+    );
     const paths = problems.map((p) => `${p.path}: ${p.message}`);
-    expect(paths).toEqual(expect.arrayContaining([
-      'op.extra: unknown key',
-      'op.ttl.authorizationCode: Too big: expected number to be <=600',
-      'op.clients[4].client_secret: must be at least 32 characters',
-    ]));
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        'op.extra: unknown key',
+        'op.ttl.authorizationCode: Too big: expected number to be <=600',
+        'op.clients[4].client_secret: must be at least 32 characters',
+      ]),
+    );
     // Shape errors stop before the cross checks; fix them and the rest is reported together.
-    const second = problemsOf(config({
-      enabled: true,
-      scopes: { profile: ['nickname'], 'reports:read': ['roles'], team: ['roles', 'aud'] },
-      clients: [
-        client({ token_endpoint_auth_method: 'none' }),
-        client({ client_id: 'web', client_secret: undefined, token_endpoint_auth_method: 'client_secret_post' }),
-        client({ client_id: 'fedgate', redirect_uris: ['http://web.example.com/cb', 'https://web.example.com/cb#frag', 'javascript:alert(1)', 'https://u:p@web.example.com/cb'] }),
-        client({ client_id: 'x', scopes: ['profile', 'unknown'], backchannel_logout_uri: 'http://internal.example/bcl', audience: 'not a uri' }),
-      ],
-    }), ).map((p) => `${p.path}: ${p.message}`);
-    expect(second).toEqual(expect.arrayContaining([
-      'op.scopes.profile: standard scopes cannot be redefined',
-      'op.scopes.reports:read: clashes with a local scope of tokens.scopes (those are access-token scopes)',
-      'op.scopes.team[1]: is a reserved claim and cannot be released by a scope',
-      'op.clients[0].client_secret: a public client (token_endpoint_auth_method "none") must not have a secret',
-      'op.clients[1].client_id: duplicate client_id',
-      'op.clients[1].client_secret: required for token_endpoint_auth_method "client_secret_post"',
-      'op.clients[2].client_id: "fedgate" is the gateway\'s own client id',
-      'op.clients[2].redirect_uris[0]: must be https (http only for loopback, or with allowInsecureRequests)',
-      'op.clients[2].redirect_uris[1]: must not contain a fragment',
-      'op.clients[2].redirect_uris[2]: must be an http(s) URL',
-      'op.clients[2].redirect_uris[3]: must not contain credentials',
-      'op.clients[3].scopes[1]: unknown scope: not standard, not in op.scopes, not in tokens.scopes',
-      'op.clients[3].scopes: must include "openid"',
-      'op.clients[3].backchannel_logout_uri: must be https (http only for loopback, or with allowInsecureRequests)',
-      'op.clients[3].audience: must be an absolute URI without fragment (RFC 8707 resource indicator)',
-    ]));
+    const second = problemsOf(
+      config({
+        enabled: true,
+        scopes: { profile: ['nickname'], 'reports:read': ['roles'], team: ['roles', 'aud'] },
+        clients: [
+          client({ token_endpoint_auth_method: 'none' }),
+          client({ client_id: 'web', client_secret: undefined, token_endpoint_auth_method: 'client_secret_post' }),
+          client({
+            client_id: 'fedgate',
+            redirect_uris: ['http://web.example.com/cb', 'https://web.example.com/cb#frag', 'javascript:alert(1)', 'https://u:p@web.example.com/cb'],
+          }),
+          client({ client_id: 'x', scopes: ['profile', 'unknown'], backchannel_logout_uri: 'http://internal.example/bcl', audience: 'not a uri' }),
+        ],
+      }),
+    ).map((p) => `${p.path}: ${p.message}`);
+    expect(second).toEqual(
+      expect.arrayContaining([
+        'op.scopes.profile: standard scopes cannot be redefined',
+        'op.scopes.reports:read: clashes with a local scope of tokens.scopes (those are access-token scopes)',
+        'op.scopes.team[1]: is a reserved claim and cannot be released by a scope',
+        'op.clients[0].client_secret: a public client (token_endpoint_auth_method "none") must not have a secret',
+        'op.clients[1].client_id: duplicate client_id',
+        'op.clients[1].client_secret: required for token_endpoint_auth_method "client_secret_post"',
+        'op.clients[2].client_id: "fedgate" is the gateway\'s own client id',
+        'op.clients[2].redirect_uris[0]: must be https (http only for loopback, or with allowInsecureRequests)',
+        'op.clients[2].redirect_uris[1]: must not contain a fragment',
+        'op.clients[2].redirect_uris[2]: must be an http(s) URL',
+        'op.clients[2].redirect_uris[3]: must not contain credentials',
+        'op.clients[3].scopes[1]: unknown scope: not standard, not in op.scopes, not in tokens.scopes',
+        'op.clients[3].scopes: must include "openid"',
+        'op.clients[3].backchannel_logout_uri: must be https (http only for loopback, or with allowInsecureRequests)',
+        'op.clients[3].audience: must be an absolute URI without fragment (RFC 8707 resource indicator)',
+      ]),
+    );
   });
 
   test('the issuer must be where clients discover it', () => {
-    const problems = problemsOf(config({ enabled: true, clients: [client()] }, { tokens: { keys: structuredClone(jwks), issuer: 'https://login.example.com' } }));
-    expect(problems).toEqual([{ path: 'tokens.issuer', message: 'must be https://app.example.com/auth (baseUrl + basePath) in broker mode, where clients discover the provider at the issuer' }]);
+    const problems = problemsOf(
+      config({ enabled: true, clients: [client()] }, { tokens: { keys: structuredClone(jwks), issuer: 'https://login.example.com' } }),
+    );
+    expect(problems).toEqual([
+      {
+        path: 'tokens.issuer',
+        message: 'must be https://app.example.com/auth (baseUrl + basePath) in broker mode, where clients discover the provider at the issuer',
+      },
+    ]);
   });
 
   test('with op.enabled false nothing is checked beyond the shape, and no broker route exists', () => {
-    const resolved = loadConfig(config({ enabled: false, clients: [client({ token_endpoint_auth_method: 'none' })] }), { registry: builtinConnectors, env: {} });
+    const resolved = loadConfig(config({ enabled: false, clients: [client({ token_endpoint_auth_method: 'none' })] }), {
+      registry: builtinConnectors,
+      env: {},
+    });
     expect(resolved.op?.enabled).toBe(false);
   });
 });
@@ -119,7 +146,7 @@ describe('broker mode off', () => {
   });
 
   test('discovery stays the local metadata and broker routes do not exist', async () => {
-    const doc = await (await fetch(`${stack.url}/auth/.well-known/openid-configuration`)).json() as Record<string, unknown>;
+    const doc = (await (await fetch(`${stack.url}/auth/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
     expect(doc.issuer).toBe(`${stack.url}/auth`);
     expect(doc).not.toHaveProperty('authorization_endpoint');
     const authorize = await fetch(`${stack.url}/auth/authorize?client_id=x`, { redirect: 'manual' });
@@ -147,7 +174,7 @@ describe('development mode: memory session store, on Express 4', () => {
     await rp?.close();
   });
 
-  test('broker mode runs on oidc-provider\'s memory adapter', async () => {
+  test("broker mode runs on oidc-provider's memory adapter", async () => {
     const broker = Object.assign(stack, { rp });
     const cfg = await discover(broker, { client_id: 'dev', client_secret: CLIENT_SECRET });
     const browser = stack.browser();
@@ -157,7 +184,7 @@ describe('development mode: memory session store, on Express 4', () => {
   });
 });
 
-describe('home-realm discovery with the client\'s login_hint', () => {
+describe("home-realm discovery with the client's login_hint", () => {
   let stack: Stack;
   let rp: RelyingParty;
   beforeAll(async () => {

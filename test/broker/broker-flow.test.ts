@@ -1,24 +1,41 @@
 import * as oidc from 'openid-client';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { CONFIDENTIAL_SECRET, authorize, decide, discover, exchange, signIn, signedIn, startBrokerStack, type BrokerClientSpec, type BrokerStack } from './helpers.js';
+import {
+  CONFIDENTIAL_SECRET,
+  authorize,
+  decide,
+  discover,
+  exchange,
+  signIn,
+  signedIn,
+  startBrokerStack,
+  type BrokerClientSpec,
+  type BrokerStack,
+} from './helpers.js';
 
 const trusted: BrokerClientSpec = { client_id: 'first-party', client_secret: CONFIDENTIAL_SECRET, trusted: true };
-const untrusted: BrokerClientSpec = { client_id: 'third-party', client_secret: CONFIDENTIAL_SECRET, scopes: ['openid', 'profile', 'email', 'team', 'offline_access', 'reports:read'] };
+const untrusted: BrokerClientSpec = {
+  client_id: 'third-party',
+  client_secret: CONFIDENTIAL_SECRET,
+  scopes: ['openid', 'profile', 'email', 'team', 'offline_access', 'reports:read'],
+};
 const spa: BrokerClientSpec = { client_id: 'spa' };
 
 let stack: BrokerStack;
 beforeAll(async () => {
-  stack = await startBrokerStack([trusted, untrusted, spa], { op: { accounts: { bob: { email: 'bob@example.com', email_verified: true, name: 'Bob Example', roles: [] } } } });
+  stack = await startBrokerStack([trusted, untrusted, spa], {
+    op: { accounts: { bob: { email: 'bob@example.com', email_verified: true, name: 'Bob Example', roles: [] } } },
+  });
 });
 afterAll(async () => {
   await stack?.close();
 });
 
 describe('discovery', () => {
-  test('one issuer: the provider metadata at /auth, with fedgate\'s JWKS and userinfo routes', async () => {
+  test("one issuer: the provider metadata at /auth, with fedgate's JWKS and userinfo routes", async () => {
     const res = await fetch(`${stack.url}/auth/.well-known/openid-configuration`);
     expect(res.status).toBe(200);
-    const doc = await res.json() as Record<string, unknown>;
+    const doc = (await res.json()) as Record<string, unknown>;
     expect(doc).toMatchObject({
       issuer: `${stack.url}/auth`,
       authorization_endpoint: `${stack.url}/auth/authorize`,
@@ -35,14 +52,14 @@ describe('discovery', () => {
       if (name.endsWith('alg_values_supported')) expect(value).not.toContain('none');
     }
     // The JWKS there is the local one: the same keys sign the app's tokens and the clients'.
-    const jwks = await (await fetch(`${stack.url}/auth/jwks.json`)).json() as { keys: Array<Record<string, unknown>> };
+    const jwks = (await (await fetch(`${stack.url}/auth/jwks.json`)).json()) as { keys: Array<Record<string, unknown>> };
     expect(jwks.keys).toHaveLength(1);
     expect(jwks.keys[0]).not.toHaveProperty('d');
   });
 });
 
 describe('trusted client', () => {
-  test('signs in through the upstream without a consent page; tokens come from fedgate\'s key', async () => {
+  test("signs in through the upstream without a consent page; tokens come from fedgate's key", async () => {
     const config = await discover(stack, trusted);
     const browser = stack.browser();
     const attempt = await authorize(stack, config, browser);
@@ -51,19 +68,32 @@ describe('trusted client', () => {
     expect(attempt.result.chain.some((u) => u.includes('/auth/interaction/'))).toBe(true);
     const tokens = await exchange(config, attempt);
     const claims = tokens.claims()!;
-    expect(claims).toMatchObject({ iss: `${stack.url}/auth`, sub: 'corp|alice', aud: 'first-party', email: 'alice@example.com', name: 'Alice Example', nonce: attempt.nonce });
-    const jwks = await (await fetch(`${stack.url}/auth/jwks.json`)).json() as { keys: Array<{ kid: string }> };
+    expect(claims).toMatchObject({
+      iss: `${stack.url}/auth`,
+      sub: 'corp|alice',
+      aud: 'first-party',
+      email: 'alice@example.com',
+      name: 'Alice Example',
+      nonce: attempt.nonce,
+    });
+    const jwks = (await (await fetch(`${stack.url}/auth/jwks.json`)).json()) as { keys: Array<{ kid: string }> };
     expect(decodeProtectedHeader(tokens.id_token!).kid).toBe(jwks.keys[0]!.kid);
     // RFC 9068 access token for the app's API (tokens.audience), signed by the same key.
     expect(decodeProtectedHeader(tokens.access_token)).toMatchObject({ typ: 'at+jwt', alg: 'ES256', kid: jwks.keys[0]!.kid });
-    expect(decodeJwt(tokens.access_token)).toMatchObject({ iss: `${stack.url}/auth`, aud: stack.url, sub: 'corp|alice', client_id: 'first-party', scope: 'openid profile email' });
+    expect(decodeJwt(tokens.access_token)).toMatchObject({
+      iss: `${stack.url}/auth`,
+      aud: stack.url,
+      sub: 'corp|alice',
+      client_id: 'first-party',
+      scope: 'openid profile email',
+    });
     // The user now has a fedgate session at the app too.
     expect(await signedIn(stack, browser)).toBe(true);
   });
 });
 
 describe('sessions', () => {
-  test('the provider never signs in someone other than the fedgate session\'s user', async () => {
+  test("the provider never signs in someone other than the fedgate session's user", async () => {
     const config = await discover(stack, trusted);
     const browser = stack.browser();
     expect((await signIn(stack, config, browser)).claims()!.sub).toBe('corp|alice');
@@ -143,20 +173,32 @@ describe('untrusted client: consent', () => {
       browser.post(page.url, fields, { headers: { accept: 'application/json', ...headers } });
     const wrong = await post({ form_token: 'x'.repeat(43), decision: 'approve' });
     expect(wrong.status).toBe(403);
-    expect(wrong.json()).toEqual({ error: 'form_token_invalid', code: 'FORM_TOKEN_INVALID', message: 'The form expired or did not come from this site; return to the application and start again.' });
+    expect(wrong.json()).toEqual({
+      error: 'form_token_invalid',
+      code: 'FORM_TOKEN_INVALID',
+      message: 'The form expired or did not come from this site; return to the application and start again.',
+    });
     // The token is single use: the failed attempt above consumed it.
     const token = /name="form_token" value="([^"]+)"/.exec(page.body)![1]!;
     expect((await post({ form_token: token, decision: 'approve' })).status).toBe(403);
     const fresh = await authorize(stack, config, browser, { scope: 'openid profile' });
     const freshToken = /name="form_token" value="([^"]+)"/.exec(fresh.result.body)![1]!;
-    const cross = await browser.post(fresh.result.url, { form_token: freshToken, decision: 'approve' }, { headers: { accept: 'application/json', origin: 'https://evil.example' } });
+    const cross = await browser.post(
+      fresh.result.url,
+      { form_token: freshToken, decision: 'approve' },
+      { headers: { accept: 'application/json', origin: 'https://evil.example' } },
+    );
     expect(cross.status).toBe(403);
     expect(cross.json()).toMatchObject({ code: 'FORM_TOKEN_INVALID' });
     // Another browser (no interaction cookie) cannot use the step at all.
     const other = stack.browser();
     const stranger = await other.post(fresh.result.url, { form_token: freshToken, decision: 'approve' }, { headers: { accept: 'application/json' } });
     expect(stranger.status).toBe(400);
-    expect(stranger.json()).toEqual({ error: 'interaction_invalid', code: 'INTERACTION_INVALID', message: 'This sign-in step has expired or is not valid here; return to the application and start again.' });
+    expect(stranger.json()).toEqual({
+      error: 'interaction_invalid',
+      code: 'INTERACTION_INVALID',
+      message: 'This sign-in step has expired or is not valid here; return to the application and start again.',
+    });
   });
 
   test('scopes granted before skip the consent page, across sessions; a new scope brings it back for that scope only', async () => {
@@ -205,7 +247,7 @@ describe('claims follow the granted scopes', () => {
     expect(info).not.toHaveProperty('preferred_username');
   });
 
-  test('local scopes the user holds become access-token scopes the app\'s own API accepts', async () => {
+  test("local scopes the user holds become access-token scopes the app's own API accepts", async () => {
     const config = await discover(stack, untrusted);
     const browser = stack.browser();
     let attempt = await authorize(stack, config, browser, { scope: 'openid reports:read' });
@@ -274,7 +316,11 @@ describe('withdrawal at /auth/consents', () => {
     expect(anonymousPage.status).toBe(302);
     expect(anonymousPage.location).toBe(`${stack.url}/auth/login?returnTo=%2Fauth%2Fconsents`);
     const browser = await stack.login();
-    const res = await browser.post(`${stack.url}/auth/consents`, { client_id: 'third-party', form_token: 'forged' }, { headers: { accept: 'application/json' } });
+    const res = await browser.post(
+      `${stack.url}/auth/consents`,
+      { client_id: 'third-party', form_token: 'forged' },
+      { headers: { accept: 'application/json' } },
+    );
     expect(res.status).toBe(403);
     expect(res.json()).toEqual({ error: 'form_token_invalid', code: 'FORM_TOKEN_INVALID', message: 'The form expired or did not come from this site.' });
   });
@@ -322,8 +368,11 @@ describe('other endpoints', () => {
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
     const url = await oidc.buildAuthorizationUrlWithPAR(config, {
-      redirect_uri: stack.rp.callback, scope: 'openid email', state,
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+      redirect_uri: stack.rp.callback,
+      scope: 'openid email',
+      state,
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
     });
     expect(url.searchParams.get('request_uri')).toMatch(/^urn:ietf:params:oauth:request_uri:/);
     const result = await stack.browser().follow(url.href, { maxRedirects: 20, stopAt: (u) => u.origin === stack.rp.url });
@@ -340,7 +389,7 @@ describe('other endpoints', () => {
 });
 
 describe('storage', () => {
-  test('every key fedgate wrote to Redis, the provider\'s included, has a TTL', async () => {
+  test("every key fedgate wrote to Redis, the provider's included, has a TTL", async () => {
     const client = stack.redis.client();
     try {
       await signIn(stack, await discover(stack, trusted), stack.browser(), { scope: 'openid offline_access', prompt: 'consent' });

@@ -21,10 +21,11 @@ let appPolicy: string = 'no-referrer';
 
 beforeAll(async () => {
   stack = await startBrokerStack([untrusted], {
-    before: (app) => app.use((_req, res, next) => {
-      res.setHeader('Referrer-Policy', appPolicy);
-      next();
-    }),
+    before: (app) =>
+      app.use((_req, res, next) => {
+        res.setHeader('Referrer-Policy', appPolicy);
+        next();
+      }),
   });
   browser = await launchChromium();
 }, 60_000);
@@ -51,8 +52,11 @@ async function toConsentPage(page: Page, config: oidc.Configuration): Promise<{ 
   const verifier = oidc.randomPKCECodeVerifier();
   const state = oidc.randomState();
   const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: stack.rp.callback, scope: 'openid profile email', state,
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+    redirect_uri: stack.rp.callback,
+    scope: 'openid profile email',
+    state,
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
   });
   await page.goto(url.href);
   await page.getByRole('button', { name: 'Allow' }).waitFor({ state: 'visible', timeout: 10_000 });
@@ -194,13 +198,21 @@ describe('HTTP: the same-origin signals of a form post', () => {
     const step = await consentStep(b);
     const res = await b.post(step.url, { form_token: step.token, decision: 'approve' }, { headers: { ...json, ...headers } });
     expect(res.status).toBe(403);
-    expect(res.json()).toEqual({ error: 'form_token_invalid', code: 'FORM_TOKEN_INVALID', message: 'The form expired or did not come from this site; return to the application and start again.' });
+    expect(res.json()).toEqual({
+      error: 'form_token_invalid',
+      code: 'FORM_TOKEN_INVALID',
+      message: 'The form expired or did not come from this site; return to the application and start again.',
+    });
   });
 
   test('consent with Origin: null and Sec-Fetch-Site: same-origin is accepted; a wrong token still is not', async () => {
     const b = stack.browser();
     const bad = await consentStep(b);
-    const refused = await b.post(bad.url, { form_token: 'x'.repeat(43), decision: 'approve' }, { headers: { ...json, origin: 'null', 'sec-fetch-site': 'same-origin' } });
+    const refused = await b.post(
+      bad.url,
+      { form_token: 'x'.repeat(43), decision: 'approve' },
+      { headers: { ...json, origin: 'null', 'sec-fetch-site': 'same-origin' } },
+    );
     expect(refused.status).toBe(403);
     const step = await consentStep(b);
     const res = await b.post(step.url, { form_token: step.token, decision: 'approve' }, { headers: { origin: 'null', 'sec-fetch-site': 'same-origin' } });
@@ -243,9 +255,17 @@ describe('HTTP: the same-origin signals of a form post', () => {
       expect(refused.status).toBe(403);
       expect(refused.json()).toEqual({ error: 'form_token_invalid', code: 'FORM_TOKEN_INVALID', message: 'The form did not come from this site.' });
     }
-    const forged = await b.post(`${stack.url}/auth/consents`, { client_id: 'third-party', form_token: 'forged' }, { headers: { ...json, origin: 'null', 'sec-fetch-site': 'same-origin' } });
+    const forged = await b.post(
+      `${stack.url}/auth/consents`,
+      { client_id: 'third-party', form_token: 'forged' },
+      { headers: { ...json, origin: 'null', 'sec-fetch-site': 'same-origin' } },
+    );
     expect(forged.status).toBe(403);
-    const ok = await b.post(`${stack.url}/auth/consents`, { client_id: 'third-party', form_token: token }, { headers: { origin: 'null', 'sec-fetch-site': 'same-origin' } });
+    const ok = await b.post(
+      `${stack.url}/auth/consents`,
+      { client_id: 'third-party', form_token: token },
+      { headers: { origin: 'null', 'sec-fetch-site': 'same-origin' } },
+    );
     expect(ok.status).toBe(303);
     expect((await b.get(`${stack.url}/auth/consents`, { headers: json })).json()).toEqual({ consents: [] });
   });
@@ -258,7 +278,9 @@ test('the 403 page: "Sign in with another account" ends the session and asks the
   expect(first).toBeDefined();
   const denied = await b.get(`${stack.url}/admin`, { headers: { accept: 'text/html' } });
   expect(denied.status).toBe(403);
-  const href = /href="([^"]+)"[^>]*>Sign in with another account/.exec(denied.body)?.[1]?.replace(/&#(\d+);/g, (_m, c: string) => String.fromCharCode(Number(c)));
+  const href = /href="([^"]+)"[^>]*>Sign in with another account/
+    .exec(denied.body)?.[1]
+    ?.replace(/&#(\d+);/g, (_m, c: string) => String.fromCharCode(Number(c)));
   expect(href).toBeDefined();
   const before = stack.op.authorizationRequests.length;
   await b.follow(`${stack.url}${href!}`);

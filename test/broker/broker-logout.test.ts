@@ -11,7 +11,12 @@ const silent: BrokerClientSpec = { client_id: 'silent', client_secret: CONFIDENT
 /** Verifies a logout token the client received, the way a client would: with fedgate's JWKS. */
 async function verifyLogoutToken(stack: BrokerStack, token: string, clientId: string) {
   const jwks = createRemoteJWKSet(new URL(`${stack.url}/auth/jwks.json`));
-  const { payload, protectedHeader } = await jwtVerify(token, jwks, { issuer: `${stack.url}/auth`, audience: clientId, typ: 'logout+jwt', algorithms: ['ES256'] });
+  const { payload, protectedHeader } = await jwtVerify(token, jwks, {
+    issuer: `${stack.url}/auth`,
+    audience: clientId,
+    typ: 'logout+jwt',
+    algorithms: ['ES256'],
+  });
   expect(protectedHeader.typ).toBe('logout+jwt');
   expect(payload.events).toEqual({ 'http://schemas.openid.net/event/backchannel-logout': {} });
   expect(payload).not.toHaveProperty('nonce');
@@ -41,10 +46,18 @@ describe('logout chain', () => {
     const before = stack.rp.logoutTokens.length;
 
     const now = Math.floor(Date.now() / 1000);
-    const upstreamToken = await signWithSharedKey({
-      iss: stack.op.issuer, aud: DEFAULT_CLIENT_ID, iat: now, exp: now + 120, jti: randomUUID(), sub: 'alice',
-      events: { 'http://schemas.openid.net/event/backchannel-logout': {} },
-    }, { typ: 'logout+jwt' });
+    const upstreamToken = await signWithSharedKey(
+      {
+        iss: stack.op.issuer,
+        aud: DEFAULT_CLIENT_ID,
+        iat: now,
+        exp: now + 120,
+        jti: randomUUID(),
+        sub: 'alice',
+        events: { 'http://schemas.openid.net/event/backchannel-logout': {} },
+      },
+      { typ: 'logout+jwt' },
+    );
     const res = await fetch(`${stack.url}/auth/backchannel-logout/corp`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },

@@ -6,10 +6,26 @@
 import * as oidc from 'openid-client';
 import { decodeJwt } from 'jose';
 import { waitFor } from '../fixtures/ports.js';
-import { CONFIDENTIAL_SECRET, authorize, decide, discover, exchange, revokeAndLogOut, signedIn, startBrokerStack, type BrokerClientSpec, type BrokerStack } from './helpers.js';
+import {
+  CONFIDENTIAL_SECRET,
+  authorize,
+  decide,
+  discover,
+  exchange,
+  revokeAndLogOut,
+  signedIn,
+  startBrokerStack,
+  type BrokerClientSpec,
+  type BrokerStack,
+} from './helpers.js';
 import { recordSecret } from '../fixtures/secret-scan.js';
 
-const untrusted: BrokerClientSpec = { client_id: 'revoker', client_secret: CONFIDENTIAL_SECRET, scopes: ['openid', 'profile', 'email', 'offline_access'], backchannel: true };
+const untrusted: BrokerClientSpec = {
+  client_id: 'revoker',
+  client_secret: CONFIDENTIAL_SECRET,
+  scopes: ['openid', 'profile', 'email', 'offline_access'],
+  backchannel: true,
+};
 const other: BrokerClientSpec = { client_id: 'other', client_secret: CONFIDENTIAL_SECRET, scopes: ['openid', 'email', 'offline_access'] };
 
 let stack: BrokerStack;
@@ -33,7 +49,7 @@ async function consentedTokens(client: BrokerClientSpec) {
 
 const userinfoStatus = async (token: string) => (await fetch(`${stack.url}/auth/userinfo`, { headers: { authorization: `Bearer ${token}` } })).status;
 
-test('revoking a refresh token ends the client\'s tokens but keeps the consent: the next login asks nothing', async () => {
+test("revoking a refresh token ends the client's tokens but keeps the consent: the next login asks nothing", async () => {
   const { config, browser, tokens } = await consentedTokens(untrusted);
   const rotated = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
   recordSecret(rotated.refresh_token);
@@ -55,7 +71,7 @@ test('revoking a refresh token ends the client\'s tokens but keeps the consent: 
   expect(await userinfoStatus(fresh.access_token)).toBe(200);
 });
 
-test('a client cannot revoke another client\'s token, and its own revocation leaves the other client alone', async () => {
+test("a client cannot revoke another client's token, and its own revocation leaves the other client alone", async () => {
   const mine = await consentedTokens(untrusted);
   const theirs = await consentedTokens(other);
   // Revoking someone else's token is silently ignored (RFC 7009 §2.2: 200 either way).
@@ -80,7 +96,9 @@ test('withdrawal by the user still ends the consent after a client revoked', asy
 
 test('a JWT access token cannot be revoked at /auth/revoke: unsupported_token_type (documented)', async () => {
   const { config, tokens } = await consentedTokens(untrusted);
-  await expect(oidc.tokenRevocation(config, tokens.access_token, { token_type_hint: 'access_token' })).rejects.toMatchObject({ error: 'unsupported_token_type' });
+  await expect(oidc.tokenRevocation(config, tokens.access_token, { token_type_hint: 'access_token' })).rejects.toMatchObject({
+    error: 'unsupported_token_type',
+  });
   // It keeps working at userinfo until it expires or its grant's refresh token is revoked.
   expect(await userinfoStatus(tokens.access_token)).toBe(200);
 });

@@ -46,19 +46,23 @@ describe('refresh-token family lifetime', () => {
     // alive for ever, the absolute one ends it REFRESH_TTL seconds after the first issue. This
     // waits on the wall clock: broker mode's token lifetimes run on oidc-provider's own clock
     // (Date.now, also lib/broker/provider.ts refreshTokenTtl), which FedgateOptions.now does not reach.
-    const refusal = await waitFor('the refresh-token family to end', async () => {
-      try {
-        const next = await oidc.refreshTokenGrant(config, refreshToken);
-        expect(next.refresh_token).toBeDefined();
-        expect(next.refresh_token).not.toBe(refreshToken);
-        refreshToken = next.refresh_token!;
-        rotations++;
-        return undefined;
-      } catch (err) {
-        if (err instanceof oidc.ResponseBodyError) return err;
-        throw err;
-      }
-    }, { timeoutMs: (REFRESH_TTL + 4) * 1000, intervalMs: 250 });
+    const refusal = await waitFor(
+      'the refresh-token family to end',
+      async () => {
+        try {
+          const next = await oidc.refreshTokenGrant(config, refreshToken);
+          expect(next.refresh_token).toBeDefined();
+          expect(next.refresh_token).not.toBe(refreshToken);
+          refreshToken = next.refresh_token!;
+          rotations++;
+          return undefined;
+        } catch (err) {
+          if (err instanceof oidc.ResponseBodyError) return err;
+          throw err;
+        }
+      },
+      { timeoutMs: (REFRESH_TTL + 4) * 1000, intervalMs: 250 },
+    );
     const endedAfter = Date.now() - firstIssued;
     expect(rotations).toBeGreaterThan(3);
     expect(refusal.error).toBe('invalid_grant');

@@ -15,7 +15,12 @@ import { CONFIDENTIAL_SECRET, authorize, discover, startBrokerStack, type Broker
 // Tokens come from a real token endpoint call of openid-client 6 (a third-party client with its
 // own DPoP implementation); attack proofs are built with jose.
 
-const client: BrokerClientSpec = { client_id: 'dpop-app', client_secret: CONFIDENTIAL_SECRET, trusted: true, scopes: ['openid', 'profile', 'email', 'offline_access'] };
+const client: BrokerClientSpec = {
+  client_id: 'dpop-app',
+  client_secret: CONFIDENTIAL_SECRET,
+  trusted: true,
+  scopes: ['openid', 'profile', 'email', 'offline_access'],
+};
 const spa: BrokerClientSpec = { client_id: 'dpop-spa', trusted: true };
 
 let stack: BrokerStack;
@@ -29,9 +34,18 @@ async function dpopTokens(pair: KeyPair, scope = 'openid profile email') {
   const browser = stack.browser();
   const attempt = await authorize(stack, config, browser, { scope });
   if (!attempt.result.stoppedAt) throw new Error(`no code: ${attempt.result.status} ${attempt.result.body.slice(0, 200)}`);
-  return oidc.authorizationCodeGrant(config, new URL(attempt.result.stoppedAt), {
-    pkceCodeVerifier: attempt.verifier, expectedState: attempt.state, expectedNonce: attempt.nonce, idTokenExpected: true,
-  }, undefined, { DPoP: oidc.getDPoPHandle(config, pair) });
+  return oidc.authorizationCodeGrant(
+    config,
+    new URL(attempt.result.stoppedAt),
+    {
+      pkceCodeVerifier: attempt.verifier,
+      expectedState: attempt.state,
+      expectedNonce: attempt.nonce,
+      idTokenExpected: true,
+    },
+    undefined,
+    { DPoP: oidc.getDPoPHandle(config, pair) },
+  );
 }
 
 interface ProofOptions {
@@ -51,15 +65,19 @@ const athOf = (token: string) => createHash('sha256').update(token).digest('base
 /** A DPoP proof JWT (RFC 9449 §4.2) built with jose, every member overridable. */
 async function proof(token: string | undefined, url: string, opts: ProofOptions = {}): Promise<string> {
   const keys = opts.keys ?? keyPair;
-  const jwk = opts.jwk ?? await jose.exportJWK(keys.publicKey);
-  const ath = opts.ath === null ? undefined : opts.ath ?? (token ? athOf(token) : undefined);
+  const jwk = opts.jwk ?? (await jose.exportJWK(keys.publicKey));
+  const ath = opts.ath === null ? undefined : (opts.ath ?? (token ? athOf(token) : undefined));
   return new jose.SignJWT({ htm: opts.htm ?? 'GET', htu: opts.htu ?? url, jti: opts.jti ?? randomUUID(), ...(ath !== undefined ? { ath } : {}) })
     .setProtectedHeader({ alg: 'ES256', typ: opts.typ ?? 'dpop+jwt', jwk })
     .setIssuedAt(opts.iat ?? Math.floor(Date.now() / 1000))
     .sign(keys.privateKey);
 }
 
-interface Answer { status: number; challenge: string | null; body: Record<string, unknown> }
+interface Answer {
+  status: number;
+  challenge: string | null;
+  body: Record<string, unknown>;
+}
 
 async function call(path: string, headers: Record<string, string>, method = 'GET'): Promise<Answer> {
   const res = await fetch(`${stack.url}${path}`, { method, headers: { accept: 'application/json', ...headers }, redirect: 'manual' });
@@ -109,7 +127,7 @@ afterAll(async () => {
 
 describe('issuing', () => {
   test('discovery advertises DPoP, and a token request with a proof yields a token bound to its key', async () => {
-    const doc = await (await fetch(`${stack.url}/auth/.well-known/openid-configuration`)).json() as Record<string, unknown>;
+    const doc = (await (await fetch(`${stack.url}/auth/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
     expect(doc.dpop_signing_alg_values_supported).toEqual(expect.arrayContaining(['ES256']));
     expect(bound.tokenType.toLowerCase()).toBe('dpop');
     expect(jose.decodeJwt(bound.accessToken).cnf).toEqual({ jkt: bound.jkt });
@@ -120,7 +138,15 @@ describe('openid-client 6 as the client (its own DPoP implementation)', () => {
   test('requireAuth() accepts the bound token with its proofs, request after request', async () => {
     const dpop = oidc.getDPoPHandle(config, keyPair);
     for (let i = 0; i < 3; i++) {
-      const res = await oidc.fetchProtectedResource(config, bound.accessToken, new URL(`${stack.url}/dashboard?round=${i}`), 'GET', undefined, new Headers({ accept: 'application/json' }), { DPoP: dpop });
+      const res = await oidc.fetchProtectedResource(
+        config,
+        bound.accessToken,
+        new URL(`${stack.url}/dashboard?round=${i}`),
+        'GET',
+        undefined,
+        new Headers({ accept: 'application/json' }),
+        { DPoP: dpop },
+      );
       expect(res.status).toBe(200);
       expect(await res.json()).toMatchObject({ sub: 'corp|alice', via: 'bearer' });
     }
@@ -135,7 +161,9 @@ describe('openid-client 6 as the client (its own DPoP implementation)', () => {
     const dpop = oidc.getDPoPHandle(config, keyPair);
     const refreshed = await oidc.refreshTokenGrant(config, bound.refreshToken!, undefined, { DPoP: dpop });
     expect(jose.decodeJwt(refreshed.access_token).cnf).toEqual({ jkt: bound.jkt });
-    const res = await oidc.fetchProtectedResource(config, refreshed.access_token, new URL(`${stack.url}/dashboard`), 'GET', undefined, undefined, { DPoP: dpop });
+    const res = await oidc.fetchProtectedResource(config, refreshed.access_token, new URL(`${stack.url}/dashboard`), 'GET', undefined, undefined, {
+      DPoP: dpop,
+    });
     expect(res.status).toBe(200);
     // ...and as a bearer token it is refused.
     expectBindingRefused(await call('/dashboard', { authorization: `Bearer ${refreshed.access_token}` }));
@@ -147,14 +175,28 @@ describe('public clients', () => {
     const spaConfig = await discover(stack, spa);
     const pair = await oidc.randomDPoPKeyPair('ES256');
     const attempt = await authorize(stack, spaConfig, stack.browser());
-    const tokens = await oidc.authorizationCodeGrant(spaConfig, new URL(attempt.result.stoppedAt!), {
-      pkceCodeVerifier: attempt.verifier, expectedState: attempt.state, expectedNonce: attempt.nonce,
-    }, undefined, { DPoP: oidc.getDPoPHandle(spaConfig, pair) });
+    const tokens = await oidc.authorizationCodeGrant(
+      spaConfig,
+      new URL(attempt.result.stoppedAt!),
+      {
+        pkceCodeVerifier: attempt.verifier,
+        expectedState: attempt.state,
+        expectedNonce: attempt.nonce,
+      },
+      undefined,
+      { DPoP: oidc.getDPoPHandle(spaConfig, pair) },
+    );
     expect(tokens.refresh_token).toBeDefined();
-    const refusal = (p: Promise<unknown>) => p.then(() => 'accepted', (err: unknown) => (err instanceof oidc.ResponseBodyError ? err.error : String(err)));
+    const refusal = (p: Promise<unknown>) =>
+      p.then(
+        () => 'accepted',
+        (err: unknown) => (err instanceof oidc.ResponseBodyError ? err.error : String(err)),
+      );
     expect(await refusal(oidc.refreshTokenGrant(spaConfig, tokens.refresh_token!))).toBe('invalid_grant');
     const other = await oidc.randomDPoPKeyPair('ES256');
-    expect(await refusal(oidc.refreshTokenGrant(spaConfig, tokens.refresh_token!, undefined, { DPoP: oidc.getDPoPHandle(spaConfig, other) }))).toBe('invalid_grant');
+    expect(await refusal(oidc.refreshTokenGrant(spaConfig, tokens.refresh_token!, undefined, { DPoP: oidc.getDPoPHandle(spaConfig, other) }))).toBe(
+      'invalid_grant',
+    );
     const refreshed = await oidc.refreshTokenGrant(spaConfig, tokens.refresh_token!, undefined, { DPoP: oidc.getDPoPHandle(spaConfig, pair) });
     expect(jose.decodeJwt(refreshed.access_token).cnf).toEqual({ jkt: await jose.calculateJwkThumbprint(await jose.exportJWK(pair.publicKey)) });
   });
@@ -168,10 +210,13 @@ describe('the binding holds', () => {
     expect((await withProof('/dashboard?x=1')).status).toBe(200);
   });
 
-  test.each(['/dashboard', '/auth/userinfo'])('%s: the bound token as a plain bearer token is refused (no downgrade), even once verified and cached', async (path) => {
-    expect((await withProof(path)).status).toBe(200);
-    for (let i = 0; i < 2; i++) expectBindingRefused(await call(path, { authorization: `Bearer ${bound.accessToken}` }));
-  });
+  test.each(['/dashboard', '/auth/userinfo'])(
+    '%s: the bound token as a plain bearer token is refused (no downgrade), even once verified and cached',
+    async (path) => {
+      expect((await withProof(path)).status).toBe(200);
+      for (let i = 0; i < 2; i++) expectBindingRefused(await call(path, { authorization: `Bearer ${bound.accessToken}` }));
+    },
+  );
 
   test.each(['/dashboard', '/auth/userinfo'])('%s: DPoP scheme without a proof is refused', async (path) => {
     expectProofRefused(await call(path, { authorization: `DPoP ${bound.accessToken}` }));
@@ -191,13 +236,16 @@ describe('the binding holds', () => {
   test('the jti guard lives in Redis (with a TTL): a proof used at one instance is refused at another behind the same URL', async () => {
     const direct = stack.redis.client();
     const app = express();
-    const second = fedgate({
-      baseUrl: stack.url,
-      allowInsecureRequests: true,
-      session: { secret: SESSION_SECRET, redis: { url: stack.redis.url } },
-      tokens: { keys: (await testKeys()) as { keys: Record<string, unknown>[] } },
-      connectors: [{ id: 'corp', type: 'oidc', issuer: stack.op.issuer, clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET }],
-    } as ConfigInput, { logger: recordingLogger() });
+    const second = fedgate(
+      {
+        baseUrl: stack.url,
+        allowInsecureRequests: true,
+        session: { secret: SESSION_SECRET, redis: { url: stack.redis.url } },
+        tokens: { keys: (await testKeys()) as { keys: Record<string, unknown>[] } },
+        connectors: [{ id: 'corp', type: 'oidc', issuer: stack.op.issuer, clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET }],
+      } as ConfigInput,
+      { logger: recordingLogger() },
+    );
     app.use(second);
     app.get('/dashboard', requireAuth(), (req, res) => res.json({ sub: req.auth.sub }));
     const server = createServer(app);
@@ -205,7 +253,8 @@ describe('the binding holds', () => {
     try {
       const before = new Set(await direct.keys('fedgate:dpop:*'));
       const p = await proof(bound.accessToken, `${stack.url}/dashboard`);
-      const send = (origin: string) => fetch(`${origin}/dashboard`, { headers: { authorization: `DPoP ${bound.accessToken}`, dpop: p, accept: 'application/json' } });
+      const send = (origin: string) =>
+        fetch(`${origin}/dashboard`, { headers: { authorization: `DPoP ${bound.accessToken}`, dpop: p, accept: 'application/json' } });
       expect((await send(stack.url)).status).toBe(200);
       const added = (await direct.keys('fedgate:dpop:*')).filter((k) => !before.has(k));
       expect(added).toHaveLength(1);
@@ -216,7 +265,9 @@ describe('the binding holds', () => {
       expect(replay.status).toBe(401);
       expect(await replay.json()).toMatchObject({ code: 'DPOP_PROOF_INVALID' });
       // Control: a fresh proof is accepted by the second instance.
-      const fresh = await fetch(`http://127.0.0.1:${port}/dashboard`, { headers: { authorization: `DPoP ${bound.accessToken}`, dpop: await proof(bound.accessToken, `${stack.url}/dashboard`), accept: 'application/json' } });
+      const fresh = await fetch(`http://127.0.0.1:${port}/dashboard`, {
+        headers: { authorization: `DPoP ${bound.accessToken}`, dpop: await proof(bound.accessToken, `${stack.url}/dashboard`), accept: 'application/json' },
+      });
       expect(fresh.status).toBe(200);
     } finally {
       await second.close();
@@ -235,10 +286,13 @@ describe('the binding holds', () => {
     ['wrong ath', async () => ({ ath: athOf('another token') })],
     ['no ath', async () => ({ ath: null })],
     ['typ JWT', async () => ({ typ: 'JWT' })],
-    ['a private key in the jwk header', async () => {
-      const pair = await jose.generateKeyPair('ES256', { extractable: true });
-      return { keys: pair, jwk: await jose.exportJWK(pair.privateKey) };
-    }],
+    [
+      'a private key in the jwk header',
+      async () => {
+        const pair = await jose.generateKeyPair('ES256', { extractable: true });
+        return { keys: pair, jwk: await jose.exportJWK(pair.privateKey) };
+      },
+    ],
     ['a jwk header that does not match the signing key', async () => ({ jwk: await jose.exportJWK((await jose.generateKeyPair('ES256')).publicKey) })],
   ])('%s is refused at requireAuth() and /auth/userinfo', async (_name, opts) => {
     expectProofRefused(await withProof('/dashboard', bound.accessToken, await opts()));
@@ -254,7 +308,7 @@ describe('the binding holds', () => {
     expectProofRefused(await call('/dashboard', { authorization: `DPoP ${bound.accessToken}`, dpop: hs }));
   });
 
-  test('a valid proof from another key (the token thief\'s) is refused', async () => {
+  test("a valid proof from another key (the token thief's) is refused", async () => {
     const thief = await jose.generateKeyPair('ES256');
     const a = await withProof('/dashboard', bound.accessToken, { keys: thief });
     expectBindingRefused(a);
@@ -273,7 +327,11 @@ describe('tokens that are not bound', () => {
   test('an unbound broker token works as Bearer, and is refused with the DPoP scheme (RFC 9449 §7.1)', async () => {
     const browser = stack.browser();
     const attempt = await authorize(stack, config, browser);
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(attempt.result.stoppedAt!), { pkceCodeVerifier: attempt.verifier, expectedState: attempt.state, expectedNonce: attempt.nonce });
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(attempt.result.stoppedAt!), {
+      pkceCodeVerifier: attempt.verifier,
+      expectedState: attempt.state,
+      expectedNonce: attempt.nonce,
+    });
     expect(tokens.token_type.toLowerCase()).toBe('bearer');
     expect(jose.decodeJwt(tokens.access_token).cnf).toBeUndefined();
     expect((await call('/dashboard', { authorization: `Bearer ${tokens.access_token}` })).status).toBe(200);

@@ -35,8 +35,12 @@ export async function startRelyingParty(): Promise<RelyingParty> {
     const to = String(req.query.to ?? '');
     const method = req.query.post === '1' ? 'post' : 'get';
     const escaped = to.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-    res.type('html').send(`<!doctype html><title>elsewhere</title><a id="go" href="${escaped}">go</a>`
-      + `<form method="${method}" action="${escaped}"><button id="submit" type="submit">submit</button></form>`);
+    res
+      .type('html')
+      .send(
+        `<!doctype html><title>elsewhere</title><a id="go" href="${escaped}">go</a>`
+          + `<form method="${method}" action="${escaped}"><button id="submit" type="submit">submit</button></form>`,
+      );
   });
   const server: Server = createServer(app);
   const port = await listenEphemeral(server);
@@ -58,7 +62,10 @@ export interface BrokerStack extends Stack {
 }
 
 /** Starts Redis, the upstream OP and the app with fedgate in broker mode for the given clients. */
-export async function startBrokerStack(clients: BrokerClientSpec[], extra: StackOptions & { op?: StackOptions['op']; opBlock?: Record<string, unknown> } = {}): Promise<BrokerStack> {
+export async function startBrokerStack(
+  clients: BrokerClientSpec[],
+  extra: StackOptions & { op?: StackOptions['op']; opBlock?: Record<string, unknown> } = {},
+): Promise<BrokerStack> {
   const rp = await startRelyingParty();
   const { opBlock, config: editConfig, ...rest } = extra;
   const stack = await startStack({
@@ -85,7 +92,13 @@ export async function startBrokerStack(clients: BrokerClientSpec[], extra: Stack
     },
   });
   const closeStack = stack.close.bind(stack);
-  return Object.assign(stack, { rp, close: async () => { await closeStack(); await rp.close(); } });
+  return Object.assign(stack, {
+    rp,
+    close: async () => {
+      await closeStack();
+      await rp.close();
+    },
+  });
 }
 
 /** openid-client configuration of a downstream client, from fedgate's discovery. */
@@ -103,7 +116,12 @@ export interface AuthorizationAttempt {
 }
 
 /** Starts an authorization request in `browser` and follows it until fedgate sends it back to the client or shows a page. */
-export async function authorize(stack: BrokerStack, config: oidc.Configuration, browser: Browser, params: Record<string, string> = {}): Promise<AuthorizationAttempt> {
+export async function authorize(
+  stack: BrokerStack,
+  config: oidc.Configuration,
+  browser: Browser,
+  params: Record<string, string> = {},
+): Promise<AuthorizationAttempt> {
   const verifier = oidc.randomPKCECodeVerifier();
   const state = oidc.randomState();
   const nonce = oidc.randomNonce();
@@ -130,7 +148,8 @@ export async function decide(stack: BrokerStack, browser: Browser, attempt: Auth
 type Tokens = oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers;
 
 export async function exchange(config: oidc.Configuration, attempt: AuthorizationAttempt): Promise<Tokens> {
-  if (!attempt.result.stoppedAt) throw new Error(`no redirect back to the client: ${attempt.result.status} at ${attempt.result.url}: ${attempt.result.body.slice(0, 300)}`);
+  if (!attempt.result.stoppedAt)
+    throw new Error(`no redirect back to the client: ${attempt.result.status} at ${attempt.result.url}: ${attempt.result.body.slice(0, 300)}`);
   return oidc.authorizationCodeGrant(config, new URL(attempt.result.stoppedAt), {
     pkceCodeVerifier: attempt.verifier,
     expectedState: attempt.state,

@@ -18,7 +18,19 @@ const timeouts = { idleTimeout: 2, absoluteTimeout: 60, transactionTtl: 1 };
 const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
 function authAt(now: number): SessionAuth {
-  return { v: 1, sid: 'l', sub: 'corp|alice', connector: 'corp', claims: {}, scope: [], authTime: 0, createdAt: now, lastSeen: now, rev: 0, upstream: { sub: 'alice' } };
+  return {
+    v: 1,
+    sid: 'l',
+    sub: 'corp|alice',
+    connector: 'corp',
+    claims: {},
+    scope: [],
+    authTime: 0,
+    createdAt: now,
+    lastSeen: now,
+    rev: 0,
+    upstream: { sub: 'alice' },
+  };
 }
 
 function saveSession(store: session.Store, id: string, now: number): Promise<void> {
@@ -31,7 +43,13 @@ function saveSession(store: session.Store, id: string, now: number): Promise<voi
 function runtime(kv: KvStore, store: session.Store, now: () => number, ended: string[]): BrokerRuntime {
   const provider = {
     Session: {
-      findByUid: async (uid: string) => ({ accountId: 'corp|alice', authorizations: {}, destroy: async () => { ended.push(uid); } }),
+      findByUid: async (uid: string) => ({
+        accountId: 'corp|alice',
+        authorizations: {},
+        destroy: async () => {
+          ended.push(uid);
+        },
+      }),
     },
     Client: { find: async () => undefined },
   };

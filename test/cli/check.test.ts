@@ -15,7 +15,9 @@ function config(issuer: string, patch: (c: Record<string, unknown>) => void = ()
     allowInsecureRequests: true,
     session: { secret: '${env:CLI_SESSION_SECRET}', redis: { url: 'redis://:redis-password-not-for-output@127.0.0.1:6390/0' } },
     tokens: { keys: './jwks.json', scopes: { 'reports:read': { claim: 'roles', includes: 'analyst' } } },
-    connectors: [{ id: 'corp', type: 'oidc', name: 'Corporate SSO', issuer, clientId: 'app', clientSecret: '${env:CLI_CLIENT_SECRET}', domains: ['example.com'] }],
+    connectors: [
+      { id: 'corp', type: 'oidc', name: 'Corporate SSO', issuer, clientId: 'app', clientSecret: '${env:CLI_CLIENT_SECRET}', domains: ['example.com'] },
+    ],
   };
   patch(c);
   return c;
@@ -57,29 +59,42 @@ describe('fedgate check', () => {
   });
 
   test('every problem at once, each as "path: message", exit 1', async () => {
-    const file = await tmp.write('invalid.json', config(op.issuer, (c) => {
-      c.colour = 'blue';
-      c.session = { secret: '${env:CLI_MISSING_SECRET}', redis: { url: 'http://not-redis' } };
-      c.connectors = [{ id: 'corp', type: 'oidc', issuer: op.issuer }, { id: 'b', type: 'nope', clientId: 'x' }];
-    }));
+    const file = await tmp.write(
+      'invalid.json',
+      config(op.issuer, (c) => {
+        c.colour = 'blue';
+        c.session = { secret: '${env:CLI_MISSING_SECRET}', redis: { url: 'http://not-redis' } };
+        c.connectors = [
+          { id: 'corp', type: 'oidc', issuer: op.issuer },
+          { id: 'b', type: 'nope', clientId: 'x' },
+        ];
+      }),
+    );
     const r = await runCli(['check', file], { env });
     expect(r.code).toBe(1);
     expect(r.stderr).toBe('');
     const lines = r.stdout.trim().split('\n');
     expect(lines[0]).toBe(`${file}: invalid`);
-    expect(lines).toEqual(expect.arrayContaining([
-      'session.secret: environment variable CLI_MISSING_SECRET is not set',
-      'colour: unknown key',
-      'session.redis.url: must be a redis:// or rediss:// URL',
-      'connectors[0].clientId: required',
-    ]));
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        'session.secret: environment variable CLI_MISSING_SECRET is not set',
+        'colour: unknown key',
+        'session.redis.url: must be a redis:// or rediss:// URL',
+        'connectors[0].clientId: required',
+      ]),
+    );
     expect(lines.some((l) => l.startsWith('connectors[1].type: '))).toBe(true);
     expect(lines.every((l, i) => i === 0 || /^[\w.[\]()]+: .+/.test(l))).toBe(true);
     noSecrets(r.stdout);
   });
 
   test('a baseUrl that is not a URL at all is a reported problem, not a crash', async () => {
-    const file = await tmp.write('not-url.json', config(op.issuer, (c) => { c.baseUrl = 'app.example.com'; }));
+    const file = await tmp.write(
+      'not-url.json',
+      config(op.issuer, (c) => {
+        c.baseUrl = 'app.example.com';
+      }),
+    );
     const r = await runCli(['check', file], { env });
     expect(r.code).toBe(1);
     expect(r.stdout).toBe(`${file}: invalid\nbaseUrl: Invalid URL\n`);
@@ -89,13 +104,23 @@ describe('fedgate check', () => {
   test('tokens.keys is loaded too: a public key or a missing file is a problem', async () => {
     const pub = { ...getSharedKey().publicJwk, kid: 'pub-1' };
     await tmp.write('public-jwks.json', { keys: [pub] });
-    const file = await tmp.write('pubkeys.json', config(op.issuer, (c) => { c.tokens = { keys: './public-jwks.json' }; }));
+    const file = await tmp.write(
+      'pubkeys.json',
+      config(op.issuer, (c) => {
+        c.tokens = { keys: './public-jwks.json' };
+      }),
+    );
     const r = await runCli(['check', file], { env });
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('tokens.keys.keys[0].d: required: this is a public key, tokens.keys needs private keys');
     expect(r.stdout).not.toContain(String(pub.n));
 
-    const missing = await tmp.write('nokeys.json', config(op.issuer, (c) => { c.tokens = { keys: './absent.json' }; }));
+    const missing = await tmp.write(
+      'nokeys.json',
+      config(op.issuer, (c) => {
+        c.tokens = { keys: './absent.json' };
+      }),
+    );
     const m = await runCli(['check', missing], { env });
     expect(m.code).toBe(1);
     expect(m.stdout).toContain(`tokens.keys: cannot read "${tmp.dir}/absent.json" as a JSON JWKS file`);
@@ -121,19 +146,27 @@ describe('fedgate check', () => {
     const d = await runCli(['check', dup], { env });
     expect(d.code).toBe(1);
     // The second occurrence is the one named.
-    const second = readFileSync(dup, 'utf8').split('\n').findLastIndex((l) => l.includes('"clientSecret"')) + 1;
-    expect(d.stdout).toBe(`${dup}: invalid\nconnectors[0].clientSecret: duplicate key in dup.json (line ${second}, column 7): JSON would silently keep only the last one\n`);
+    const second =
+      readFileSync(dup, 'utf8')
+        .split('\n')
+        .findLastIndex((l) => l.includes('"clientSecret"')) + 1;
+    expect(d.stdout).toBe(
+      `${dup}: invalid\nconnectors[0].clientSecret: duplicate key in dup.json (line ${second}, column 7): JSON would silently keep only the last one\n`,
+    );
     noSecrets(d.stdout);
   });
 
-  test('a bad connector type hides none of the entry\'s other problems; unknown keys get the nearest known key', async () => {
-    const file = await tmp.write('typo.json', config(op.issuer, (c) => {
-      c.connectors = [
-        { id: 'corp', type: 'oicd', name: '', issuer: op.issuer, clientID: 'app' },
-        { id: 'kc', type: 'keycloak', url: op.issuer, realm: 'main', clientId: 'app', scope: ['openid'] },
-      ];
-      c.sesion = {};
-    }));
+  test("a bad connector type hides none of the entry's other problems; unknown keys get the nearest known key", async () => {
+    const file = await tmp.write(
+      'typo.json',
+      config(op.issuer, (c) => {
+        c.connectors = [
+          { id: 'corp', type: 'oicd', name: '', issuer: op.issuer, clientID: 'app' },
+          { id: 'kc', type: 'keycloak', url: op.issuer, realm: 'main', clientId: 'app', scope: ['openid'] },
+        ];
+        c.sesion = {};
+      }),
+    );
     const r = await runCli(['check', file], { env });
     expect(r.code).toBe(1);
     expect(r.stdout.trim().split('\n')).toEqual([

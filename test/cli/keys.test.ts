@@ -87,12 +87,23 @@ describe('fedgate keys generate', () => {
   });
 
   test('--help works on every subcommand and exits 0 with the usage on stdout', async () => {
-    for (const args of [['keys', 'generate', '--help'], ['keys', 'rotate', '--help'], ['keys', 'generate', '-h'], ['keys', '--help'], ['help', 'keys']]) {
+    for (const args of [
+      ['keys', 'generate', '--help'],
+      ['keys', 'rotate', '--help'],
+      ['keys', 'generate', '-h'],
+      ['keys', '--help'],
+      ['help', 'keys'],
+    ]) {
       const r = await runCli(args);
       expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 0, stderr: '' });
       expect(r.stdout).toMatch(/^Usage:\n {2}fedgate keys generate /);
     }
-    for (const [args, start] of [[['check', '--help'], 'Usage: fedgate check'], [['map', '--help'], 'Usage: fedgate map'], [['help', 'check'], 'Usage: fedgate check'], [['--help'], 'Usage: fedgate <command>']] as const) {
+    for (const [args, start] of [
+      [['check', '--help'], 'Usage: fedgate check'],
+      [['map', '--help'], 'Usage: fedgate map'],
+      [['help', 'check'], 'Usage: fedgate check'],
+      [['--help'], 'Usage: fedgate <command>'],
+    ] as const) {
       const r = await runCli([...args]);
       expect({ args, code: r.code }).toEqual({ args, code: 0 });
       expect(r.stdout.startsWith(start)).toBe(true);
@@ -171,7 +182,7 @@ describe('fedgate keys rotate', () => {
     expect((await readJwks(file)).keys.map((k) => k.kid)).toEqual([jwks.keys[0]!.kid]);
   });
 
-  test('--alg picks the new key\'s algorithm', async () => {
+  test("--alg picks the new key's algorithm", async () => {
     const file = path.join(tmp.dir, 'alg.json');
     expect((await runCli(['keys', 'generate', '--out', file])).code).toBe(0);
     expect((await runCli(['keys', 'rotate', file, '--alg', 'EdDSA'])).code).toBe(0);

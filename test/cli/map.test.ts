@@ -46,7 +46,11 @@ beforeAll(async () => {
     },
     connectors: [
       {
-        id: 'corp', type: 'oidc', issuer: 'https://tenant.example.auth0.com/', clientId: 'app', clientSecret: '${env:MAP_CLIENT_SECRET}',
+        id: 'corp',
+        type: 'oidc',
+        issuer: 'https://tenant.example.auth0.com/',
+        clientId: 'app',
+        clientSecret: '${env:MAP_CLIENT_SECRET}',
         claims: {
           email: { from: 'email', lowercase: true },
           username: 'nickname',
@@ -73,13 +77,24 @@ describe('fedgate map', () => {
     const out = JSON.parse(r.stdout) as MapJson;
     expect(out.connector).toEqual({ id: 'corp', type: 'oidc' });
     expect(out.claims).toEqual({
-      sub: 'corp|auth0|42', email: 'dana@example.com', email_verified: true, name: 'Dana Reyes', username: 'dana',
-      roles: ['admin', 'analyst', 'billing-viewer'], tier: 'gold', tenant: 'acme',
+      sub: 'corp|auth0|42',
+      email: 'dana@example.com',
+      email_verified: true,
+      name: 'Dana Reyes',
+      username: 'dana',
+      roles: ['admin', 'analyst', 'billing-viewer'],
+      tier: 'gold',
+      tenant: 'acme',
     });
     const origin = (claim: string) => out.origins.find((o) => o.claim === claim);
     expect(origin('sub')).toMatchObject({ from: 'sub', rule: 'preset', value: 'corp|auth0|42' });
-    expect(origin('roles')).toEqual({ claim: 'roles', value: ['admin', 'analyst', 'billing-viewer'], from: 'https://example.com/roles', rule: 'config',
-      transforms: ['type string[]', 'lowercase', 'match /^(admin|analyst|billing-.*)$/'] });
+    expect(origin('roles')).toEqual({
+      claim: 'roles',
+      value: ['admin', 'analyst', 'billing-viewer'],
+      from: 'https://example.com/roles',
+      rule: 'config',
+      transforms: ['type string[]', 'lowercase', 'match /^(admin|analyst|billing-.*)$/'],
+    });
     expect(origin('tier')).toMatchObject({ from: 'org.tier', rule: 'config', value: 'gold' });
     expect(origin('tenant')).toMatchObject({ from: 'constant', rule: 'config', value: 'acme' });
     expect(origin('email_verified')).toMatchObject({ from: 'email_verified', rule: 'preset', transforms: ['type boolean'] });
@@ -90,10 +105,23 @@ describe('fedgate map', () => {
     expect(out.scope).toEqual(['billing:read', 'reports:read']);
     expect(out.placeholders).toEqual(['MAP_SESSION_SECRET', 'MAP_CLIENT_SECRET']);
 
-    expect(out.idToken).toMatchObject({ iss: 'https://app.example.com/auth', sub: 'corp|auth0|42', aud: 'fedgate', auth_time: 1767225590, email: 'dana@example.com', tenant: 'acme' });
+    expect(out.idToken).toMatchObject({
+      iss: 'https://app.example.com/auth',
+      sub: 'corp|auth0|42',
+      aud: 'fedgate',
+      auth_time: 1767225590,
+      email: 'dana@example.com',
+      tenant: 'acme',
+    });
     expect(out.idToken).not.toHaveProperty('scope');
-    expect(out.accessToken).toMatchObject({ iss: 'https://app.example.com/auth', sub: 'corp|auth0|42', aud: 'https://api.example.com', client_id: 'fedgate',
-      scope: 'billing:read reports:read', roles: ['admin', 'analyst', 'billing-viewer'] });
+    expect(out.accessToken).toMatchObject({
+      iss: 'https://app.example.com/auth',
+      sub: 'corp|auth0|42',
+      aud: 'https://api.example.com',
+      client_id: 'fedgate',
+      scope: 'billing:read reports:read',
+      roles: ['admin', 'analyst', 'billing-viewer'],
+    });
     expect(out.accessToken).not.toHaveProperty('email');
     expect(Number(out.accessToken.exp) - Number(out.accessToken.iat)).toBe(120);
   });
@@ -105,7 +133,9 @@ describe('fedgate map', () => {
     const lines = r.stdout.split('\n');
     expect(lines[0]).toBe('connector corp (oidc): 11 rules, 6 from the config, removed: picture');
     expect(lines[2]).toMatch(/^local claim\s+value\s+from\s+rule\s+transforms$/);
-    expect(lines).toContainEqual(expect.stringMatching(/^roles\s+\["admin","analyst","billing-viewer"\]\s+https:\/\/example\.com\/roles\s+config\s+type string\[\], lowercase, match/));
+    expect(lines).toContainEqual(
+      expect.stringMatching(/^roles\s+\["admin","analyst","billing-viewer"\]\s+https:\/\/example\.com\/roles\s+config\s+type string\[\], lowercase, match/),
+    );
     expect(lines).toContainEqual(expect.stringMatching(/^tenant\s+"acme"\s+\(constant\)\s+config$/));
     expect(lines).toContainEqual(expect.stringMatching(/^given_name\s+-\s+\(absent\)\s+preset\s+type string$/));
     expect(lines).toContain('unmapped upstream claims: extra');
@@ -133,11 +163,17 @@ describe('fedgate map', () => {
     expect(r.stdout).toBe('mapping failed: CLAIM_REQUIRED_MISSING: Required claim "employee_id" is missing\n');
   });
 
-  test('the example app\'s multi-vendor config maps its Auth0-style sample to the normalized profile', async () => {
+  test("the example app's multi-vendor config maps its Auth0-style sample to the normalized profile", async () => {
     const r = await runCli(['map', 'example-app/gateway.multi.json', '--connector', 'acme', 'example-app/samples/acme-id-token.json', '--json']);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as MapJson;
-    expect(out.claims).toMatchObject({ sub: 'acme|auth0|65f0c0ffee0000000000d0a1', username: 'dana', roles: ['analyst'], groups: ['acme:research'], tenant: 'acme' });
+    expect(out.claims).toMatchObject({
+      sub: 'acme|auth0|65f0c0ffee0000000000d0a1',
+      username: 'dana',
+      roles: ['analyst'],
+      groups: ['acme:research'],
+      tenant: 'acme',
+    });
     expect(out.scope).toEqual(['profile:read', 'reports:read']);
   });
 

@@ -62,7 +62,9 @@ describe('fedgate check --probe', () => {
     const file = await tmp.write('mismatch.json', config(op.issuer));
     const r = await runCli(['check', file, '--probe'], { env });
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain(`connectors[0] (corp): issuer mismatch: discovery says "${op.issuer}/other", the config says "${op.issuer}" (they must be equal, character for character)`);
+    expect(r.stdout).toContain(
+      `connectors[0] (corp): issuer mismatch: discovery says "${op.issuer}/other", the config says "${op.issuer}" (they must be equal, character for character)`,
+    );
     expect(r.stdout).toContain('connectors[0] (corp): discovery rejected: ');
     expect(r.stdout).toContain('connectors[0] (corp): the upstream does not advertise RS256 for ID tokens; set idTokenSigningAlg to one of ES256');
   });

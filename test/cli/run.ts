@@ -24,8 +24,12 @@ export function runCli(args: string[], opts: { cwd?: string; env?: Record<string
     const child = spawn(process.execPath, [cliPath, ...args], { cwd: opts.cwd ?? process.cwd(), env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`fedgate ${args.join(' ')} did not finish within ${opts.timeoutMs ?? 20_000} ms\n${stdout}\n${stderr}`));

@@ -62,16 +62,41 @@ describe('fedgate check --probe with a saml connector', () => {
 describe('fedgate map with a SAML sample', () => {
   test('maps the attributes of a SAML Response as a sign-in would', async () => {
     const assertion = assertionXml({
-      issuer: 'https://idp.example.com/entity', nameIdXml: 'a1b2c3', audience: 'x', recipient: 'y', sessionIndex: '_s1',
-      attributes: { 'urn:oid:0.9.2342.19200300.100.1.3': ['dana@example.com'], 'urn:oid:2.5.4.42': ['Dana'], groups: ['admins', 'ops'], 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname': ['Reyes'] },
+      issuer: 'https://idp.example.com/entity',
+      nameIdXml: 'a1b2c3',
+      audience: 'x',
+      recipient: 'y',
+      sessionIndex: '_s1',
+      attributes: {
+        'urn:oid:0.9.2342.19200300.100.1.3': ['dana@example.com'],
+        'urn:oid:2.5.4.42': ['Dana'],
+        groups: ['admins', 'ops'],
+        'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname': ['Reyes'],
+      },
     });
     const sample = await tmp.write('sample.xml', responseXml({ issuer: 'https://idp.example.com/entity', destination: 'y', body: assertion }));
-    const file = await tmp.write('map.json', config({ entryPoint: 'https://idp.example.com/sso', idpIssuer: 'https://idp.example.com/entity', idpCert: 'MIIC'.padEnd(64, 'A'), claims: { team: { from: 'groups', type: 'string[]' } } }));
+    const file = await tmp.write(
+      'map.json',
+      config({
+        entryPoint: 'https://idp.example.com/sso',
+        idpIssuer: 'https://idp.example.com/entity',
+        idpCert: 'MIIC'.padEnd(64, 'A'),
+        claims: { team: { from: 'groups', type: 'string[]' } },
+      }),
+    );
     const r = await runCli(['map', file, '--connector', 'corpsaml', sample, '--json'], { env });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as { claims: Record<string, unknown>; scope: string[]; origins: Array<{ claim: string; from: string }> };
-    expect(out.claims).toMatchObject({ sub: 'corpsaml|a1b2c3', email: 'dana@example.com', email_verified: false, given_name: 'Dana', family_name: 'Reyes', groups: ['admins', 'ops'], team: ['admins', 'ops'] });
+    expect(out.claims).toMatchObject({
+      sub: 'corpsaml|a1b2c3',
+      email: 'dana@example.com',
+      email_verified: false,
+      given_name: 'Dana',
+      family_name: 'Reyes',
+      groups: ['admins', 'ops'],
+      team: ['admins', 'ops'],
+    });
     expect(out.scope).toEqual(['admin:all']);
     expect(out.origins).toContainEqual(expect.objectContaining({ claim: 'email', from: 'urn:oid:0.9.2342.19200300.100.1.3' }));
     const text = await runCli(['map', file, '--connector', 'corpsaml', sample], { env });
@@ -80,7 +105,10 @@ describe('fedgate map with a SAML sample', () => {
 
   test('XML that is not an assertion is an input error', async () => {
     const sample = await tmp.write('bad.xml', '<foo/>');
-    const file = await tmp.write('map2.json', config({ entryPoint: 'https://idp.example.com/sso', idpIssuer: 'https://idp.example.com/entity', idpCert: 'MIIC'.padEnd(64, 'A') }));
+    const file = await tmp.write(
+      'map2.json',
+      config({ entryPoint: 'https://idp.example.com/sso', idpIssuer: 'https://idp.example.com/entity', idpCert: 'MIIC'.padEnd(64, 'A') }),
+    );
     const r = await runCli(['map', file, '--connector', 'corpsaml', sample], { env });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/bad\.xml: the sample holds no plain Assertion/);

@@ -21,17 +21,27 @@ function auth0Op(endSessionDiscovered: boolean): OpOptions {
   return {
     issuerTrailingSlash: true,
     routes: {
-      authorization: '/authorize', token: '/oauth/token', userinfo: '/userinfo',
-      end_session: '/oidc/logout', jwks: '/.well-known/jwks.json',
+      authorization: '/authorize',
+      token: '/oauth/token',
+      userinfo: '/userinfo',
+      end_session: '/oidc/logout',
+      jwks: '/.well-known/jwks.json',
     },
     conformIdTokenClaims: false,
     extraParams: ['audience', 'connection', 'organization', 'invitation', 'screen_hint'],
     claims: { openid: [`${ns}/roles`, `${ns}/groups`] },
     accounts: {
       [subject]: {
-        email: 'alice@example.com', email_verified: true, name: 'Alice Example', given_name: 'Alice', family_name: 'Example',
-        nickname: 'alice.e', picture: 'https://s.gravatar.com/avatar/alice.png', preferred_username: 'not-used-by-auth0',
-        [`${ns}/roles`]: ['admin', 'analyst'], [`${ns}/groups`]: ['engineering'],
+        email: 'alice@example.com',
+        email_verified: true,
+        name: 'Alice Example',
+        given_name: 'Alice',
+        family_name: 'Example',
+        nickname: 'alice.e',
+        picture: 'https://s.gravatar.com/avatar/alice.png',
+        preferred_username: 'not-used-by-auth0',
+        [`${ns}/roles`]: ['admin', 'analyst'],
+        [`${ns}/groups`]: ['engineering'],
       },
     },
     setup({ op, app }) {
@@ -79,7 +89,11 @@ runConformance({
   op: auth0Op(true),
   // `domain` as an origin: the computed issuer is `${op.url}/`, trailing slash kept.
   connector: (op: TestOp) => ({
-    type: 'auth0', name: 'Auth0', domain: op.url, claimNamespace: ns, ...clientCredentials,
+    type: 'auth0',
+    name: 'Auth0',
+    domain: op.url,
+    claimNamespace: ns,
+    ...clientCredentials,
     authorizationParams: { connection: 'Username-Password-Authentication', screen_hint: 'login' },
   }),
   subject,
@@ -93,8 +107,10 @@ runConformance({
     test('Auth0 authorize extras pass through unchanged', async () => {
       await ctx().login();
       const authz = ctx().op.authorizationRequests.at(-1)!;
-      expect({ connection: authz.get('connection'), screen_hint: authz.get('screen_hint') })
-        .toEqual({ connection: 'Username-Password-Authentication', screen_hint: 'login' });
+      expect({ connection: authz.get('connection'), screen_hint: authz.get('screen_hint') }).toEqual({
+        connection: 'Username-Password-Authentication',
+        screen_hint: 'login',
+      });
     });
 
     test('an ID token whose iss lacks the trailing slash is rejected (exact issuer comparison)', async () => {
@@ -103,7 +119,7 @@ runConformance({
       op.tamperIdToken = (payload, header) => ({ payload: { ...payload, iss: op.issuer.slice(0, -1) }, header });
       try {
         const res = await ctx().attemptLogin();
-        ctx().expectErrorPage(res, 502, 'ID_TOKEN_INVALID', 'The identity provider\'s ID token was rejected.');
+        ctx().expectErrorPage(res, 502, 'ID_TOKEN_INVALID', "The identity provider's ID token was rejected.");
       } finally {
         op.tamperIdToken = undefined;
       }
@@ -115,7 +131,7 @@ runConformance({
       op.tamperSigningKey = new TextEncoder().encode(DEFAULT_CLIENT_SECRET);
       try {
         const res = await ctx().attemptLogin();
-        ctx().expectErrorPage(res, 502, 'ID_TOKEN_INVALID', 'The identity provider\'s ID token was rejected.');
+        ctx().expectErrorPage(res, 502, 'ID_TOKEN_INVALID', "The identity provider's ID token was rejected.");
       } finally {
         op.tamperIdToken = undefined;
         op.tamperSigningKey = undefined;
@@ -128,7 +144,14 @@ runConformance({
   title: 'auth0 (legacy tenant: no end_session_endpoint, /v2/logout)',
   op: auth0Op(false),
   // An explicit `issuer` wins over the domain (custom domains, tests).
-  connector: (op: TestOp) => ({ type: 'auth0', name: 'Auth0 legacy', domain: 'dev-abc.eu.auth0.com', issuer: op.issuer, claimNamespace: `${ns}/`, ...clientCredentials }),
+  connector: (op: TestOp) => ({
+    type: 'auth0',
+    name: 'Auth0 legacy',
+    domain: 'dev-abc.eu.auth0.com',
+    issuer: op.issuer,
+    claimNamespace: `${ns}/`,
+    ...clientCredentials,
+  }),
   subject,
   profile,
   expectLogoutUrl(url, { op, postLogoutRedirectUri, clientId }) {
@@ -161,16 +184,19 @@ describe('auth0 config', () => {
       throw new Error('no ConfigError');
     };
     expect(problems(build({ id: 'a0', type: 'auth0', clientId: 'x' }))).toEqual({
-      code: 'CONFIG_INVALID', problems: [{ path: 'connectors[0].domain', message: 'required' }],
+      code: 'CONFIG_INVALID',
+      problems: [{ path: 'connectors[0].domain', message: 'required' }],
     });
     expect(problems(build({ id: 'a0', type: 'auth0', clientId: 'x', domain: 'https://x.auth0.com/path' }))).toMatchObject({
       problems: [{ path: 'connectors[0].domain', message: expect.stringMatching(/^must be a host name/) }],
     });
     expect(problems(build({ id: 'a0', type: 'auth0', clientId: 'x', domain: 'x.auth0.com', idTokenSigningAlg: 'HS256' }))).toEqual({
-      code: 'CONFIG_INVALID', problems: [{ path: 'connectors[0].idTokenSigningAlg', message: 'HS256 needs a clientSecret (public clients cannot use HMAC)' }],
+      code: 'CONFIG_INVALID',
+      problems: [{ path: 'connectors[0].idTokenSigningAlg', message: 'HS256 needs a clientSecret (public clients cannot use HMAC)' }],
     });
     expect(problems(build({ id: 'a0', type: 'auth0', clientId: 'x', domain: 'http://x.auth0.com' }))).toEqual({
-      code: 'CONFIG_INVALID', problems: [{ path: 'connectors[0].issuer', message: 'must be https (http needs allowInsecureRequests, development only)' }],
+      code: 'CONFIG_INVALID',
+      problems: [{ path: 'connectors[0].issuer', message: 'must be https (http needs allowInsecureRequests, development only)' }],
     });
   });
 });

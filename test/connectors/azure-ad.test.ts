@@ -36,8 +36,11 @@ const imitation = {
 /** A Graph-style access token: a `nonce` in the header over which the signature does not hold (https://github.com/AzureAD/azure-activedirectory-identitymodel-extensions-for-dotnet/issues/609). */
 async function unverifiableGraphToken(): Promise<string> {
   const key = getSharedKey();
-  const jwt = await signJwt({ aud: 'https://graph.microsoft.com', iss: `https://sts.windows.net/${TID_A}/`, oid: OVERAGE_OID, exp: Math.floor(Date.now() / 1000) + 3600 },
-    { alg: 'RS256', kid: key.kid, typ: 'JWT', nonce: 'signed-over-the-hash' }, key.privateKey);
+  const jwt = await signJwt(
+    { aud: 'https://graph.microsoft.com', iss: `https://sts.windows.net/${TID_A}/`, oid: OVERAGE_OID, exp: Math.floor(Date.now() / 1000) + 3600 },
+    { alg: 'RS256', kid: key.kid, typ: 'JWT', nonce: 'signed-over-the-hash' },
+    key.privateKey,
+  );
   const [, payload, signature] = jwt.split('.');
   const header = Buffer.from(JSON.stringify({ ...decodeProtectedHeader(jwt), nonce: 'sent-in-clear' })).toString('base64url');
   return `${header}.${payload}.${signature}`;
@@ -66,17 +69,34 @@ const tenantA = entraOpOptions(TID_A, {
     // Tenant B: same host (the template issuer has one origin), same keys, its own port.
     const opB = await startOp(entraOpOptions(TID_B, { issuerOrigin: () => op.url }));
     imitation.opB = opB;
-    app.use(`/${TID_B}`, forwardTo(opB.port, () => (imitation.stripIssFromB ? (location) => {
-      if (location.pathname.includes('/auth/callback/')) location.searchParams.delete('iss');
-    } : undefined)));
+    app.use(
+      `/${TID_B}`,
+      forwardTo(opB.port, () =>
+        imitation.stripIssFromB
+          ? (location) => {
+              if (location.pathname.includes('/auth/callback/')) location.searchParams.delete('iss');
+            }
+          : undefined,
+      ),
+    );
     for (const alias of ['common', 'organizations']) {
-      app.get(`/${alias}/v2.0/.well-known/openid-configuration`, (req, res, next) => discoveryAlias(op.port,
-        `/${imitation.templateTenant[alias]}/.well-known/openid-configuration`,
-        ({ authorization_response_iss_parameter_supported: _dropped, ...doc }) => ({ ...doc, issuer: `${op.url}/{tenantid}/v2.0` }))(req, res, next));
+      app.get(`/${alias}/v2.0/.well-known/openid-configuration`, (req, res, next) =>
+        discoveryAlias(
+          op.port,
+          `/${imitation.templateTenant[alias]}/.well-known/openid-configuration`,
+          ({ authorization_response_iss_parameter_supported: _dropped, ...doc }) => ({ ...doc, issuer: `${op.url}/{tenantid}/v2.0` }),
+        )(req, res, next),
+      );
     }
     // A verified domain as tenant: discovery names the tenant GUID.
-    app.get('/contoso.example/v2.0/.well-known/openid-configuration', discoveryAlias(op.port, `/${TID_A}/.well-known/openid-configuration`, (d) => d));
-    app.get('/graph/v1.0/me/transitiveMemberOf', graphStub(() => op.url));
+    app.get(
+      '/contoso.example/v2.0/.well-known/openid-configuration',
+      discoveryAlias(op.port, `/${TID_A}/.well-known/openid-configuration`, (d) => d),
+    );
+    app.get(
+      '/graph/v1.0/me/transitiveMemberOf',
+      graphStub(() => op.url),
+    );
     return () => opB.close();
   },
 });
@@ -125,7 +145,11 @@ runConformance({
       // The gateway's Redis client has no offline queue: wait for its connection before the first login.
       await waitFor('gateway Redis connection', async () => (await stack.gateway.health()).redis === 'ready');
       const ids = stack.gateway.config.connectors.map((c) => c.id);
-      await imitation.opB!.setRedirectUris(DEFAULT_CLIENT_ID, ids.map((id) => `${stack.url}/auth/callback/${id}`), [`${stack.url}/`]);
+      await imitation.opB!.setRedirectUris(
+        DEFAULT_CLIENT_ID,
+        ids.map((id) => `${stack.url}/auth/callback/${id}`),
+        [`${stack.url}/`],
+      );
     });
     afterEach(() => {
       const { op } = ctx();
@@ -174,7 +198,7 @@ runConformance({
       // tid B is allowed, but the issuer is tenant A's: the expected issuer is derived from tid, never copied from iss.
       c.op.tamperIdToken = (payload, header) => ({ payload: { ...payload, tid: TID_B }, header });
       const res = await c.attemptLogin('common');
-      c.expectErrorPage(res, 502, 'ID_TOKEN_INVALID', 'The identity provider\'s ID token was rejected.');
+      c.expectErrorPage(res, 502, 'ID_TOKEN_INVALID', "The identity provider's ID token was rejected.");
       expect(lastFailure(c)).toBe('template issuer: unexpected "iss" claim value');
     });
 
@@ -184,7 +208,7 @@ runConformance({
       c.op.tamperSigningKey = other.privateKey;
       c.op.tamperIdToken = (payload, header) => ({ payload, header });
       const res = await c.attemptLogin('common');
-      c.expectErrorPage(res, 502, 'ID_TOKEN_INVALID', 'The identity provider\'s ID token was rejected.');
+      c.expectErrorPage(res, 502, 'ID_TOKEN_INVALID', "The identity provider's ID token was rejected.");
       expect(lastFailure(c)).toBe('template issuer: signature verification failed');
     });
 
@@ -206,7 +230,9 @@ runConformance({
       const c = ctx();
       imitation.graphToken = await unverifiableGraphToken();
       // The token really does not verify against the tenant keys.
-      await expect(jwtVerify(imitation.graphToken, createLocalJWKSet(getSharedPublicJwks() as { keys: JWK[] }))).rejects.toThrow('signature verification failed');
+      await expect(jwtVerify(imitation.graphToken, createLocalJWKSet(getSharedPublicJwks() as { keys: JWK[] }))).rejects.toThrow(
+        'signature verification failed',
+      );
       c.op.nextLogin = 'overage';
       c.op.tamperTokenResponse = (body) => ({ ...body, access_token: imitation.graphToken });
       const { auth } = await c.login('overage');
@@ -243,8 +269,10 @@ runConformance({
       expect(res.status).toBe(302);
       const url = new URL(res.location!);
       expect(`${url.origin}${url.pathname}`).toBe(`${c.op.url}/${TID_A}/oauth2/v2.0/authorize`);
-      expect({ login_hint: url.searchParams.get('login_hint'), domain_hint: url.searchParams.get('domain_hint') })
-        .toEqual({ login_hint: 'alice@Contoso.Example', domain_hint: 'contoso.example' });
+      expect({ login_hint: url.searchParams.get('login_hint'), domain_hint: url.searchParams.get('domain_hint') }).toEqual({
+        login_hint: 'alice@Contoso.Example',
+        domain_hint: 'contoso.example',
+      });
     });
   },
 });
@@ -279,7 +307,10 @@ describe('azure-ad configuration', () => {
     expect(connectorProblems({ ...base, tenant: TID_A, allowedTenants: [TID_C] })).toEqual([
       { path: 'connectors[0].allowedTenants', message: 'must include the configured tenant' },
     ]);
-    expect(connectorProblems({ ...base, tenant: TID_A, authority: 'http://127.0.0.1:1' }).map((p) => p.path)).toEqual(['connectors[0].issuer', 'connectors[0].authority']);
+    expect(connectorProblems({ ...base, tenant: TID_A, authority: 'http://127.0.0.1:1' }).map((p) => p.path)).toEqual([
+      'connectors[0].issuer',
+      'connectors[0].authority',
+    ]);
     expect(connectorProblems({ ...base, tenant: TID_A, authority: 'http://127.0.0.1:1' }, { allowInsecureRequests: true })).toEqual([]);
   });
 });

@@ -41,8 +41,15 @@ function policyOptions(policy: string, more: { issuerOrigin?: () => string; setu
     claims: { openid: ['emails', 'email', 'name', 'given_name', 'family_name', 'tfp', 'oid', 'idp', 'extension_loyaltyId', 'ver'] },
     accounts: {
       alice: {
-        emails: ['alice@example.com', 'alice.second@example.com'], name: 'Alice Example', given_name: 'Alice', family_name: 'Example',
-        tfp: policy, oid: 'a11ce000-0000-4000-8000-0000000000b2', idp: 'local', extension_loyaltyId: 'L-42', ver: '1.0',
+        emails: ['alice@example.com', 'alice.second@example.com'],
+        name: 'Alice Example',
+        given_name: 'Alice',
+        family_name: 'Example',
+        tfp: policy,
+        oid: 'a11ce000-0000-4000-8000-0000000000b2',
+        idp: 'local',
+        extension_loyaltyId: 'L-42',
+        ver: '1.0',
       },
       social: { email: 'sam@social.example', name: 'Sam Social', tfp: policy, idp: 'google.com', ver: '1.0' },
     },
@@ -85,7 +92,17 @@ const signInPolicy = policyOptions(SIGN_IN, {
 });
 
 function b2c(op: TestOp, more: Record<string, unknown> = {}): Record<string, unknown> {
-  return { type: 'azure-b2c', name: NAME, tenant: TENANT, tenantId: TENANT_ID, policy: SIGN_IN, passwordResetPolicy: RESET, authority: op.url, ...clientCredentials, ...more };
+  return {
+    type: 'azure-b2c',
+    name: NAME,
+    tenant: TENANT,
+    tenantId: TENANT_ID,
+    policy: SIGN_IN,
+    passwordResetPolicy: RESET,
+    authority: op.url,
+    ...clientCredentials,
+    ...more,
+  };
 }
 
 function lastFailure(c: ConformanceContext): string | undefined {
@@ -97,9 +114,7 @@ runConformance({
   title: 'azure-b2c',
   op: signInPolicy,
   connector: (op) => b2c(op),
-  variants: (op) => [
-    b2c(op, { id: 'no-reset', passwordResetPolicy: undefined }),
-  ],
+  variants: (op) => [b2c(op, { id: 'no-reset', passwordResetPolicy: undefined })],
   subject: 'alice',
   scope: 'openid offline_access',
   profile: { email: 'alice@example.com', email_verified: false, name: 'Alice Example', given_name: 'Alice', family_name: 'Example' },
@@ -113,7 +128,11 @@ runConformance({
       // The gateway's Redis client has no offline queue: wait for its connection before the first login.
       await waitFor('gateway Redis connection', async () => (await stack.gateway.health()).redis === 'ready');
       const ids = stack.gateway.config.connectors.map((c) => c.id);
-      await imitation.reset!.setRedirectUris(DEFAULT_CLIENT_ID, ids.map((id) => `${stack.url}/auth/callback/${id}`), [`${stack.url}/`]);
+      await imitation.reset!.setRedirectUris(
+        DEFAULT_CLIENT_ID,
+        ids.map((id) => `${stack.url}/auth/callback/${id}`),
+        [`${stack.url}/`],
+      );
     });
     afterEach(() => {
       ctx().op.reset();
@@ -131,15 +150,22 @@ runConformance({
       expect(auth.sub).toBe('idp|alice');
     });
 
-    test('a discovery document naming another tenant\'s issuer is refused', async () => {
+    test("a discovery document naming another tenant's issuer is refused", async () => {
       const c = ctx();
       // Built outside the gateway: its health probe would already have put a gateway connector in backoff.
       const type = builtinConnectors.get('azure-b2c')!;
-      const connector = type.create(
-        type.schema.parse({ ...b2c(c.op, { tenantId: OTHER_TENANT_ID }), id: 'wrong-tenant' }),
-        { fetch, logger: recordingLogger(), now: Date.now, allowInsecureRequests: true, httpTimeout: 3, baseUrl: c.stack.url },
-      );
-      await expect(connector.ready()).rejects.toMatchObject({ code: 'UPSTREAM_RESPONSE_INVALID', message: `${NAME} discovery names another issuer than configured.` });
+      const connector = type.create(type.schema.parse({ ...b2c(c.op, { tenantId: OTHER_TENANT_ID }), id: 'wrong-tenant' }), {
+        fetch,
+        logger: recordingLogger(),
+        now: Date.now,
+        allowInsecureRequests: true,
+        httpTimeout: 3,
+        baseUrl: c.stack.url,
+      });
+      await expect(connector.ready()).rejects.toMatchObject({
+        code: 'UPSTREAM_RESPONSE_INVALID',
+        message: `${NAME} discovery names another issuer than configured.`,
+      });
       expect(connector.status()).toMatchObject({ id: 'wrong-tenant', state: 'failed', error: 'UPSTREAM_RESPONSE_INVALID' });
     });
 
@@ -148,7 +174,7 @@ runConformance({
       c.op.tamperIdToken = (payload, header) => ({ payload: { ...payload, iss: `${c.op.url}/tfp/${TENANT_ID}/${SIGN_IN}/v2.0/` }, header });
       const browser = c.stack.browser();
       const res = await c.attemptLogin(c.connectorId, browser);
-      c.expectErrorPage(res, 502, 'ID_TOKEN_INVALID', 'The identity provider\'s ID token was rejected.');
+      c.expectErrorPage(res, 502, 'ID_TOKEN_INVALID', "The identity provider's ID token was rejected.");
       expect(lastFailure(c)).toMatch(/"iss"/);
       await c.expectSignedOut(browser);
     });
@@ -160,8 +186,10 @@ runConformance({
       expect({ status: res.status, url: res.url }).toEqual({ status: 200, url: `${c.stack.url}/dashboard` });
       const resetAuthz = imitation.reset!.authorizationRequests;
       expect(resetAuthz).toHaveLength(1);
-      expect({ redirect_uri: resetAuthz[0]!.get('redirect_uri'), method: resetAuthz[0]!.get('code_challenge_method') })
-        .toEqual({ redirect_uri: `${c.stack.url}/auth/callback/${c.connectorId}`, method: 'S256' });
+      expect({ redirect_uri: resetAuthz[0]!.get('redirect_uri'), method: resetAuthz[0]!.get('code_challenge_method') }).toEqual({
+        redirect_uri: `${c.stack.url}/auth/callback/${c.connectorId}`,
+        method: 'S256',
+      });
       // The new login has its own state and nonce.
       expect(resetAuthz[0]!.get('state')).not.toBe(new URL(res.chain.find((u) => u.includes('error=access_denied'))!).searchParams.get('state'));
       expect(imitation.reset!.tokenRequests).toHaveLength(1);
@@ -207,13 +235,18 @@ describe('azure-b2c configuration', () => {
 
   test('tenant, tenantId and policy are required and checked', () => {
     expect(connectorProblems(base)).toEqual([]);
-    expect(connectorProblems({ id: 'b2c', type: 'azure-b2c', clientId: 'c' }).map((p) => p.path).sort())
-      .toEqual(['connectors[0].policy', 'connectors[0].tenant', 'connectors[0].tenantId']);
+    expect(
+      connectorProblems({ id: 'b2c', type: 'azure-b2c', clientId: 'c' })
+        .map((p) => p.path)
+        .sort(),
+    ).toEqual(['connectors[0].policy', 'connectors[0].tenant', 'connectors[0].tenantId']);
     expect(connectorProblems({ ...base, tenant: 'contoso.onmicrosoft.com' }).map((p) => p.path)).toEqual(['connectors[0].tenant']);
   });
 
   test('the reset policy must differ; there is no userinfo to pull', () => {
-    expect(connectorProblems({ ...base, passwordResetPolicy: SIGN_IN.toLowerCase() })).toEqual([{ path: 'connectors[0].passwordResetPolicy', message: 'must differ from policy' }]);
+    expect(connectorProblems({ ...base, passwordResetPolicy: SIGN_IN.toLowerCase() })).toEqual([
+      { path: 'connectors[0].passwordResetPolicy', message: 'must differ from policy' },
+    ]);
     expect(connectorProblems({ ...base, userinfo: true })).toEqual([{ path: 'connectors[0].userinfo', message: 'B2C user flows have no userinfo endpoint' }]);
   });
 });

@@ -80,16 +80,32 @@ export const entraRoutes = {
 export function entraAccounts(tid: string): Record<string, Claims> {
   return {
     alice: {
-      oid: '0a11ce00-0000-4000-8000-000000000001', tid, ver: '2.0', name: 'Alice Example', given_name: 'Alice', family_name: 'Example',
-      preferred_username: 'alice@contoso.example', roles: ['Reports.Read'], groups: ['9d1e6f00-0000-4000-8000-000000000101', '9d1e6f00-0000-4000-8000-000000000102'],
+      oid: '0a11ce00-0000-4000-8000-000000000001',
+      tid,
+      ver: '2.0',
+      name: 'Alice Example',
+      given_name: 'Alice',
+      family_name: 'Example',
+      preferred_username: 'alice@contoso.example',
+      roles: ['Reports.Read'],
+      groups: ['9d1e6f00-0000-4000-8000-000000000101', '9d1e6f00-0000-4000-8000-000000000102'],
     },
     guest: {
-      oid: '9e570000-0000-4000-8000-000000000002', tid, ver: '2.0', name: 'Gus Guest', preferred_username: 'gus@partner.example',
+      oid: '9e570000-0000-4000-8000-000000000002',
+      tid,
+      ver: '2.0',
+      name: 'Gus Guest',
+      preferred_username: 'gus@partner.example',
       // A guest's mailbox claim: "not guaranteed to be correct"; the claim even says verified.
-      email: 'gus@partner.example', email_verified: true,
+      email: 'gus@partner.example',
+      email_verified: true,
     },
     overage: {
-      oid: '0fe40000-0000-4000-8000-000000000003', tid, ver: '2.0', name: 'Olive Overage', preferred_username: 'olive@contoso.example',
+      oid: '0fe40000-0000-4000-8000-000000000003',
+      tid,
+      ver: '2.0',
+      name: 'Olive Overage',
+      preferred_username: 'olive@contoso.example',
       _claim_names: { groups: 'src1' },
       // Upstream-controlled endpoint: the gateway must never call it.
       _claim_sources: { src1: { endpoint: 'http://127.0.0.1:9/never-called/getMemberObjects' } },
@@ -113,7 +129,10 @@ export function entraOpOptions(tid: string, more: { issuerOrigin?: () => string;
     offlineAccessForcesConsent: true,
     async setup(ctx) {
       const { op, provider, app } = ctx;
-      app.get(`/${tid}/v2.0/.well-known/openid-configuration`, discoveryAlias(op.port, `/${tid}/.well-known/openid-configuration`, (d) => d));
+      app.get(
+        `/${tid}/v2.0/.well-known/openid-configuration`,
+        discoveryAlias(op.port, `/${tid}/.well-known/openid-configuration`, (d) => d),
+      );
       const endSession = provider.pathFor('end_session', { mountPath: '' });
       provider.use(async (koa: KoaContextWithOIDC, next: () => Promise<void>) => {
         if (koa.method === 'GET' && koa.path === endSession && koa.query.post_logout_redirect_uri && !koa.query.client_id && !koa.query.id_token_hint) {

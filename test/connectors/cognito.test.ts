@@ -21,16 +21,26 @@ let hosted = '';
 const cognitoOp: OpOptions = {
   mountPath: `/${poolId}`,
   routes: {
-    authorization: '/oauth2/authorize', token: '/oauth2/token', userinfo: '/oauth2/userInfo',
-    revocation: '/oauth2/revoke', jwks: '/.well-known/jwks.json',
+    authorization: '/oauth2/authorize',
+    token: '/oauth2/token',
+    userinfo: '/oauth2/userInfo',
+    revocation: '/oauth2/revoke',
+    jwks: '/.well-known/jwks.json',
   },
   conformIdTokenClaims: false,
   claims: { openid: ['cognito:username', 'cognito:groups', 'cognito:roles', 'custom:tenant', 'token_use', 'username'] },
   accounts: {
     [subject]: {
-      email: 'alice@example.com', email_verified: true, name: 'Alice Example', given_name: 'Alice', family_name: 'Example',
-      'cognito:username': 'alice', 'cognito:groups': ['admins', 'readers'],
-      'cognito:roles': ['arn:aws:iam::123456789012:role/Admins'], 'custom:tenant': 'acme', token_use: 'id',
+      email: 'alice@example.com',
+      email_verified: true,
+      name: 'Alice Example',
+      given_name: 'Alice',
+      family_name: 'Example',
+      'cognito:username': 'alice',
+      'cognito:groups': ['admins', 'readers'],
+      'cognito:roles': ['arn:aws:iam::123456789012:role/Admins'],
+      'custom:tenant': 'acme',
+      token_use: 'id',
     },
   },
   userinfoOverrides: { [subject]: { email_verified: 'true', username: 'alice', token_use: undefined } },
@@ -43,7 +53,7 @@ const cognitoOp: OpOptions = {
       const client = typeof req.query.client_id === 'string' ? op.getClient(req.query.client_id) : undefined;
       const logoutUri = req.query.logout_uri;
       if (!client) {
-        res.status(400).send('Required String parameter \'client_id\' is not present');
+        res.status(400).send("Required String parameter 'client_id' is not present");
         return;
       }
       if (typeof logoutUri !== 'string' || !(client.post_logout_redirect_uris ?? []).includes(logoutUri)) {
@@ -86,10 +96,18 @@ runConformance({
   title: 'cognito (issuer host + hosted UI domain)',
   op: cognitoOp,
   connector: (op) => ({
-    type: 'cognito', name: 'Cognito', region: 'eu-west-1', userPoolId: poolId, domain: hosted, issuer: op.issuer,
-    userinfo: true, ...clientCredentials,
+    type: 'cognito',
+    name: 'Cognito',
+    region: 'eu-west-1',
+    userPoolId: poolId,
+    domain: hosted,
+    issuer: op.issuer,
+    userinfo: true,
+    ...clientCredentials,
   }),
-  variants: (op) => [{ id: 'cognito-id-token', type: 'cognito', region: 'eu-west-1', userPoolId: poolId, domain: hosted, issuer: op.issuer, ...clientCredentials }],
+  variants: (op) => [
+    { id: 'cognito-id-token', type: 'cognito', region: 'eu-west-1', userPoolId: poolId, domain: hosted, issuer: op.issuer, ...clientCredentials },
+  ],
   subject,
   profile,
   scope: 'openid email profile',

@@ -9,13 +9,16 @@ import { SESSION_SECRET } from '../fixtures/stack.js';
 export function connectorProblems(connector: Record<string, unknown>, opts: { allowInsecureRequests?: boolean } = {}): ConfigProblem[] {
   const env = Object.fromEntries([...JSON.stringify(connector).matchAll(/\$\{env:([A-Z0-9_]+)\}/g)].map((m) => [m[1], 'from-env-0123456789']));
   try {
-    loadConfig({
-      baseUrl: 'https://app.example.com',
-      ...(opts.allowInsecureRequests ? { allowInsecureRequests: true } : {}),
-      session: { secret: SESSION_SECRET, insecureMemoryStore: true },
-      tokens: { insecureEphemeralKeys: true },
-      connectors: [connector],
-    }, { registry: builtinConnectors, nodeEnv: 'test', env });
+    loadConfig(
+      {
+        baseUrl: 'https://app.example.com',
+        ...(opts.allowInsecureRequests ? { allowInsecureRequests: true } : {}),
+        session: { secret: SESSION_SECRET, insecureMemoryStore: true },
+        tokens: { insecureEphemeralKeys: true },
+        connectors: [connector],
+      },
+      { registry: builtinConnectors, nodeEnv: 'test', env },
+    );
     return [];
   } catch (err) {
     if (err instanceof ConfigError) return [...err.problems];

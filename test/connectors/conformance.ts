@@ -136,7 +136,10 @@ export function runConformance(vendorCase: VendorCase): void {
     },
     async expectSignedOut(browser) {
       const res = await browser.get(`${stack.url}/dashboard`, { headers: { accept: 'application/json' } });
-      expect({ status: res.status, body: res.json() }).toEqual({ status: 401, body: { error: 'unauthorized', code: 'UNAUTHORIZED', message: 'Sign in to continue.' } });
+      expect({ status: res.status, body: res.json() }).toEqual({
+        status: 401,
+        body: { error: 'unauthorized', code: 'UNAUTHORIZED', message: 'Sign in to continue.' },
+      });
     },
   };
 

@@ -8,9 +8,23 @@ import express from 'express';
 import request from 'supertest';
 import { z } from 'zod';
 import {
-  ConfigError, FedgateError, connectorBaseShape, defineConnectorType, fedgate, requireAuth,
-  type BeginLoginInput, type CompleteLoginInput, type Connector, type ConnectorContext, type ConnectorStatus,
-  type ConfigInput, type FedgateOptions, type LogoutInput, type Refreshable, type RefreshInput, type UpstreamIdentity,
+  ConfigError,
+  FedgateError,
+  connectorBaseShape,
+  defineConnectorType,
+  fedgate,
+  requireAuth,
+  type BeginLoginInput,
+  type CompleteLoginInput,
+  type Connector,
+  type ConnectorContext,
+  type ConnectorStatus,
+  type ConfigInput,
+  type FedgateOptions,
+  type LogoutInput,
+  type Refreshable,
+  type RefreshInput,
+  type UpstreamIdentity,
   type UpstreamLogout,
 } from 'fedgate';
 import { recordingLogger } from '../fixtures/stack.js';
@@ -162,7 +176,7 @@ describe('a custom connector type registered with options.connectorTypes', () =>
     expect(() => fedgate(gatewayConfig({}), { ...options, connectorTypes: new Map() })).toThrow(ConfigError);
   });
 
-  test('a user signs in through it: the login redirect, the callback, and req.auth with the type\'s mapping overlaid by the entry\'s', async () => {
+  test("a user signs in through it: the login redirect, the callback, and req.auth with the type's mapping overlaid by the entry's", async () => {
     const { app, gateway } = appWith({ claims: { name: null, department: 'dept' } });
     try {
       const agent = await signIn(app);

@@ -5,8 +5,17 @@
  */
 import { z } from 'zod';
 import {
-  builtinConnectors, canRefresh, connectorBaseShape, defineConnectorType, fedgate, logsOutUpstream,
-  type Connector, type ConnectorContext, type ConnectorRegistry, type ConnectorType, type UpstreamIdentity,
+  builtinConnectors,
+  canRefresh,
+  connectorBaseShape,
+  defineConnectorType,
+  fedgate,
+  logsOutUpstream,
+  type Connector,
+  type ConnectorContext,
+  type ConnectorRegistry,
+  type ConnectorType,
+  type UpstreamIdentity,
 } from 'fedgate';
 
 const schema = z.strictObject({ type: z.literal('typed'), ...connectorBaseShape, tenant: z.string() });

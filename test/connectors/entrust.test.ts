@@ -19,19 +19,27 @@ const entrustOp: OpOptions = {
   routes: { authorization: '/authorize', token: '/token', userinfo: '/userinfo', jwks: '/jwks', end_session: '/logout' },
   // Profile and custom claims come from the signed userinfo only.
   conformIdTokenClaims: true,
-  clients: [{
-    client_id: DEFAULT_CLIENT_ID,
-    client_secret: DEFAULT_CLIENT_SECRET,
-    redirect_uris: [PLACEHOLDER_REDIRECT_URI],
-    post_logout_redirect_uris: [],
-    userinfo_signed_response_alg: 'RS256',
-  }],
+  clients: [
+    {
+      client_id: DEFAULT_CLIENT_ID,
+      client_secret: DEFAULT_CLIENT_SECRET,
+      redirect_uris: [PLACEHOLDER_REDIRECT_URI],
+      post_logout_redirect_uris: [],
+      userinfo_signed_response_alg: 'RS256',
+    },
+  ],
   features: { jwtUserinfo: { enabled: true } },
   claims: { profile: ['memberOf', 'appRoles'] },
   accounts: {
     [subject]: {
-      email: 'alice@example.com', email_verified: true, name: 'Alice Example', given_name: 'Alice', family_name: 'Example',
-      preferred_username: 'alice', memberOf: ['Finance', 'VPN Users'], appRoles: ['approver'],
+      email: 'alice@example.com',
+      email_verified: true,
+      name: 'Alice Example',
+      given_name: 'Alice',
+      family_name: 'Example',
+      preferred_username: 'alice',
+      memberOf: ['Finance', 'VPN Users'],
+      appRoles: ['approver'],
     },
   },
   setup({ op, provider }) {
@@ -53,8 +61,13 @@ runConformance({
   title: 'entrust (/api/oidc, signed userinfo)',
   op: entrustOp,
   connector: (op) => ({
-    type: 'entrust', name: 'Entrust', domain: op.url, groupsClaim: 'memberOf', rolesClaim: 'appRoles',
-    userinfoSignedResponseAlg: 'RS256', ...clientCredentials,
+    type: 'entrust',
+    name: 'Entrust',
+    domain: op.url,
+    groupsClaim: 'memberOf',
+    rolesClaim: 'appRoles',
+    userinfoSignedResponseAlg: 'RS256',
+    ...clientCredentials,
   }),
   variants: (op) => [
     { id: 'entrust-unpinned', type: 'entrust', domain: op.url, groupsClaim: 'memberOf', ...clientCredentials },
@@ -87,7 +100,7 @@ runConformance({
       breakUserinfoSignature = true;
       try {
         const res = await ctx().attemptLogin();
-        ctx().expectErrorPage(res, 502, 'UPSTREAM_RESPONSE_INVALID', 'The identity provider\'s userinfo response was rejected.');
+        ctx().expectErrorPage(res, 502, 'UPSTREAM_RESPONSE_INVALID', "The identity provider's userinfo response was rejected.");
       } finally {
         breakUserinfoSignature = false;
       }
@@ -100,7 +113,7 @@ runConformance({
       await op.setClient(plain);
       try {
         const res = await ctx().attemptLogin();
-        ctx().expectErrorPage(res, 502, 'UPSTREAM_RESPONSE_INVALID', 'The identity provider\'s userinfo response was rejected.');
+        ctx().expectErrorPage(res, 502, 'UPSTREAM_RESPONSE_INVALID', "The identity provider's userinfo response was rejected.");
         const { auth } = await ctx().login('entrust-unpinned');
         expect(auth.claims).toMatchObject({ sub: `entrust-unpinned|${subject}`, email: 'alice@example.com', groups: ['Finance', 'VPN Users'] });
         expect(auth.claims).not.toHaveProperty('roles');

@@ -11,8 +11,16 @@ import { closeServer, listenEphemeral } from '../fixtures/ports.js';
 export const GITHUB_CLIENT_ID = 'Iv1.0123456789abcdef';
 export const GITHUB_CLIENT_SECRET = 'gh-secret-0123456789-abcdefghijklmnopqrstuv';
 
-export interface GithubEmail { email: string; primary: boolean; verified: boolean; visibility: string | null }
-export interface GithubTeam { slug: string; organization: { login: string } }
+export interface GithubEmail {
+  email: string;
+  primary: boolean;
+  verified: boolean;
+  visibility: string | null;
+}
+export interface GithubTeam {
+  slug: string;
+  organization: { login: string };
+}
 
 export interface GithubUser {
   id: number;
@@ -42,8 +50,17 @@ export const OCTOCAT: GithubUser = {
   ],
 };
 
-interface Grant { user: string; challenge: string | undefined; redirectUri: string }
-interface RecordedRequest { method: string; path: string; headers: Record<string, string | string[] | undefined>; body?: Record<string, string> }
+interface Grant {
+  user: string;
+  challenge: string | undefined;
+  redirectUri: string;
+}
+interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  body?: Record<string, string>;
+}
 
 export class GithubStub {
   url = '';
@@ -124,12 +141,19 @@ export class GithubStub {
     const json = !this.forceForm && String(req.headers.accept ?? '').includes('application/json');
     const send = (payload: Record<string, string | number>) => {
       if (json) {
-        res.status(200).type(this.wrongContentType ? 'text/plain' : 'application/json').send(JSON.stringify(payload));
+        res
+          .status(200)
+          .type(this.wrongContentType ? 'text/plain' : 'application/json')
+          .send(JSON.stringify(payload));
       } else {
-        res.status(200).type('application/x-www-form-urlencoded').send(new URLSearchParams(Object.entries(payload).map(([k, v]): [string, string] => [k, String(v)])).toString());
+        res
+          .status(200)
+          .type('application/x-www-form-urlencoded')
+          .send(new URLSearchParams(Object.entries(payload).map(([k, v]): [string, string] => [k, String(v)])).toString());
       }
     };
-    const fail = (error: string, description: string) => send({ error, error_description: description, error_uri: `https://docs.github.com/apps/troubleshooting#${error}` });
+    const fail = (error: string, description: string) =>
+      send({ error, error_description: description, error_uri: `https://docs.github.com/apps/troubleshooting#${error}` });
     if (this.nextTokenError) {
       const error = this.nextTokenError;
       this.nextTokenError = undefined;
@@ -151,8 +175,11 @@ export class GithubStub {
     } else {
       const grant = this.#grants.get(body.code ?? '');
       this.#grants.delete(body.code ?? '');
-      const verifierOk = grant?.challenge === undefined
-        || createHash('sha256').update(body.code_verifier ?? '').digest('base64url') === grant.challenge;
+      const verifierOk =
+        grant?.challenge === undefined
+        || createHash('sha256')
+          .update(body.code_verifier ?? '')
+          .digest('base64url') === grant.challenge;
       if (!grant || !verifierOk || (body.redirect_uri !== undefined && body.redirect_uri !== grant.redirectUri)) {
         fail('bad_verification_code', 'The code passed is incorrect or expired.');
         return;
@@ -187,7 +214,14 @@ export class GithubStub {
       return;
     }
     if (what === 'user') {
-      res.json({ id: user.id, login: user.login, name: user.name, email: user.email, avatar_url: user.avatar_url, ...(this.userPadding ? { bio: 'x'.repeat(this.userPadding) } : {}) });
+      res.json({
+        id: user.id,
+        login: user.login,
+        name: user.name,
+        email: user.email,
+        avatar_url: user.avatar_url,
+        ...(this.userPadding ? { bio: 'x'.repeat(this.userPadding) } : {}),
+      });
       return;
     }
     const list: unknown[] = what === 'emails' ? user.emails : user.teams;

@@ -37,7 +37,10 @@ afterAll(async () => {
 });
 afterEach(() => stub.reset());
 
-interface DashboardBody { sub: string; claims: Record<string, unknown> }
+interface DashboardBody {
+  sub: string;
+  claims: Record<string, unknown>;
+}
 
 function attempt(id = 'gh', browser = stack.browser()) {
   return browser.follow(`${stack.url}/auth/login/${id}?returnTo=%2Fdashboard`, { maxRedirects: 20 });
@@ -45,7 +48,8 @@ function attempt(id = 'gh', browser = stack.browser()) {
 
 async function login(id = 'gh', browser = stack.browser()) {
   const res = await attempt(id, browser);
-  if (res.status !== 200 || res.url !== `${stack.url}/dashboard`) throw new Error(`login did not complete: ${res.status} at ${res.url}: ${/<main>(.*)<\/main>/s.exec(res.body)?.[1] ?? res.body.slice(0, 300)}`);
+  if (res.status !== 200 || res.url !== `${stack.url}/dashboard`)
+    throw new Error(`login did not complete: ${res.status} at ${res.url}: ${/<main>(.*)<\/main>/s.exec(res.body)?.[1] ?? res.body.slice(0, 300)}`);
   return { browser, auth: res.json<DashboardBody>() };
 }
 
@@ -56,7 +60,10 @@ function expectErrorPage(res: BrowserResponse, status: number, code: string, mes
 
 async function expectSignedOut(browser: ReturnType<Stack['browser']>): Promise<void> {
   const res = await browser.get(`${stack.url}/dashboard`, { headers: { accept: 'application/json' } });
-  expect({ status: res.status, body: res.json() }).toEqual({ status: 401, body: { error: 'unauthorized', code: 'UNAUTHORIZED', message: 'Sign in to continue.' } });
+  expect({ status: res.status, body: res.json() }).toEqual({
+    status: 401,
+    body: { error: 'unauthorized', code: 'UNAUTHORIZED', message: 'Sign in to continue.' },
+  });
 }
 
 const PROFILE = {
@@ -88,8 +95,11 @@ describe('github: login and profile', () => {
     expect(token.body!.code_verifier).toMatch(/^[A-Za-z0-9_-]{43}$/);
     // API calls carry User-Agent, Bearer and GitHub's media type.
     for (const r of stub.apiRequests) {
-      expect({ ua: r.headers['user-agent'], accept: r.headers.accept, auth: String(r.headers.authorization).startsWith('Bearer gho_') })
-        .toEqual({ ua: 'fedgate', accept: 'application/vnd.github+json', auth: true });
+      expect({ ua: r.headers['user-agent'], accept: r.headers.accept, auth: String(r.headers.authorization).startsWith('Bearer gho_') }).toEqual({
+        ua: 'fedgate',
+        accept: 'application/vnd.github+json',
+        auth: true,
+      });
     }
   });
 
@@ -102,7 +112,7 @@ describe('github: login and profile', () => {
     expect(info.json()).toEqual(PROFILE);
   });
 
-  test('a form-encoded token response (GitHub\'s default) is read', async () => {
+  test("a form-encoded token response (GitHub's default) is read", async () => {
     stub.forceForm = true;
     const { auth } = await login();
     expect(auth.claims).toEqual(PROFILE);
@@ -200,8 +210,10 @@ describe('github: logout and refresh', () => {
     expect(identity.tokens.refreshToken).not.toBe(refreshToken);
     expect(identity.tokens.expiresAt).toBe(1_700_000_000 + 28800);
     // The old refresh token was rotated away: using it again ends the session.
-    await expect(connector.refresh({ refreshToken, original: { subject: '12345', claims: {}, tokens: {} } }))
-      .rejects.toMatchObject({ code: 'REFRESH_REJECTED', message: 'The identity provider ended the session.' });
+    await expect(connector.refresh({ refreshToken, original: { subject: '12345', claims: {}, tokens: {} } })).rejects.toMatchObject({
+      code: 'REFRESH_REJECTED',
+      message: 'The identity provider ended the session.',
+    });
   });
 
   test('a rotated refresh token is saved before /user is asked, so an API outage right after loses nothing', async () => {
@@ -209,7 +221,9 @@ describe('github: logout and refresh', () => {
     const { refreshToken } = stub.issue('octocat');
     stub.appMode = true;
     const saved: string[] = [];
-    const saveTokens = async (t: { refreshToken?: string }) => { if (t.refreshToken) saved.push(t.refreshToken); };
+    const saveTokens = async (t: { refreshToken?: string }) => {
+      if (t.refreshToken) saved.push(t.refreshToken);
+    };
     stub.nextApiStatus = 502;
     await expect(connector.refresh({ refreshToken, original: { subject: '12345', claims: {}, tokens: {} }, saveTokens })).rejects.toBeInstanceOf(FedgateError);
     expect(saved).toHaveLength(1);
@@ -223,8 +237,10 @@ describe('github: logout and refresh', () => {
   test('a refresh that returns another GitHub user is refused', async () => {
     const connector = githubRefresher();
     const { refreshToken } = stub.issue('octocat');
-    await expect(connector.refresh({ refreshToken, original: { subject: '999', claims: {}, tokens: {} } }))
-      .rejects.toMatchObject({ code: 'REFRESH_REJECTED', message: 'The identity provider returned another identity.' });
+    await expect(connector.refresh({ refreshToken, original: { subject: '999', claims: {}, tokens: {} } })).rejects.toMatchObject({
+      code: 'REFRESH_REJECTED',
+      message: 'The identity provider returned another identity.',
+    });
   });
 });
 
@@ -250,23 +266,35 @@ describe('github: configuration', () => {
   });
 
   test('GitHub Enterprise Server URLs derive from enterpriseUrl; overrides win', () => {
-    expect(githubUrls({})).toEqual({ authorize: 'https://github.com/login/oauth/authorize', token: 'https://github.com/login/oauth/access_token', api: 'https://api.github.com' });
+    expect(githubUrls({})).toEqual({
+      authorize: 'https://github.com/login/oauth/authorize',
+      token: 'https://github.com/login/oauth/access_token',
+      api: 'https://api.github.com',
+    });
     expect(githubUrls({ enterpriseUrl: 'https://github.example.com/' })).toEqual({
-      authorize: 'https://github.example.com/login/oauth/authorize', token: 'https://github.example.com/login/oauth/access_token', api: 'https://github.example.com/api/v3',
+      authorize: 'https://github.example.com/login/oauth/authorize',
+      token: 'https://github.example.com/login/oauth/access_token',
+      api: 'https://github.example.com/api/v3',
     });
     expect(githubUrls({ enterpriseUrl: 'https://github.example.com', apiBaseUrl: 'https://api.example.com/' }).api).toBe('https://api.example.com');
   });
 
   test('a client secret is required; OIDC-only keys are refused', () => {
     expect(connectorProblems(base)).toEqual([]);
-    expect(connectorProblems({ ...base, clientSecret: undefined })).toEqual([{ path: 'connectors[0].clientSecret', message: 'required: GitHub OAuth apps authenticate with a client secret' }]);
+    expect(connectorProblems({ ...base, clientSecret: undefined })).toEqual([
+      { path: 'connectors[0].clientSecret', message: 'required: GitHub OAuth apps authenticate with a client secret' },
+    ]);
     expect(connectorProblems({ ...base, userinfo: true }).map((p) => p.path)).toEqual(['connectors[0].userinfo']);
     expect(connectorProblems({ ...base, authorizationParams: { state: 'x' } }).map((p) => p.path)).toEqual(['connectors[0].authorizationParams.state']);
   });
 
   test('http endpoints need allowInsecureRequests', () => {
-    expect(connectorProblems({ ...base, enterpriseUrl: 'http://ghe.local' }).map((p) => p.path))
-      .toEqual(['connectors[0].enterpriseUrl', 'connectors[0].authorizeUrl', 'connectors[0].tokenUrl', 'connectors[0].apiBaseUrl']);
+    expect(connectorProblems({ ...base, enterpriseUrl: 'http://ghe.local' }).map((p) => p.path)).toEqual([
+      'connectors[0].enterpriseUrl',
+      'connectors[0].authorizeUrl',
+      'connectors[0].tokenUrl',
+      'connectors[0].apiBaseUrl',
+    ]);
     expect(connectorProblems({ ...base, enterpriseUrl: 'http://ghe.local' }, { allowInsecureRequests: true })).toEqual([]);
   });
 });

@@ -19,8 +19,12 @@ function keycloakOp(mountPath: string): OpOptions {
   return {
     mountPath,
     routes: {
-      authorization: `${oidcPath}/auth`, token: `${oidcPath}/token`, userinfo: `${oidcPath}/userinfo`,
-      end_session: `${oidcPath}/logout`, jwks: `${oidcPath}/certs`, introspection: `${oidcPath}/token/introspect`,
+      authorization: `${oidcPath}/auth`,
+      token: `${oidcPath}/token`,
+      userinfo: `${oidcPath}/userinfo`,
+      end_session: `${oidcPath}/logout`,
+      jwks: `${oidcPath}/certs`,
+      introspection: `${oidcPath}/token/introspect`,
       revocation: `${oidcPath}/revoke`,
     },
     conformIdTokenClaims: false,
@@ -30,8 +34,14 @@ function keycloakOp(mountPath: string): OpOptions {
     claims: { profile: ['groups'], openid: ['realm_access', 'resource_access'] },
     accounts: {
       [subject]: {
-        email: 'alice@example.com', email_verified: true, name: 'Alice Example', given_name: 'Alice', family_name: 'Example',
-        preferred_username: 'alice', picture: 'https://example.com/alice.png', groups: ['/staff/engineering'],
+        email: 'alice@example.com',
+        email_verified: true,
+        name: 'Alice Example',
+        given_name: 'Alice',
+        family_name: 'Example',
+        preferred_username: 'alice',
+        picture: 'https://example.com/alice.png',
+        groups: ['/staff/engineering'],
       },
     },
     features: {
@@ -43,13 +53,16 @@ function keycloakOp(mountPath: string): OpOptions {
       },
     },
     configure(config) {
-      config.extraTokenClaims = (_ctx, token) => (token.kind === 'AccessToken' ? {
-        azp: token.clientId,
-        typ: 'Bearer',
-        realm_access: { roles: ['offline_access', 'uma_authorization', 'admin'] },
-        resource_access: { [String(token.clientId)]: { roles: ['reports-reader', 'admin'] }, account: { roles: ['manage-account'] } },
-        ...accessTokenOverrides,
-      } : undefined);
+      config.extraTokenClaims = (_ctx, token) =>
+        token.kind === 'AccessToken'
+          ? {
+              azp: token.clientId,
+              typ: 'Bearer',
+              realm_access: { roles: ['offline_access', 'uma_authorization', 'admin'] },
+              resource_access: { [String(token.clientId)]: { roles: ['reports-reader', 'admin'] }, account: { roles: ['manage-account'] } },
+              ...accessTokenOverrides,
+            }
+          : undefined;
     },
     setup({ op, provider }) {
       op.nextLogin = subject;
@@ -133,7 +146,11 @@ runConformance({
     test('roles in the ID token (a mapper with "Add to ID token") are used without reading the access token', async () => {
       const { op } = ctx();
       const account = op.accounts[subject]!;
-      op.accounts[subject] = { ...account, realm_access: { roles: ['id-token-role'] }, resource_access: { app: { roles: ['client-role'] }, other: { roles: ['x'] } } };
+      op.accounts[subject] = {
+        ...account,
+        realm_access: { roles: ['id-token-role'] },
+        resource_access: { app: { roles: ['client-role'] }, other: { roles: ['x'] } },
+      };
       accessTokenOverrides = { azp: 'another-client' }; // would fail if the access token were read
       try {
         const { auth } = await ctx().login();

@@ -16,15 +16,23 @@ function oktaOp(mountPath: string, prefix: string): OpOptions {
   return {
     mountPath,
     routes: {
-      authorization: `${prefix}/authorize`, token: `${prefix}/token`, userinfo: `${prefix}/userinfo`,
-      end_session: `${prefix}/logout`, jwks: `${prefix}/keys`,
+      authorization: `${prefix}/authorize`,
+      token: `${prefix}/token`,
+      userinfo: `${prefix}/userinfo`,
+      end_session: `${prefix}/logout`,
+      jwks: `${prefix}/keys`,
     },
     conformIdTokenClaims: true,
     extraParams: ['idp', 'sessionToken', 'idp_scope'],
     accounts: {
       [subject]: {
-        email: 'alice@example.com', email_verified: true, name: 'Alice Example', given_name: 'Alice', family_name: 'Example',
-        preferred_username: 'alice@example.com', groups: ['Everyone', 'Engineering'],
+        email: 'alice@example.com',
+        email_verified: true,
+        name: 'Alice Example',
+        given_name: 'Alice',
+        family_name: 'Example',
+        preferred_username: 'alice@example.com',
+        groups: ['Everyone', 'Engineering'],
       },
     },
     setup({ op, provider }) {
@@ -39,7 +47,7 @@ function oktaOp(mountPath: string, prefix: string): OpOptions {
         }
         if (ctx.method === 'GET' && ctx.path === logout && !ctx.query.id_token_hint) {
           ctx.status = 400;
-          ctx.body = { errorCode: 'invalid_request', errorSummary: 'The \'id_token_hint\' parameter is required.' };
+          ctx.body = { errorCode: 'invalid_request', errorSummary: "The 'id_token_hint' parameter is required." };
           return;
         }
         await next();
@@ -84,7 +92,7 @@ function oktaCase(title: string, op: OpOptions, connector: (op: TestOp) => Recor
         op.tamperUserinfo = (body) => ({ ...body, sub: '00uSOMEONEELSE' });
         try {
           const res = await ctx().attemptLogin();
-          ctx().expectErrorPage(res, 502, 'USERINFO_SUBJECT_MISMATCH', 'The identity provider\'s userinfo does not match the signed-in user.');
+          ctx().expectErrorPage(res, 502, 'USERINFO_SUBJECT_MISMATCH', "The identity provider's userinfo does not match the signed-in user.");
         } finally {
           op.tamperUserinfo = undefined;
         }
@@ -93,19 +101,16 @@ function oktaCase(title: string, op: OpOptions, connector: (op: TestOp) => Recor
   };
 }
 
-runConformance(oktaCase(
-  'okta (custom authorization server "default")',
-  oktaOp('/oauth2/default', '/v1'),
-  (op) => ({ domain: op.url, authorizationServer: 'default' }),
-  '/oauth2/default/v1/logout',
-));
+runConformance(
+  oktaCase(
+    'okta (custom authorization server "default")',
+    oktaOp('/oauth2/default', '/v1'),
+    (op) => ({ domain: op.url, authorizationServer: 'default' }),
+    '/oauth2/default/v1/logout',
+  ),
+);
 
-runConformance(oktaCase(
-  'okta (org authorization server)',
-  oktaOp('/', '/oauth2/v1'),
-  (op) => ({ domain: op.url }),
-  '/oauth2/v1/logout',
-));
+runConformance(oktaCase('okta (org authorization server)', oktaOp('/', '/oauth2/v1'), (op) => ({ domain: op.url }), '/oauth2/v1/logout'));
 
 describe('okta preset', () => {
   test('org and custom authorization server issuers; an explicit issuer wins', () => {
@@ -118,7 +123,8 @@ describe('okta preset', () => {
     const preset = oktaPreset(oktaSchema.parse({ type: 'okta', id: 'okta', clientId: 'c', domain: 'acme.okta.com' }));
     const meta = { issuer: 'https://acme.okta.com' };
     expect(preset.logoutUrl!(meta, { postLogoutRedirectUri: 'https://app.example.com/', clientId: 'c' })).toBeUndefined();
-    expect(preset.logoutUrl!(meta, { idToken: 'h.p.s', postLogoutRedirectUri: 'https://app.example.com/', clientId: 'c' })?.href)
-      .toBe('https://acme.okta.com/oauth2/v1/logout?id_token_hint=h.p.s&post_logout_redirect_uri=https%3A%2F%2Fapp.example.com%2F');
+    expect(preset.logoutUrl!(meta, { idToken: 'h.p.s', postLogoutRedirectUri: 'https://app.example.com/', clientId: 'c' })?.href).toBe(
+      'https://acme.okta.com/oauth2/v1/logout?id_token_hint=h.p.s&post_logout_redirect_uri=https%3A%2F%2Fapp.example.com%2F',
+    );
   });
 });

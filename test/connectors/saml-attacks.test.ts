@@ -15,8 +15,20 @@ import { startRedis, type RedisServer } from '../fixtures/redis.js';
 import { recordSecret } from '../fixtures/secret-scan.js';
 import { SESSION_SECRET, recordingLogger, testKeys } from '../fixtures/stack.js';
 import {
-  assertionXml, b64, certBody, encryptAssertion, logoutRequestXml, makeKeyPair, newId, readAuthnRequest, redirectQuery, responseXml, sign,
-  type AssertionInput, type KeyPair, type LogoutRequestInput,
+  assertionXml,
+  b64,
+  certBody,
+  encryptAssertion,
+  logoutRequestXml,
+  makeKeyPair,
+  newId,
+  readAuthnRequest,
+  redirectQuery,
+  responseXml,
+  sign,
+  type AssertionInput,
+  type KeyPair,
+  type LogoutRequestInput,
 } from '../fixtures/saml-idp.js';
 
 const issuer = 'https://idp.hostile.test/entity';
@@ -43,21 +55,24 @@ beforeAll(async () => {
   const port = await listenEphemeral(server);
   base = `http://127.0.0.1:${port}`;
   const idp = { type: 'saml', entryPoint, idpCert: idpKeys.cert, idpIssuer: issuer };
-  gateway = fedgate({
-    baseUrl: base,
-    allowInsecureRequests: true,
-    session: { secret: SESSION_SECRET, redis: { url: redis.url } },
-    tokens: { keys: (await testKeys()) as { keys: Record<string, unknown>[] } },
-    connectors: [
-      { id: 'hostile', ...idp },
-      { id: 'unsol', ...idp, allowUnsolicited: true },
-      { id: 'enc', ...idp, spKeyFile: path.join(keyDir, 'sp.key'), spCertFile: path.join(keyDir, 'sp.crt'), requireEncryptedAssertions: true },
-      // The certificate given as a base64 body in a rotation array: the first one is not the signer.
-      { id: 'rotate', ...idp, idpCert: [certBody(otherKeys.cert), certBody(idpKeys.cert)] },
-      // Entra-style: the subject from an attribute, and this IdP's e-mails count as verified.
-      { id: 'entra', ...idp, subjectAttribute: 'http://schemas.microsoft.com/identity/claims/objectidentifier', emailVerified: true },
-    ],
-  }, { logger });
+  gateway = fedgate(
+    {
+      baseUrl: base,
+      allowInsecureRequests: true,
+      session: { secret: SESSION_SECRET, redis: { url: redis.url } },
+      tokens: { keys: (await testKeys()) as { keys: Record<string, unknown>[] } },
+      connectors: [
+        { id: 'hostile', ...idp },
+        { id: 'unsol', ...idp, allowUnsolicited: true },
+        { id: 'enc', ...idp, spKeyFile: path.join(keyDir, 'sp.key'), spCertFile: path.join(keyDir, 'sp.crt'), requireEncryptedAssertions: true },
+        // The certificate given as a base64 body in a rotation array: the first one is not the signer.
+        { id: 'rotate', ...idp, idpCert: [certBody(otherKeys.cert), certBody(idpKeys.cert)] },
+        // Entra-style: the subject from an attribute, and this IdP's e-mails count as verified.
+        { id: 'entra', ...idp, subjectAttribute: 'http://schemas.microsoft.com/identity/claims/objectidentifier', emailVerified: true },
+      ],
+    },
+    { logger },
+  );
   app.use(gateway);
   app.get('/dashboard', requireAuth(), (req, res) => res.json({ sub: req.auth.sub, claims: req.auth.claims }));
   app.get('/landing', requireAuth(), (req, res) => res.json({ landed: true, sub: req.auth.sub }));
@@ -100,7 +115,12 @@ function honest(p: Pending | undefined, connector = 'hostile', over: Partial<Ass
 }
 
 /** Wraps a signed assertion in a Response for `p`. */
-function response(p: Pending | undefined, body: string, connector = 'hostile', over: { destination?: string; inResponseTo?: string; beforeAssertion?: string; statusCode?: string } = {}): string {
+function response(
+  p: Pending | undefined,
+  body: string,
+  connector = 'hostile',
+  over: { destination?: string; inResponseTo?: string; beforeAssertion?: string; statusCode?: string } = {},
+): string {
   return responseXml({
     issuer,
     destination: over.destination ?? `${base}/auth/callback/${connector}`,
@@ -114,7 +134,13 @@ function response(p: Pending | undefined, body: string, connector = 'hostile', o
 const signedAssertion = (a: AssertionInput, keys = idpKeys, sha1 = false) => sign(assertionXml(a), { ...keys, element: 'Assertion', sha1 });
 
 /** POSTs to the ACS as the IdP's auto-submitted form would, then follows the same-site step. */
-async function deliver(browser: Browser, xml: string, relayState: string | undefined, connector = 'hostile', accept = 'application/json'): Promise<{ acs: BrowserResponse; final?: BrowserResponse }> {
+async function deliver(
+  browser: Browser,
+  xml: string,
+  relayState: string | undefined,
+  connector = 'hostile',
+  accept = 'application/json',
+): Promise<{ acs: BrowserResponse; final?: BrowserResponse }> {
   const form: Record<string, string> = { SAMLResponse: b64(xml), ...(relayState !== undefined ? { RelayState: relayState } : {}) };
   const acs = await browser.post(`${base}/auth/callback/${connector}`, form, { headers: { accept } });
   if (acs.status !== 200) return { acs };
@@ -128,17 +154,25 @@ async function deliver(browser: Browser, xml: string, relayState: string | undef
 function postNavigation(url: string, form: Record<string, string>): Promise<{ status: number; type: string; body: string }> {
   const body = new URLSearchParams(form).toString();
   return new Promise((resolve, reject) => {
-    const req = request(url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body),
-        accept: 'text/html,application/xhtml+xml', 'sec-fetch-mode': 'navigate', 'sec-fetch-site': 'cross-site', 'sec-fetch-dest': 'document',
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          'content-length': Buffer.byteLength(body),
+          accept: 'text/html,application/xhtml+xml',
+          'sec-fetch-mode': 'navigate',
+          'sec-fetch-site': 'cross-site',
+          'sec-fetch-dest': 'document',
+        },
       },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'] ?? '', body: Buffer.concat(chunks).toString('utf8') }));
-    });
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'] ?? '', body: Buffer.concat(chunks).toString('utf8') }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -163,7 +197,10 @@ describe('an honest response', () => {
     expect(acs.headers.get('content-security-policy')).toContain("default-src 'none'");
     expect(acs.body).not.toMatch(/<script/i);
     expect(final?.status).toBe(200);
-    expect(final?.json()).toMatchObject({ sub: 'hostile|user-7f3a', claims: { email: 'alice@example.org', email_verified: false, name: 'Alice', groups: ['staff', 'admins'] } });
+    expect(final?.json()).toMatchObject({
+      sub: 'hostile|user-7f3a',
+      claims: { email: 'alice@example.org', email_verified: false, name: 'Alice', groups: ['staff', 'admins'] },
+    });
   });
 
   test('a transient NameID still signs in, and the operator is warned once that it is not a stable subject', async () => {
@@ -191,16 +228,29 @@ describe('an honest response', () => {
     const xs = 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims';
     const attributes = {
       'http://schemas.microsoft.com/identity/claims/objectidentifier': ['7c1e0d2a-0000-4000-8000-000000000001'],
-      [`${xs}/emailaddress`]: ['dana@contoso.example'], [`${xs}/givenname`]: ['Dana'], [`${xs}/surname`]: ['Reyes'],
-      'http://schemas.microsoft.com/identity/claims/displayname': ['Dana Reyes'], [`${xs}/upn`]: ['dana@contoso.example'],
-      'http://schemas.microsoft.com/ws/2008/06/identity/claims/groups': ['g-1', 'g-2'], 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role': ['Reader'],
+      [`${xs}/emailaddress`]: ['dana@contoso.example'],
+      [`${xs}/givenname`]: ['Dana'],
+      [`${xs}/surname`]: ['Reyes'],
+      'http://schemas.microsoft.com/identity/claims/displayname': ['Dana Reyes'],
+      [`${xs}/upn`]: ['dana@contoso.example'],
+      'http://schemas.microsoft.com/ws/2008/06/identity/claims/groups': ['g-1', 'g-2'],
+      'http://schemas.microsoft.com/ws/2008/06/identity/claims/role': ['Reader'],
     };
     const p = await begin('entra');
     const a = honest(p, 'entra', { nameIdXml: 'dana@contoso.example', nameIdFormat: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress', attributes });
     const { final } = await deliver(p.browser, response(p, signedAssertion(a), 'entra'), p.relayState, 'entra');
     expect(final?.json()).toMatchObject({
       sub: 'entra|7c1e0d2a-0000-4000-8000-000000000001',
-      claims: { email: 'dana@contoso.example', email_verified: true, name: 'Dana Reyes', given_name: 'Dana', family_name: 'Reyes', username: 'dana@contoso.example', groups: ['g-1', 'g-2'], roles: ['Reader'] },
+      claims: {
+        email: 'dana@contoso.example',
+        email_verified: true,
+        name: 'Dana Reyes',
+        given_name: 'Dana',
+        family_name: 'Reyes',
+        username: 'dana@contoso.example',
+        groups: ['g-1', 'g-2'],
+        roles: ['Reader'],
+      },
     });
 
     const q = await begin('entra');
@@ -244,7 +294,7 @@ describe('replays and browser binding', () => {
     expectRefused(again.acs, 'SAML_REPLAYED');
   });
 
-  test('a response for another browser\'s login is refused in this browser (no SameSite cookie needed at the ACS)', async () => {
+  test("a response for another browser's login is refused in this browser (no SameSite cookie needed at the ACS)", async () => {
     const victim = await begin();
     const attacker = createBrowser();
     const { acs, final } = await deliver(attacker, response(victim, signedAssertion(honest(victim))), victim.relayState);
@@ -253,7 +303,7 @@ describe('replays and browser binding', () => {
     await expectNoSession(attacker);
   });
 
-  test('InResponseTo of another login with this browser\'s RelayState is refused', async () => {
+  test("InResponseTo of another login with this browser's RelayState is refused", async () => {
     const other = await begin();
     const mine = await begin();
     const { final } = await deliver(mine.browser, response(other, signedAssertion(honest(other))), mine.relayState);
@@ -285,7 +335,10 @@ describe('what is checked against this SP', () => {
     ['a wrong Recipient', (p: Pending) => response(p, signedAssertion(honest(p, 'hostile', { recipient: `${base}/auth/callback/unsol` })))],
     ['a wrong Destination', (p: Pending) => response(p, signedAssertion(honest(p)), 'hostile', { destination: 'https://other-sp.example/acs' })],
     ['a wrong Issuer', (p: Pending) => response(p, signedAssertion(honest(p, 'hostile', { issuer: 'https://evil.example/idp' })))],
-    ['an expired assertion', (p: Pending) => response(p, signedAssertion(honest(p, 'hostile', { now: Date.now() - 3_600_000, notOnOrAfter: Date.now() - 600_000 })))],
+    [
+      'an expired assertion',
+      (p: Pending) => response(p, signedAssertion(honest(p, 'hostile', { now: Date.now() - 3_600_000, notOnOrAfter: Date.now() - 600_000 }))),
+    ],
     ['an assertion from the future', (p: Pending) => response(p, signedAssertion(honest(p, 'hostile', { notBefore: Date.now() + 600_000 })))],
     ['a Response InResponseTo differing from the signed one', (p: Pending) => response(p, signedAssertion(honest(p)), 'hostile', { inResponseTo: newId() })],
   ])('%s is refused', async (_what, build) => {
@@ -295,7 +348,7 @@ describe('what is checked against this SP', () => {
     await expectNoSession(p.browser);
   });
 
-  test('a non-success status is the IdP\'s refusal, shown as such', async () => {
+  test("a non-success status is the IdP's refusal, shown as such", async () => {
     const p = await begin();
     const { acs } = await deliver(p.browser, response(p, '', 'hostile', { statusCode: 'urn:oasis:names:tc:SAML:2.0:status:Responder' }), p.relayState);
     expectRefused(acs, 'UPSTREAM_AUTHORIZATION_ERROR');
@@ -305,7 +358,10 @@ describe('what is checked against this SP', () => {
 describe('signatures', () => {
   test.each([
     ['an unsigned assertion', (p: Pending) => response(p, assertionXml(honest(p)))],
-    ['a signed response around an unsigned assertion (signed assertions are required)', (p: Pending) => sign(response(p, assertionXml(honest(p))), { ...idpKeys, element: 'Response' })],
+    [
+      'a signed response around an unsigned assertion (signed assertions are required)',
+      (p: Pending) => sign(response(p, assertionXml(honest(p))), { ...idpKeys, element: 'Response' }),
+    ],
     ['a SHA-1 signature', (p: Pending) => response(p, signedAssertion(honest(p), idpKeys, true))],
     ['a certificate the IdP config does not list (even when the message carries it)', (p: Pending) => response(p, signedAssertion(honest(p), otherKeys))],
     ['a signed assertion altered after signing', (p: Pending) => response(p, signedAssertion(honest(p)).replace('user-7f3a', 'admin-0001'))],
@@ -322,22 +378,37 @@ describe('XML signature wrapping', () => {
   test.each([
     ['a second, unsigned assertion after the signed one', (p: Pending) => response(p, signedAssertion(honest(p)) + evil(p))],
     ['a second, unsigned assertion before the signed one', (p: Pending) => response(p, evil(p) + signedAssertion(honest(p)))],
-    ['the signed assertion moved into Extensions, an unsigned one in its place', (p: Pending) => response(p, evil(p), 'hostile', { beforeAssertion: `<samlp:Extensions>${signedAssertion(honest(p))}</samlp:Extensions>` })],
-    ['the signed assertion moved into the Signature\'s Object', (p: Pending) => {
-      const signed = signedAssertion(honest(p));
-      const evilWithSig = evil(p).replace('</saml:Issuer>', `</saml:Issuer>${/<ds:Signature[\s\S]*<\/ds:Signature>/.exec(signed)![0].replace('</ds:Signature>', `<ds:Object>${signed}</ds:Object></ds:Signature>`)}`);
-      return response(p, evilWithSig);
-    }],
-    ['an unsigned assertion reusing the signed one\'s ID', (p: Pending) => {
-      const signed = signedAssertion(honest(p));
-      const id = /ID="([^"]+)"/.exec(signed)![1]!;
-      return response(p, signed, 'hostile', { beforeAssertion: `<samlp:Extensions>${evil(p, id)}</samlp:Extensions>` });
-    }],
-    ['a signed response wrapping an assertion in Advice', (p: Pending) => {
-      const inner = signedAssertion(honest(p));
-      const outer = evil(p).replace('<saml:Conditions', `<saml:Advice>${inner}</saml:Advice><saml:Conditions`);
-      return response(p, outer);
-    }],
+    [
+      'the signed assertion moved into Extensions, an unsigned one in its place',
+      (p: Pending) => response(p, evil(p), 'hostile', { beforeAssertion: `<samlp:Extensions>${signedAssertion(honest(p))}</samlp:Extensions>` }),
+    ],
+    [
+      "the signed assertion moved into the Signature's Object",
+      (p: Pending) => {
+        const signed = signedAssertion(honest(p));
+        const evilWithSig = evil(p).replace(
+          '</saml:Issuer>',
+          `</saml:Issuer>${/<ds:Signature[\s\S]*<\/ds:Signature>/.exec(signed)![0].replace('</ds:Signature>', `<ds:Object>${signed}</ds:Object></ds:Signature>`)}`,
+        );
+        return response(p, evilWithSig);
+      },
+    ],
+    [
+      "an unsigned assertion reusing the signed one's ID",
+      (p: Pending) => {
+        const signed = signedAssertion(honest(p));
+        const id = /ID="([^"]+)"/.exec(signed)![1]!;
+        return response(p, signed, 'hostile', { beforeAssertion: `<samlp:Extensions>${evil(p, id)}</samlp:Extensions>` });
+      },
+    ],
+    [
+      'a signed response wrapping an assertion in Advice',
+      (p: Pending) => {
+        const inner = signedAssertion(honest(p));
+        const outer = evil(p).replace('<saml:Conditions', `<saml:Advice>${inner}</saml:Advice><saml:Conditions`);
+        return response(p, outer);
+      },
+    ],
   ])('%s is refused', async (_what, build) => {
     const p = await begin();
     const { acs } = await deliver(p.browser, build(p), p.relayState);
@@ -366,7 +437,11 @@ describe('XML parsing', () => {
     const browser = createBrowser();
     const huge = await browser.post(`${base}/auth/callback/hostile`, { SAMLResponse: 'A'.repeat(300 * 1024) }, { headers: { accept: 'application/json' } });
     expectRefused(huge, 'CALLBACK_PARAMS_INVALID', 413);
-    const big = await browser.post(`${base}/auth/callback/hostile`, { SAMLResponse: Buffer.from(`<a>${'x'.repeat(140 * 1024)}</a>`).toString('base64') }, { headers: { accept: 'application/json' } });
+    const big = await browser.post(
+      `${base}/auth/callback/hostile`,
+      { SAMLResponse: Buffer.from(`<a>${'x'.repeat(140 * 1024)}</a>`).toString('base64') },
+      { headers: { accept: 'application/json' } },
+    );
     expectRefused(big, 'SAML_RESPONSE_INVALID');
   });
 
@@ -374,7 +449,10 @@ describe('XML parsing', () => {
     const p = await begin();
     // The IdP's auto-submitted form is a navigation: Fetch Metadata says so. node's fetch always
     // sends `Sec-Fetch-Mode: cors`, so the navigation is posted with node:http, as a browser sends it.
-    const acs = await postNavigation(`${base}/auth/callback/hostile`, { SAMLResponse: b64(response(p, assertionXml(honest(p)))), RelayState: p.relayState ?? '' });
+    const acs = await postNavigation(`${base}/auth/callback/hostile`, {
+      SAMLResponse: b64(response(p, assertionXml(honest(p)))),
+      RelayState: p.relayState ?? '',
+    });
     expect(acs.status).toBe(400);
     expect(acs.type).toContain('text/html');
     expect(acs.body).toContain('SAML_SIGNATURE_INVALID');
@@ -409,7 +487,13 @@ describe('IdP-initiated single logout', () => {
 
   test('by HTTP-POST: a signed LogoutRequest ends the session, an unsigned one nothing', async () => {
     const browser = await signedInWith('_idx-post');
-    const post = (xml: string) => fetch(slo(), { method: 'POST', headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ SAMLRequest: b64(xml) }), redirect: 'manual' });
+    const post = (xml: string) =>
+      fetch(slo(), {
+        method: 'POST',
+        headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ SAMLRequest: b64(xml) }),
+        redirect: 'manual',
+      });
     const unsigned = await post(request({ sessionIndex: '_idx-post' }));
     expect(unsigned.status).toBe(400);
     expect(await unsigned.json()).toMatchObject({ code: 'SAML_SIGNATURE_INVALID' });
@@ -422,9 +506,21 @@ describe('IdP-initiated single logout', () => {
   test.each([
     ['signed by an unknown key', () => redirectQuery(request({ sessionIndex: '_idx-x' }), 'SAMLRequest', otherKeys.key), 'SAML_SIGNATURE_INVALID'],
     ['signed with SHA-1', () => redirectQuery(request({ sessionIndex: '_idx-x' }), 'SAMLRequest', idpKeys.key, { sha1: true }), 'SAML_LOGOUT_INVALID'],
-    ['for another Destination', () => redirectQuery(request({ sessionIndex: '_idx-x', destination: `${base}/auth/saml/unsol/slo` }), 'SAMLRequest', idpKeys.key), 'SAML_LOGOUT_INVALID'],
-    ['an hour old', () => redirectQuery(request({ sessionIndex: '_idx-x', issueInstant: Date.now() - 3_600_000 }), 'SAMLRequest', idpKeys.key), 'SAML_LOGOUT_INVALID'],
-    ['with a DTD', () => redirectQuery(`<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>${request({ sessionIndex: '_idx-x' })}`, 'SAMLRequest', idpKeys.key), 'SAML_LOGOUT_INVALID'],
+    [
+      'for another Destination',
+      () => redirectQuery(request({ sessionIndex: '_idx-x', destination: `${base}/auth/saml/unsol/slo` }), 'SAMLRequest', idpKeys.key),
+      'SAML_LOGOUT_INVALID',
+    ],
+    [
+      'an hour old',
+      () => redirectQuery(request({ sessionIndex: '_idx-x', issueInstant: Date.now() - 3_600_000 }), 'SAMLRequest', idpKeys.key),
+      'SAML_LOGOUT_INVALID',
+    ],
+    [
+      'with a DTD',
+      () => redirectQuery(`<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>${request({ sessionIndex: '_idx-x' })}`, 'SAMLRequest', idpKeys.key),
+      'SAML_LOGOUT_INVALID',
+    ],
   ])('a LogoutRequest %s is refused and ends nothing', async (_what, build, code) => {
     const browser = await signedInWith('_idx-x');
     const res = await send(build());

@@ -62,7 +62,16 @@ const baseConfig = async () => ({
 
 function problemsOf(connector: Record<string, unknown>, allowInsecureRequests = false): string[] {
   try {
-    loadConfig({ baseUrl: 'https://app.example.com', allowInsecureRequests, session: { secret: SESSION_SECRET, redis: { url: 'redis://127.0.0.1:6379' } }, tokens: { insecureEphemeralKeys: true }, connectors: [{ id: 's', type: 'saml', ...connector }] }, { registry: builtinConnectors });
+    loadConfig(
+      {
+        baseUrl: 'https://app.example.com',
+        allowInsecureRequests,
+        session: { secret: SESSION_SECRET, redis: { url: 'redis://127.0.0.1:6379' } },
+        tokens: { insecureEphemeralKeys: true },
+        connectors: [{ id: 's', type: 'saml', ...connector }],
+      },
+      { registry: builtinConnectors },
+    );
     return [];
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
@@ -74,12 +83,21 @@ describe('configuration checks', () => {
   test.each([
     [{}, 'connectors[0].metadataUrl: required: the IdP comes from metadataUrl, metadata, or entryPoint with idpCert and idpIssuer'],
     [{ entryPoint: 'https://idp.example.com/sso' }, 'connectors[0].idpCert: required with entryPoint (no metadata to take the certificate from)'],
-    [{ entryPoint: 'https://idp.example.com/sso', idpCert: 'MIIC'.padEnd(64, 'A') }, 'connectors[0].idpIssuer: required with entryPoint (the issuer every response must name)'],
+    [
+      { entryPoint: 'https://idp.example.com/sso', idpCert: 'MIIC'.padEnd(64, 'A') },
+      'connectors[0].idpIssuer: required with entryPoint (the issuer every response must name)',
+    ],
     [{ metadataUrl: 'http://idp.example.com/md' }, 'connectors[0].metadataUrl: must be https (http needs allowInsecureRequests, development only)'],
     [{ metadataUrl: 'https://idp.example.com/md', metadata: '<x/>' }, 'connectors[0].metadata: cannot be combined with metadataUrl'],
     [{ metadataUrl: 'https://idp.example.com/md', spKeyFile: 'sp.key' }, 'connectors[0].spCertFile: spKeyFile and spCertFile go together'],
-    [{ metadataUrl: 'https://idp.example.com/md', requireEncryptedAssertions: true }, 'connectors[0].requireEncryptedAssertions: needs spKeyFile (the key that decrypts)'],
-    [{ metadataUrl: 'https://idp.example.com/md', wantAssertionsSigned: false }, 'connectors[0].wantAssertionsSigned: false needs wantResponseSigned: true (something must be signed)'],
+    [
+      { metadataUrl: 'https://idp.example.com/md', requireEncryptedAssertions: true },
+      'connectors[0].requireEncryptedAssertions: needs spKeyFile (the key that decrypts)',
+    ],
+    [
+      { metadataUrl: 'https://idp.example.com/md', wantAssertionsSigned: false },
+      'connectors[0].wantAssertionsSigned: false needs wantResponseSigned: true (something must be signed)',
+    ],
     [{ metadataUrl: 'https://idp.example.com/md', clientId: 'x' }, 'connectors[0].clientId: unknown key'],
   ])('%j is refused', (connector, problem) => {
     expect(problemsOf(connector).some((p) => p.startsWith(problem))).toBe(true);
@@ -97,7 +115,13 @@ async function app(connector: Record<string, unknown>, opts: { configFile?: bool
   const ex = express();
   const server = createServer(ex);
   const base = `http://127.0.0.1:${await listenEphemeral(server)}`;
-  const config = { baseUrl: base, allowInsecureRequests: true, httpTimeout: 2, ...(await baseConfig()), connectors: [{ id: 'meta', type: 'saml', ...connector }] };
+  const config = {
+    baseUrl: base,
+    allowInsecureRequests: true,
+    httpTimeout: 2,
+    ...(await baseConfig()),
+    connectors: [{ id: 'meta', type: 'saml', ...connector }],
+  };
   let input: string | typeof config = config;
   if (opts.configFile) {
     input = path.join(tmp, `gateway-${Date.now()}.json`);
@@ -115,7 +139,11 @@ async function app(connector: Record<string, unknown>, opts: { configFile?: bool
     /** GET /auth/login/meta: the IdP URL, or the refusal. */
     async login() {
       const res = await fetch(`${base}/auth/login/meta`, { redirect: 'manual', headers: { accept: 'application/json' } });
-      return { status: res.status, location: res.headers.get('location') ?? '', body: res.status === 302 ? undefined : await res.json() as { code: string } };
+      return {
+        status: res.status,
+        location: res.headers.get('location') ?? '',
+        body: res.status === 302 ? undefined : ((await res.json()) as { code: string }),
+      };
     },
   };
 }
@@ -147,8 +175,24 @@ describe('metadata from metadataUrl', () => {
       const browser = createBrowser();
       const started = await browser.follow(`${a.base}/auth/login/meta`, { stopAt: (u) => u.href.startsWith(ssoUrl) });
       const req = readAuthnRequest(started.stoppedAt!);
-      const assertion = sign(assertionXml({ issuer: entityId, nameIdXml: 'u1', audience: `${a.base}/auth/saml/meta`, recipient: `${a.base}/auth/callback/meta`, inResponseTo: req.id }), { ...keys, element: 'Assertion' });
-      const res = await browser.post(`${a.base}/auth/callback/meta`, { SAMLResponse: b64(responseXml({ issuer: entityId, destination: `${a.base}/auth/callback/meta`, inResponseTo: req.id, body: assertion })), RelayState: req.relayState }, { headers: { accept: 'application/json' } });
+      const assertion = sign(
+        assertionXml({
+          issuer: entityId,
+          nameIdXml: 'u1',
+          audience: `${a.base}/auth/saml/meta`,
+          recipient: `${a.base}/auth/callback/meta`,
+          inResponseTo: req.id,
+        }),
+        { ...keys, element: 'Assertion' },
+      );
+      const res = await browser.post(
+        `${a.base}/auth/callback/meta`,
+        {
+          SAMLResponse: b64(responseXml({ issuer: entityId, destination: `${a.base}/auth/callback/meta`, inResponseTo: req.id, body: assertion })),
+          RelayState: req.relayState,
+        },
+        { headers: { accept: 'application/json' } },
+      );
       return res.status === 200 ? 'accepted' : res.json<{ code: string }>().code;
     };
     expect(await attempt(keysA)).toBe('accepted');
@@ -160,10 +204,25 @@ describe('metadata from metadataUrl', () => {
   });
 
   test.each([
-    ['larger than 2 MB', 'UPSTREAM_UNAVAILABLE', () => ({ status: 200, body: `<!-- ${'x'.repeat(2 * 1024 * 1024 + 10)} -->${idpMetadataXml({ entityId, ssoUrl, certs: [keysA.cert] })}` })],
-    ['with a DTD', 'UPSTREAM_RESPONSE_INVALID', () => ({ status: 200, body: `<!DOCTYPE m [<!ENTITY e SYSTEM "file:///etc/passwd">]>${idpMetadataXml({ entityId, ssoUrl, certs: [keysA.cert] })}` })],
+    [
+      'larger than 2 MB',
+      'UPSTREAM_UNAVAILABLE',
+      () => ({ status: 200, body: `<!-- ${'x'.repeat(2 * 1024 * 1024 + 10)} -->${idpMetadataXml({ entityId, ssoUrl, certs: [keysA.cert] })}` }),
+    ],
+    [
+      'with a DTD',
+      'UPSTREAM_RESPONSE_INVALID',
+      () => ({ status: 200, body: `<!DOCTYPE m [<!ENTITY e SYSTEM "file:///etc/passwd">]>${idpMetadataXml({ entityId, ssoUrl, certs: [keysA.cert] })}` }),
+    ],
     ['without a signing certificate', 'UPSTREAM_RESPONSE_INVALID', () => ({ status: 200, body: idpMetadataXml({ entityId, ssoUrl, certs: [] }) })],
-    ['an aggregate of two IdPs without idpIssuer', 'UPSTREAM_RESPONSE_INVALID', () => ({ status: 200, body: `<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata">${[entityId, 'https://other.test/idp'].map((e) => idpMetadataXml({ entityId: e, ssoUrl, certs: [keysA.cert] }).replace('<?xml version="1.0"?>', '')).join('')}</md:EntitiesDescriptor>` })],
+    [
+      'an aggregate of two IdPs without idpIssuer',
+      'UPSTREAM_RESPONSE_INVALID',
+      () => ({
+        status: 200,
+        body: `<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata">${[entityId, 'https://other.test/idp'].map((e) => idpMetadataXml({ entityId: e, ssoUrl, certs: [keysA.cert] }).replace('<?xml version="1.0"?>', '')).join('')}</md:EntitiesDescriptor>`,
+      }),
+    ],
     ['answering 404', 'UPSTREAM_UNAVAILABLE', () => ({ status: 404, body: 'not here' })],
   ])('metadata %s leaves the connector unavailable (503; readiness says why), its SP metadata still served', async (_what, why, make) => {
     serve = make();
@@ -175,7 +234,15 @@ describe('metadata from metadataUrl', () => {
   });
 
   test('an aggregate picks the IdP named by idpIssuer', async () => {
-    serve = { status: 200, body: `<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata">${[['https://other.test/idp', 'https://other.test/sso'], [entityId, ssoUrl]].map(([e, s]) => idpMetadataXml({ entityId: e!, ssoUrl: s!, certs: [keysA.cert] }).replace('<?xml version="1.0"?>', '')).join('')}</md:EntitiesDescriptor>` };
+    serve = {
+      status: 200,
+      body: `<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata">${[
+        ['https://other.test/idp', 'https://other.test/sso'],
+        [entityId, ssoUrl],
+      ]
+        .map(([e, s]) => idpMetadataXml({ entityId: e!, ssoUrl: s!, certs: [keysA.cert] }).replace('<?xml version="1.0"?>', ''))
+        .join('')}</md:EntitiesDescriptor>`,
+    };
     const a = await app({ metadataUrl: metaUrl, idpIssuer: entityId });
     expect((await a.login()).location.startsWith(`${ssoUrl}?`)).toBe(true);
   });

@@ -12,7 +12,10 @@ export const root = fileURLToPath(new URL('../../', import.meta.url));
 /** The user documentation: the README and every page under docs/. */
 export const docFiles: string[] = [
   'README.md',
-  ...readdirSync(path.join(root, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`),
+  ...readdirSync(path.join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .sort()
+    .map((f) => `docs/${f}`),
 ];
 
 /**
@@ -45,8 +48,12 @@ export function codeBlocks(file: string): CodeBlock[] {
     if (end < 0) throw new Error(`${file}:${i + 1}: unclosed code block`);
     const marker = markerPattern.exec(lines[i - 1]?.trim() ?? '');
     blocks.push({
-      file, line: i + 1, lang: open[1] ?? '', code: lines.slice(i + 1, end).join('\n'),
-      ...(marker ? { notRunnable: marker[1]! } : {}), where: `${file}:${i + 1}`,
+      file,
+      line: i + 1,
+      lang: open[1] ?? '',
+      code: lines.slice(i + 1, end).join('\n'),
+      ...(marker ? { notRunnable: marker[1]! } : {}),
+      where: `${file}:${i + 1}`,
     });
     i = end;
   }
@@ -64,14 +71,17 @@ type Json = Record<string, unknown>;
  * Environment for `${env:NAME}` in snippets: every variable is set, by its name's kind (a Redis
  * URL, another URL, else a value long enough for any secret).
  */
-export const snippetEnv = new Proxy({}, {
-  get: (_t, name) => {
-    const n = String(name);
-    if (/REDIS.*URL/.test(n)) return 'redis://127.0.0.1:6379/0';
-    if (/URL|ISSUER/.test(n)) return 'https://idp.example.com';
-    return 'example-value-0123456789-abcdefghijklmnopq';
+export const snippetEnv = new Proxy(
+  {},
+  {
+    get: (_t, name) => {
+      const n = String(name);
+      if (/REDIS.*URL/.test(n)) return 'redis://127.0.0.1:6379/0';
+      if (/URL|ISSUER/.test(n)) return 'https://idp.example.com';
+      return 'example-value-0123456789-abcdefghijklmnopq';
+    },
   },
-}) as Record<string, string>;
+) as Record<string, string>;
 
 let workDir: string | undefined;
 

@@ -54,8 +54,17 @@ test('the README is short and in the order a new user needs it', () => {
 
 test('every relative link in the README and docs/ points to a file (and heading) that exists', () => {
   const problems: string[] = [];
-  const anchors = (file: string) => readFileSync(path.join(root, file), 'utf8').split('\n').filter((l) => /^#+ /.test(l))
-    .map((l) => l.replace(/^#+ /, '').toLowerCase().replace(/[^\w\- ]/g, '').replace(/ /g, '-'));
+  const anchors = (file: string) =>
+    readFileSync(path.join(root, file), 'utf8')
+      .split('\n')
+      .filter((l) => /^#+ /.test(l))
+      .map((l) =>
+        l
+          .replace(/^#+ /, '')
+          .toLowerCase()
+          .replace(/[^\w\- ]/g, '')
+          .replace(/ /g, '-'),
+      );
   for (const file of docFiles) {
     const text = readFileSync(path.join(root, file), 'utf8').replace(/```[\s\S]*?```/g, '');
     for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {

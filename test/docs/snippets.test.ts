@@ -38,7 +38,7 @@ describe('JSON', () => {
     expect(() => loadConfig(asWholeConfig(value), { registry: builtinConnectors, env: snippetEnv, cwd: snippetCwd() })).not.toThrow();
   });
 
-  test.each(values.filter(([, v]) => jsonKind(v) === 'log-line'))('%s has the shape of fedgate\'s log lines', (_where, value) => {
+  test.each(values.filter(([, v]) => jsonKind(v) === 'log-line'))("%s has the shape of fedgate's log lines", (_where, value) => {
     expect(value).toEqual(expect.objectContaining({ level: expect.any(String), time: expect.any(String), name: 'fedgate', msg: expect.any(String) }));
   });
 });
@@ -54,7 +54,9 @@ const freeNames: Record<string, string> = {
 
 function asModule(block: CodeBlock): string {
   const declared = (name: string) => new RegExp(`\\b(const|let|var|function|class)\\s+${name}\\b|import[^;]*\\b${name}\\b[^;]*from`).test(block.code);
-  const prelude = Object.entries(freeNames).filter(([name]) => new RegExp(`\\b${name}\\b`).test(block.code) && !declared(name)).map(([, d]) => d);
+  const prelude = Object.entries(freeNames)
+    .filter(([name]) => new RegExp(`\\b${name}\\b`).test(block.code) && !declared(name))
+    .map(([, d]) => d);
   const usesGateway = /\b(fedgate|requireAuth)\(/.test(block.code) && !/from 'fedgate'/.test(block.code);
   if (usesGateway) prelude.unshift("import { fedgate, requireAuth } from 'fedgate';");
   return `${prelude.join('\n')}\n${block.code}\nexport {};\n`;
@@ -69,13 +71,23 @@ test('every TypeScript and JavaScript example type-checks against the package', 
     writeFileSync(file, asModule(b));
     return { file, block: b };
   });
-  const program = ts.createProgram(files.map((f) => f.file), {
-    target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    strict: true, noUncheckedIndexedAccess: true, skipLibCheck: true, noEmit: true, types: ['node'],
-    // As a user's project sees it: `fedgate` is this package (its sources, so no build is needed).
-    paths: { fedgate: [path.join(root, 'index.ts')] },
-  });
-  const problems = ts.getPreEmitDiagnostics(program)
+  const program = ts.createProgram(
+    files.map((f) => f.file),
+    {
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      strict: true,
+      noUncheckedIndexedAccess: true,
+      skipLibCheck: true,
+      noEmit: true,
+      types: ['node'],
+      // As a user's project sees it: `fedgate` is this package (its sources, so no build is needed).
+      paths: { fedgate: [path.join(root, 'index.ts')] },
+    },
+  );
+  const problems = ts
+    .getPreEmitDiagnostics(program)
     .filter((d) => d.file && files.some((f) => f.file === d.file!.fileName))
     .map((d) => {
       const block = files.find((f) => f.file === d.file!.fileName)!.block;
@@ -86,12 +98,24 @@ test('every TypeScript and JavaScript example type-checks against the package', 
 
 describe('shell', () => {
   const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
-    name: string; scripts: Record<string, string>; peerDependencies: Record<string, string>;
+    name: string;
+    scripts: Record<string, string>;
+    peerDependencies: Record<string, string>;
   };
-  const commands = runnable.filter((b) => b.lang === 'sh').flatMap((b) => b.code.split('\n')
-    .map((l) => l.replace(/^\$ /, '').replace(/\s+#.*$/, '').trim())
-    .filter((l) => l !== '')
-    .map((line) => [b.where, line] as const));
+  const commands = runnable
+    .filter((b) => b.lang === 'sh')
+    .flatMap((b) =>
+      b.code
+        .split('\n')
+        .map((l) =>
+          l
+            .replace(/^\$ /, '')
+            .replace(/\s+#.*$/, '')
+            .trim(),
+        )
+        .filter((l) => l !== '')
+        .map((line) => [b.where, line] as const),
+    );
   const cli = path.join(root, 'dist', 'cli', 'fedgate.js');
 
   test('every `npm run X` names a script of package.json; `npm install` names only the package and its peers', () => {
@@ -118,7 +142,8 @@ describe('shell', () => {
       const usage = `${help.stdout}${help.stderr}`;
       if (help.status !== 0) problems.push(`${where}: fedgate ${words[0]} --help exited ${help.status}`);
       if (words[0] === 'keys' && !usage.includes(`keys ${words[1]}`)) problems.push(`${where}: no command "keys ${words[1]}"`);
-      for (const flag of words.filter((w) => w.startsWith('--'))) if (!usage.includes(flag)) problems.push(`${where}: ${flag} is not an option of "${words[0]}"`);
+      for (const flag of words.filter((w) => w.startsWith('--')))
+        if (!usage.includes(flag)) problems.push(`${where}: ${flag} is not an option of "${words[0]}"`);
     }
     expect(problems).toEqual([]);
   });
@@ -134,7 +159,10 @@ describe('shell', () => {
 
 describe('the README quick start, run as written', () => {
   const readme = codeBlocks('README.md');
-  const start = readFileSync(path.join(root, 'README.md'), 'utf8').split('\n').findIndex((l) => l.startsWith('## Quick start')) + 1;
+  const start =
+    readFileSync(path.join(root, 'README.md'), 'utf8')
+      .split('\n')
+      .findIndex((l) => l.startsWith('## Quick start')) + 1;
   const config = readme.find((b) => b.line > start && b.lang === 'json')!;
   const app = readme.find((b) => b.line > start && b.lang === 'js')!;
   let op: TestOp | undefined;
@@ -170,17 +198,29 @@ describe('the README quick start, run as written', () => {
     // built dist/), as it does from node_modules in a user's project.
     writeFileSync(path.join(dir, 'app.mjs'), app.code.replaceAll('3000', String(port)));
     const env = {
-      PATH: process.env.PATH, HOME: process.env.HOME,
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
       FEDGATE_SESSION_SECRET: randomBytes(32).toString('base64url'),
-      OIDC_ISSUER: op.issuer, OIDC_CLIENT_ID: DEFAULT_CLIENT_ID, OIDC_CLIENT_SECRET: DEFAULT_CLIENT_SECRET,
+      OIDC_ISSUER: op.issuer,
+      OIDC_CLIENT_ID: DEFAULT_CLIENT_ID,
+      OIDC_CLIENT_SECRET: DEFAULT_CLIENT_SECRET,
     };
     child = spawn(process.execPath, ['app.mjs'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout!.on('data', (c: Buffer) => { stdout += c.toString(); });
-    child.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });
-    await waitFor('the quick start app to listen', () => stdout.includes(`open ${base}/profile`) || (child!.exitCode !== null
-      ? Promise.reject(new Error(`app.mjs exited ${child!.exitCode}: ${stderr}`)) : false), { timeoutMs: 20_000 });
+    child.stdout!.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr!.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    await waitFor(
+      'the quick start app to listen',
+      () =>
+        stdout.includes(`open ${base}/profile`)
+        || (child!.exitCode !== null ? Promise.reject(new Error(`app.mjs exited ${child!.exitCode}: ${stderr}`)) : false),
+      { timeoutMs: 20_000 },
+    );
 
     const browser = createBrowser();
     const res = await browser.follow(`${base}/profile`);

@@ -75,49 +75,59 @@ async function submit(page: Page): Promise<{ status: number; body: unknown; orig
   const sent = await res.request().allHeaders();
   // A refused form navigation is answered as a page (browsers get HTML), an accepted one by the route's JSON.
   const html = (res.headers()['content-type'] ?? '').startsWith('text/html');
-  return { status: res.status(), body: html ? await res.text() : await res.json() as unknown, origin: sent.origin, site: sent['sec-fetch-site'] };
+  return { status: res.status(), body: html ? await res.text() : ((await res.json()) as unknown), origin: sent.origin, site: sent['sec-fetch-site'] };
 }
 
-test('a same-origin form post and fetch pass, even under Referrer-Policy: no-referrer (Origin: null)', async () => {
-  const page = await context.newPage();
-  try {
-    await signIn(page);
-    await page.goto(`${stack.url}/page`);
-    expect(await submit(page)).toEqual({ status: 200, body: { ok: true, via: 'session' }, origin: 'null', site: 'same-origin' });
+test(
+  'a same-origin form post and fetch pass, even under Referrer-Policy: no-referrer (Origin: null)',
+  async () => {
+    const page = await context.newPage();
+    try {
+      await signIn(page);
+      await page.goto(`${stack.url}/page`);
+      expect(await submit(page)).toEqual({ status: 200, body: { ok: true, via: 'session' }, origin: 'null', site: 'same-origin' });
 
-    await page.goto(`${stack.url}/page`);
-    const viaFetch = await page.evaluate(async () => {
-      const r = await fetch('/items', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-      return { status: r.status, body: await r.json() as unknown };
-    });
-    expect(viaFetch).toEqual({ status: 200, body: { ok: true, via: 'session' } });
-  } finally {
-    await page.close();
-  }
-}, testTimeout);
+      await page.goto(`${stack.url}/page`);
+      const viaFetch = await page.evaluate(async () => {
+        const r = await fetch('/items', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+        return { status: r.status, body: (await r.json()) as unknown };
+      });
+      expect(viaFetch).toEqual({ status: 200, body: { ok: true, via: 'session' } });
+    } finally {
+      await page.close();
+    }
+  },
+  testTimeout,
+);
 
-test('a form post and a fetch from another port of the same site carry the cookie and are refused', async () => {
-  const page = await context.newPage();
-  try {
-    await signIn(page);
-    await page.goto(`${attackerUrl}/`);
-    const posted = await submit(page);
-    expect(posted).toMatchObject({ status: 403, origin: attackerUrl, site: 'same-site' });
-    expect(posted.body).toEqual(expect.stringContaining('CROSS_SITE_REQUEST'));
-    expect(posted.body).toEqual(expect.stringContaining('This request came from another site and was refused.'));
+test(
+  'a form post and a fetch from another port of the same site carry the cookie and are refused',
+  async () => {
+    const page = await context.newPage();
+    try {
+      await signIn(page);
+      await page.goto(`${attackerUrl}/`);
+      const posted = await submit(page);
+      expect(posted).toMatchObject({ status: 403, origin: attackerUrl, site: 'same-site' });
+      expect(posted.body).toEqual(expect.stringContaining('CROSS_SITE_REQUEST'));
+      expect(posted.body).toEqual(expect.stringContaining('This request came from another site and was refused.'));
 
-    await page.goto(`${attackerUrl}/`);
-    const [res] = await Promise.all([
-      page.waitForResponse(isItems),
-      page.evaluate(async (target) => {
-        await fetch(`${target}/items`, { method: 'POST', credentials: 'include', mode: 'no-cors', body: new URLSearchParams({ a: '1' }) }).catch(() => undefined);
-      }, stack.url),
-    ]);
-    expect(res.status()).toBe(403);
-    // The session itself is untouched.
-    await page.goto(`${stack.url}/dashboard`);
-    expect(JSON.parse(await page.locator('body').innerText())).toMatchObject({ sub: 'corp|alice' });
-  } finally {
-    await page.close();
-  }
-}, testTimeout);
+      await page.goto(`${attackerUrl}/`);
+      const [res] = await Promise.all([
+        page.waitForResponse(isItems),
+        page.evaluate(async (target) => {
+          await fetch(`${target}/items`, { method: 'POST', credentials: 'include', mode: 'no-cors', body: new URLSearchParams({ a: '1' }) }).catch(
+            () => undefined,
+          );
+        }, stack.url),
+      ]);
+      expect(res.status()).toBe(403);
+      // The session itself is untouched.
+      await page.goto(`${stack.url}/dashboard`);
+      expect(JSON.parse(await page.locator('body').innerText())).toMatchObject({ sub: 'corp|alice' });
+    } finally {
+      await page.close();
+    }
+  },
+  testTimeout,
+);

@@ -5,7 +5,10 @@
 /** Structure, horizontal overflow and the lowest contrast of any visible text (WCAG 2.2 relative luminance). */
 function auditPage() {
   const parse = (c) => {
-    const n = ((/rgba?\(([^)]+)\)/.exec(c) || [])[1] || '0,0,0,0').split(/[\s,/]+/).filter(Boolean).map(Number);
+    const n = ((/rgba?\(([^)]+)\)/.exec(c) || [])[1] || '0,0,0,0')
+      .split(/[\s,/]+/)
+      .filter(Boolean)
+      .map(Number);
     return { r: n[0] || 0, g: n[1] || 0, b: n[2] || 0, a: n.length > 3 ? n[3] : 1 };
   };
   const channel = (v) => {
@@ -29,7 +32,8 @@ function auditPage() {
     const bg = background(el);
     const [hi, lo] = [lum(fg), lum(bg)].sort((x, y) => y - x);
     const ratio = (hi + 0.05) / (lo + 0.05);
-    if (ratio < min.ratio) min = { ratio, text: (el.textContent || '').trim().slice(0, 60), color: getComputedStyle(el).color, background: `rgb(${bg.r}, ${bg.g}, ${bg.b})` };
+    if (ratio < min.ratio)
+      min = { ratio, text: (el.textContent || '').trim().slice(0, 60), color: getComputedStyle(el).color, background: `rgb(${bg.r}, ${bg.g}, ${bg.b})` };
   }
   return {
     lang: document.documentElement.lang,
@@ -58,7 +62,11 @@ function focusedControl() {
   const el = document.activeElement;
   if (!el?.hasAttribute('data-tab-id')) return null;
   const style = getComputedStyle(el);
-  return { id: el.getAttribute('data-tab-id'), label: (el.textContent || '').trim() || el.name, outline: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2 };
+  return {
+    id: el.getAttribute('data-tab-id'),
+    label: (el.textContent || '').trim() || el.name,
+    outline: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2,
+  };
 }
 
 function blurFocus() {

@@ -115,8 +115,14 @@ async function checkPage(page: Page, name: string): Promise<void> {
   for (const width of widths) {
     await page.setViewportSize({ width, height: width === 390 ? 844 : 900 });
     const audit = await inPage<Audit>(page, 'auditPage');
-    expect({ page: name, width, lang: audit.lang, h1: audit.h1, main: audit.main, viewport: audit.viewport })
-      .toEqual({ page: name, width, lang: 'en', h1: 1, main: 1, viewport: 'width=device-width, initial-scale=1' });
+    expect({ page: name, width, lang: audit.lang, h1: audit.h1, main: audit.main, viewport: audit.viewport }).toEqual({
+      page: name,
+      width,
+      lang: 'en',
+      h1: 1,
+      main: 1,
+      viewport: 'width=device-width, initial-scale=1',
+    });
     expect({ page: name, width, sideways: audit.scrollWidth > audit.innerWidth }).toEqual({ page: name, width, sideways: false });
     expect({ page: name, width, contrast: audit.minContrast, ok: audit.minContrast.ratio >= 4.5 }).toMatchObject({ ok: true });
     expect(audit.controls).toBeGreaterThan(0);
@@ -140,84 +146,93 @@ async function pressWithKeyboard(page: Page, text: string): Promise<void> {
   throw new Error(`no control "${text}" reachable by Tab`);
 }
 
-test('the broker flow and every fedgate page, at desktop and phone widths, by keyboard', async () => {
-  await context.clearCookies();
-  const page = await context.newPage();
-  try {
-    // The client app signs in through fedgate, which sends the browser on to the development IdP.
-    await page.goto(client.url);
-    await page.getByRole('link', { name: 'Sign in with fedgate' }).click();
-    await page.waitForURL((u) => u.href.startsWith(`${idp.url}/corp/interaction/`));
-    await page.getByRole('button', { name: /Sign in as Alice Liddell/ }).click();
+test(
+  'the broker flow and every fedgate page, at desktop and phone widths, by keyboard',
+  async () => {
+    await context.clearCookies();
+    const page = await context.newPage();
+    try {
+      // The client app signs in through fedgate, which sends the browser on to the development IdP.
+      await page.goto(client.url);
+      await page.getByRole('link', { name: 'Sign in with fedgate' }).click();
+      await page.waitForURL((u) => u.href.startsWith(`${idp.url}/corp/interaction/`));
+      await page.getByRole('button', { name: /Sign in as Alice Liddell/ }).click();
 
-    // fedgate's consent page: the client is not trusted.
-    await page.waitForURL((u) => u.href.startsWith(`${app.url}/auth/interaction/`));
-    await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe('Allow Reports demo to access your account?');
-    expect(await page.locator('main').innerText()).toContain('Signed in as alice@example.com');
-    await checkPage(page, 'consent');
-    await pressWithKeyboard(page, 'Allow');
+      // fedgate's consent page: the client is not trusted.
+      await page.waitForURL((u) => u.href.startsWith(`${app.url}/auth/interaction/`));
+      await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe('Allow Reports demo to access your account?');
+      expect(await page.locator('main').innerText()).toContain('Signed in as alice@example.com');
+      await checkPage(page, 'consent');
+      await pressWithKeyboard(page, 'Allow');
 
-    // Back at the client app with fedgate's tokens and userinfo.
-    await page.waitForURL(`${client.url}/`);
-    expect(await page.locator('#client-sub').innerText()).toBe('corp|alice');
-    expect(JSON.parse(await page.locator('#client-userinfo').innerText())).toMatchObject({ sub: 'corp|alice', name: 'Alice Liddell', email: 'alice@example.com' });
-    expect(JSON.parse(await page.locator('#client-id-token').innerText())).toMatchObject({ iss: `${app.url}/auth`, aud: 'reports-demo' });
+      // Back at the client app with fedgate's tokens and userinfo.
+      await page.waitForURL(`${client.url}/`);
+      expect(await page.locator('#client-sub').innerText()).toBe('corp|alice');
+      expect(JSON.parse(await page.locator('#client-userinfo').innerText())).toMatchObject({
+        sub: 'corp|alice',
+        name: 'Alice Liddell',
+        email: 'alice@example.com',
+      });
+      expect(JSON.parse(await page.locator('#client-id-token').innerText())).toMatchObject({ iss: `${app.url}/auth`, aud: 'reports-demo' });
 
-    // The consents page lists the client.
-    await page.goto(`${app.url}/auth/consents`);
-    expect(await page.locator('main').innerText()).toContain('Reports demo');
-    await checkPage(page, 'consents');
+      // The consents page lists the client.
+      await page.goto(`${app.url}/auth/consents`);
+      expect(await page.locator('main').innerText()).toContain('Reports demo');
+      await checkPage(page, 'consents');
 
-    // 403 with a way to another account and home.
-    const res = await page.goto(`${app.url}/admin`);
-    expect(res?.status()).toBe(403);
-    expect(await page.getByRole('link', { name: 'Sign in with another account' }).getAttribute('href'))
-      .toBe(`/auth/logout?returnTo=${encodeURIComponent('/auth/login?prompt=login&returnTo=%2Fadmin')}`);
-    expect(await page.getByRole('link', { name: 'Back to the application' }).getAttribute('href')).toBe(`${app.url}/`);
-    await checkPage(page, 'forbidden');
+      // 403 with a way to another account and home.
+      const res = await page.goto(`${app.url}/admin`);
+      expect(res?.status()).toBe(403);
+      expect(await page.getByRole('link', { name: 'Sign in with another account' }).getAttribute('href')).toBe(
+        `/auth/logout?returnTo=${encodeURIComponent('/auth/login?prompt=login&returnTo=%2Fadmin')}`,
+      );
+      expect(await page.getByRole('link', { name: 'Back to the application' }).getAttribute('href')).toBe(`${app.url}/`);
+      await checkPage(page, 'forbidden');
 
-    // An error page (a callback nobody started).
-    const err = await page.goto(`${app.url}/auth/callback/corp?code=forged&state=forged`);
-    expect(err?.status()).toBe(400);
-    expect(await page.getByRole('link', { name: 'Try again' }).getAttribute('href')).toBe('/auth/login');
-    await checkPage(page, 'error');
+      // An error page (a callback nobody started).
+      const err = await page.goto(`${app.url}/auth/callback/corp?code=forged&state=forged`);
+      expect(err?.status()).toBe(400);
+      expect(await page.getByRole('link', { name: 'Try again' }).getAttribute('href')).toBe('/auth/login');
+      await checkPage(page, 'error');
 
-    // A sign-out link on another site of the same user: fedgate asks first.
-    await page.goto(client.url);
-    await inPage(page, 'addLink', `${app.url}/auth/logout?returnTo=%2F`, 'sign out of the gateway');
-    await page.getByRole('link', { name: 'sign out of the gateway' }).click();
-    await page.waitForURL((u) => u.href.startsWith(`${app.url}/auth/logout`));
-    await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe('Sign out?');
-    await checkPage(page, 'logout-confirm');
-    await pressWithKeyboard(page, 'Stay signed in');
-    await page.waitForURL(`${app.url}/`);
+      // A sign-out link on another site of the same user: fedgate asks first.
+      await page.goto(client.url);
+      await inPage(page, 'addLink', `${app.url}/auth/logout?returnTo=%2F`, 'sign out of the gateway');
+      await page.getByRole('link', { name: 'sign out of the gateway' }).click();
+      await page.waitForURL((u) => u.href.startsWith(`${app.url}/auth/logout`));
+      await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe('Sign out?');
+      await checkPage(page, 'logout-confirm');
+      await pressWithKeyboard(page, 'Stay signed in');
+      await page.waitForURL(`${app.url}/`);
 
-    // The client app signs out (RP-initiated logout): fedgate's broker confirmation, by keyboard.
-    await page.goto(client.url);
-    await page.getByRole('link', { name: 'Sign out' }).click();
-    await page.waitForURL((u) => u.href.startsWith(`${app.url}/auth/`));
-    await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe('Sign out?');
-    expect(await page.locator('main').innerText()).toContain('You asked to sign out from Reports demo.');
-    await checkPage(page, 'broker-logout-confirm');
-    await pressWithKeyboard(page, 'Yes, sign me out');
-    // The connector signs out upstream too (logout: "upstream"), whose return address is the gateway's home.
-    await page.waitForURL(`${app.url}/`);
-    await page.goto(client.url);
-    await page.getByRole('link', { name: 'Sign in with fedgate' }).waitFor({ state: 'visible' });
+      // The client app signs out (RP-initiated logout): fedgate's broker confirmation, by keyboard.
+      await page.goto(client.url);
+      await page.getByRole('link', { name: 'Sign out' }).click();
+      await page.waitForURL((u) => u.href.startsWith(`${app.url}/auth/`));
+      await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe('Sign out?');
+      expect(await page.locator('main').innerText()).toContain('You asked to sign out from Reports demo.');
+      await checkPage(page, 'broker-logout-confirm');
+      await pressWithKeyboard(page, 'Yes, sign me out');
+      // The connector signs out upstream too (logout: "upstream"), whose return address is the gateway's home.
+      await page.waitForURL(`${app.url}/`);
+      await page.goto(client.url);
+      await page.getByRole('link', { name: 'Sign in with fedgate' }).waitFor({ state: 'visible' });
 
-    // The chooser of a two-provider gateway.
-    await page.goto(`${multi.url}/auth/login?returnTo=%2Fprofile`);
-    await page.getByRole('link', { name: 'Sign in with Example Corp SSO' }).waitFor({ state: 'visible' });
-    await checkPage(page, 'chooser');
-    await page.getByLabel('Or continue with your work e-mail').fill('nobody@unknown.example');
-    await page.keyboard.press('Enter');
-    await page.getByRole('alert').waitFor({ state: 'visible' });
-    await checkPage(page, 'chooser-notice');
-  } catch (err) {
-    await page.screenshot({ path: path.join(shots, `failure-${Date.now()}.png`), fullPage: true }).catch(() => undefined);
-    throw new Error(`${err instanceof Error ? err.message : String(err)}\n(page: ${page.url()})`, { cause: err });
-  } finally {
-    for (const c of await context.cookies()) recordSecret(c.value);
-    await page.close();
-  }
-}, testTimeout);
+      // The chooser of a two-provider gateway.
+      await page.goto(`${multi.url}/auth/login?returnTo=%2Fprofile`);
+      await page.getByRole('link', { name: 'Sign in with Example Corp SSO' }).waitFor({ state: 'visible' });
+      await checkPage(page, 'chooser');
+      await page.getByLabel('Or continue with your work e-mail').fill('nobody@unknown.example');
+      await page.keyboard.press('Enter');
+      await page.getByRole('alert').waitFor({ state: 'visible' });
+      await checkPage(page, 'chooser-notice');
+    } catch (err) {
+      await page.screenshot({ path: path.join(shots, `failure-${Date.now()}.png`), fullPage: true }).catch(() => undefined);
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\n(page: ${page.url()})`, { cause: err });
+    } finally {
+      for (const c of await context.cookies()) recordSecret(c.value);
+      await page.close();
+    }
+  },
+  testTimeout,
+);

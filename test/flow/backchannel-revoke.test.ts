@@ -17,8 +17,7 @@ const post = (token: string, connector = 'corp') =>
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ logout_token: token }),
   });
-const dashboard = async (b: Awaited<ReturnType<Stack['login']>>) =>
-  (await b.get(`${stack.url}/dashboard`, { headers: { accept: 'application/json' } })).status;
+const dashboard = async (b: Awaited<ReturnType<Stack['login']>>) => (await b.get(`${stack.url}/dashboard`, { headers: { accept: 'application/json' } })).status;
 
 function logoutToken(claims: Record<string, unknown>, header: Record<string, unknown> = { typ: 'logout+jwt' }) {
   const now = Math.floor(Date.now() / 1000);

@@ -31,7 +31,7 @@ async function callbackUrl(browser: Browser, connector = 'corp'): Promise<URL> {
 function expectError(res: BrowserResponse, status: number, code: string, message: string | RegExp): void {
   expect({ status: res.status, body: res.json() }).toEqual({
     status,
-    body: { error: code.toLowerCase(), code, message: typeof message === 'string' ? message : expect.stringMatching(message) as unknown },
+    body: { error: code.toLowerCase(), code, message: typeof message === 'string' ? message : (expect.stringMatching(message) as unknown) },
   });
 }
 
@@ -124,7 +124,7 @@ describe('callback attacks', () => {
     expectError(await browser.get(url.href, json), 400, 'CALLBACK_PARAMS_INVALID', 'The sign-in response is malformed.');
   });
 
-  test('a callback on another connector\'s path is 400 CALLBACK_CONNECTOR_MISMATCH with no token request', async () => {
+  test("a callback on another connector's path is 400 CALLBACK_CONNECTOR_MISMATCH with no token request", async () => {
     const browser = stack.browser();
     const url = await callbackUrl(browser, 'corp');
     url.pathname = '/auth/callback/other';

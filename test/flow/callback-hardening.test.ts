@@ -81,7 +81,7 @@ describe('upstream ID token age (idTokenMaxAge)', () => {
     const browser = stack.browser();
     const url = await callbackUrl(browser, connector);
     const res = await browser.get(url.href, json);
-    expectError(res, 502, 'ID_TOKEN_INVALID', 'The identity provider\'s ID token was rejected.');
+    expectError(res, 502, 'ID_TOKEN_INVALID', "The identity provider's ID token was rejected.");
     expect(browser.cookies.get(stack.url, 'fedgate.sid')).toBeUndefined();
     expect((await browser.get(`${stack.url}/dashboard`, json)).status).toBe(401);
   };
@@ -104,7 +104,7 @@ describe('upstream ID token age (idTokenMaxAge)', () => {
     await accepted('corp');
   });
 
-  test('the connector\'s idTokenMaxAge lowers it', async () => {
+  test("the connector's idTokenMaxAge lowers it", async () => {
     withIat(now() - 120);
     await staleRefused('strict');
     withIat(now() - 120);

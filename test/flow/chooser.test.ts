@@ -26,8 +26,25 @@ function multiConfig(extra: Partial<StackOptions> = {}): StackOptions {
     ...extra,
     config: (config, op) => {
       config.connectors = [
-        { id: 'corp', type: 'oidc', name: 'Corporate SSO', issuer: op.issuer, clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET, domains: ['example.com'] },
-        { id: 'entra', type: 'azure-ad', name: 'Contoso', tenant: TID, authority: entraOp.url, clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET, domains: ['contoso.example'] },
+        {
+          id: 'corp',
+          type: 'oidc',
+          name: 'Corporate SSO',
+          issuer: op.issuer,
+          clientId: DEFAULT_CLIENT_ID,
+          clientSecret: DEFAULT_CLIENT_SECRET,
+          domains: ['example.com'],
+        },
+        {
+          id: 'entra',
+          type: 'azure-ad',
+          name: 'Contoso',
+          tenant: TID,
+          authority: entraOp.url,
+          clientId: DEFAULT_CLIENT_ID,
+          clientSecret: DEFAULT_CLIENT_SECRET,
+          domains: ['contoso.example'],
+        },
         { ...githubConnectorConfig(gh), id: 'gh', name: GH_NAME },
       ] as typeof config.connectors;
     },
@@ -38,13 +55,16 @@ beforeAll(async () => {
   entraOp = await startOp(entraOpOptions(TID));
   gh = await startGithubStub();
   stack = await startStack(multiConfig());
-  custom = await startStack(multiConfig({
-    redis: stack.redis,
-    options: {
-      renderChooser: ({ connectors, returnTo, formAction, loginHint }) => `<!doctype html><title>Pick</title><ul>${connectors.map((c) => `<li data-id="${escapeHtml(c.id)}"><a href="${escapeHtml(c.loginUrl)}">${escapeHtml(c.name)}</a></li>`).join('')}</ul>`
-        + `<form action="${escapeHtml(formAction)}"><input name="returnTo" value="${escapeHtml(returnTo)}"><input name="login_hint" value="${escapeHtml(loginHint ?? '')}"></form>`,
-    },
-  }));
+  custom = await startStack(
+    multiConfig({
+      redis: stack.redis,
+      options: {
+        renderChooser: ({ connectors, returnTo, formAction, loginHint }) =>
+          `<!doctype html><title>Pick</title><ul>${connectors.map((c) => `<li data-id="${escapeHtml(c.id)}"><a href="${escapeHtml(c.loginUrl)}">${escapeHtml(c.name)}</a></li>`).join('')}</ul>`
+          + `<form action="${escapeHtml(formAction)}"><input name="returnTo" value="${escapeHtml(returnTo)}"><input name="login_hint" value="${escapeHtml(loginHint ?? '')}"></form>`,
+      },
+    }),
+  );
   // The gateway's Redis client has no offline queue: wait for its connection before the first login.
   for (const s of [stack, custom]) await waitFor('gateway Redis connection', async () => (await s.gateway.health()).redis === 'ready');
   await entraOp.setRedirectUris(DEFAULT_CLIENT_ID, [`${stack.url}/auth/callback/entra`, `${custom.url}/auth/callback/entra`], [`${stack.url}/`]);
@@ -81,7 +101,9 @@ describe('chooser page', () => {
       [escapeHtml('/auth/login/entra?returnTo=%2Fdashboard'), 'Sign in with Contoso'],
       [escapeHtml('/auth/login/gh?returnTo=%2Fdashboard'), `Sign in with ${escapeHtml(GH_NAME)}`],
     ]);
-    expect(res.body).toContain('<label for="login_hint">Or continue with your work e-mail</label><input id="login_hint" name="login_hint" type="email" autocomplete="email" required maxlength="256">');
+    expect(res.body).toContain(
+      '<label for="login_hint">Or continue with your work e-mail</label><input id="login_hint" name="login_hint" type="email" autocomplete="email" required maxlength="256">',
+    );
     expect(res.body).toContain(`<input type="hidden" name="returnTo" value="${escapeHtml('/dashboard')}">`);
     expect(res.body).not.toContain('role="alert"');
   });
@@ -97,7 +119,12 @@ describe('chooser page', () => {
     const res = await stack.browser().get(`${stack.url}/auth/login`, { headers: { accept: 'application/json' } });
     expect({ status: res.status, body: res.json() }).toEqual({
       status: 400,
-      body: { error: 'connector_required', code: 'CONNECTOR_REQUIRED', message: 'Choose a connector: GET /auth/login/:connector', connectors: ['corp', 'entra', 'gh'] },
+      body: {
+        error: 'connector_required',
+        code: 'CONNECTOR_REQUIRED',
+        message: 'Choose a connector: GET /auth/login/:connector',
+        connectors: ['corp', 'entra', 'gh'],
+      },
     });
     expect(res.headers.get('cache-control')).toBe('no-store');
   });
@@ -106,11 +133,13 @@ describe('chooser page', () => {
     const res = await custom.browser().get(`${custom.url}/auth/login?returnTo=%2Freports&login_hint=${encodeURIComponent('x@nowhere.example')}`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
-    expect(res.body).toBe('<!doctype html><title>Pick</title><ul>'
-      + `<li data-id="corp"><a href="${escapeHtml('/auth/login/corp?returnTo=%2Freports')}">Corporate SSO</a></li>`
-      + `<li data-id="entra"><a href="${escapeHtml('/auth/login/entra?returnTo=%2Freports')}">Contoso</a></li>`
-      + `<li data-id="gh"><a href="${escapeHtml('/auth/login/gh?returnTo=%2Freports')}">${escapeHtml(GH_NAME)}</a></li></ul>`
-      + `<form action="${escapeHtml('/auth/login')}"><input name="returnTo" value="${escapeHtml('/reports')}"><input name="login_hint" value="${escapeHtml('x@nowhere.example')}"></form>`);
+    expect(res.body).toBe(
+      '<!doctype html><title>Pick</title><ul>'
+        + `<li data-id="corp"><a href="${escapeHtml('/auth/login/corp?returnTo=%2Freports')}">Corporate SSO</a></li>`
+        + `<li data-id="entra"><a href="${escapeHtml('/auth/login/entra?returnTo=%2Freports')}">Contoso</a></li>`
+        + `<li data-id="gh"><a href="${escapeHtml('/auth/login/gh?returnTo=%2Freports')}">${escapeHtml(GH_NAME)}</a></li></ul>`
+        + `<form action="${escapeHtml('/auth/login')}"><input name="returnTo" value="${escapeHtml('/reports')}"><input name="login_hint" value="${escapeHtml('x@nowhere.example')}"></form>`,
+    );
   });
 
   test('a chosen link completes the login with that connector', async () => {
@@ -129,19 +158,23 @@ describe('home-realm discovery', () => {
     expect(res.status).toBe(302);
     const url = new URL(res.location!);
     expect(`${url.origin}${url.pathname}`).toBe(`${entraOp.url}/${TID}/oauth2/v2.0/authorize`);
-    expect({ login_hint: url.searchParams.get('login_hint'), domain_hint: url.searchParams.get('domain_hint') })
-      .toEqual({ login_hint: 'alice@Contoso.Example', domain_hint: 'contoso.example' });
+    expect({ login_hint: url.searchParams.get('login_hint'), domain_hint: url.searchParams.get('domain_hint') }).toEqual({
+      login_hint: 'alice@Contoso.Example',
+      domain_hint: 'contoso.example',
+    });
   });
 
   test('another domain routes to its connector with login_hint only', async () => {
     const res = await stack.browser().get(`${stack.url}/auth/login?login_hint=${encodeURIComponent('bob@example.com')}`);
     const url = new URL(res.location!);
     expect(url.origin).toBe(stack.op.url);
-    expect({ login_hint: url.searchParams.get('login_hint'), domain_hint: url.searchParams.get('domain_hint') })
-      .toEqual({ login_hint: 'bob@example.com', domain_hint: null });
+    expect({ login_hint: url.searchParams.get('login_hint'), domain_hint: url.searchParams.get('domain_hint') }).toEqual({
+      login_hint: 'bob@example.com',
+      domain_hint: null,
+    });
   });
 
-  test('the chooser\'s e-mail form leads through the whole login at the matching connector', async () => {
+  test("the chooser's e-mail form leads through the whole login at the matching connector", async () => {
     const browser = stack.browser();
     const page = await browser.get(`${stack.url}/auth/login?returnTo=%2Fdashboard`);
     const res = await browser.submitForm(page, { login_hint: 'alice@contoso.example' });
@@ -153,12 +186,18 @@ describe('home-realm discovery', () => {
   test('GitHub receives the hint in its own form (login)', async () => {
     const res = await stack.browser().get(`${stack.url}/auth/login/gh?login_hint=${encodeURIComponent('octocat@example.com')}`);
     const url = new URL(res.location!);
-    expect({ login: url.searchParams.get('login'), login_hint: url.searchParams.get('login_hint') }).toEqual({ login: 'octocat@example.com', login_hint: null });
+    expect({ login: url.searchParams.get('login'), login_hint: url.searchParams.get('login_hint') }).toEqual({
+      login: 'octocat@example.com',
+      login_hint: null,
+    });
   });
 
   test('an overlong login_hint is refused', async () => {
     const res = await stack.browser().get(`${stack.url}/auth/login?login_hint=${'a'.repeat(250)}%40example.com`, { headers: { accept: 'application/json' } });
-    expect({ status: res.status, body: res.json() }).toEqual({ status: 400, body: { error: 'login_hint_invalid', code: 'LOGIN_HINT_INVALID', message: 'The login hint is not valid.' } });
+    expect({ status: res.status, body: res.json() }).toEqual({
+      status: 400,
+      body: { error: 'login_hint_invalid', code: 'LOGIN_HINT_INVALID', message: 'The login hint is not valid.' },
+    });
   });
 });
 
@@ -173,7 +212,7 @@ describe('mix-up defence', () => {
     return stack.op.tokenRequests.length + entraOp.tokenRequests.length + gh.tokenRequests.length;
   }
 
-  test('a callback on another connector\'s path is refused before any token request, and its state is spent', async () => {
+  test("a callback on another connector's path is refused before any token request, and its state is spent", async () => {
     const { callback, browser } = await callbackFor('corp');
     expect(callback.pathname).toBe('/auth/callback/corp');
     const wrong = new URL(callback);
@@ -186,7 +225,7 @@ describe('mix-up defence', () => {
     expect(tokenRequestCount()).toBe(0);
   });
 
-  test('a GitHub login answered on an OIDC connector\'s path is refused before any token request', async () => {
+  test("a GitHub login answered on an OIDC connector's path is refused before any token request", async () => {
     const { callback, browser } = await callbackFor('gh');
     const wrong = new URL(callback);
     wrong.pathname = '/auth/callback/corp';

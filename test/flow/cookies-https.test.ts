@@ -9,7 +9,11 @@ const proxied = { 'x-forwarded-proto': 'https' };
 
 let stack: Stack;
 beforeAll(async () => {
-  stack = await startStack({ config: (c) => { c.baseUrl = publicOrigin; } });
+  stack = await startStack({
+    config: (c) => {
+      c.baseUrl = publicOrigin;
+    },
+  });
   await stack.op.setRedirectUris(DEFAULT_CLIENT_ID, [`${publicOrigin}/auth/callback/corp`], [`${publicOrigin}/`]);
 });
 afterAll(async () => {
@@ -23,7 +27,10 @@ const local = (publicUrl: string): string => {
 };
 
 function attributes(header: string): string[] {
-  return header.split(';').slice(1).map((a) => a.trim().toLowerCase());
+  return header
+    .split(';')
+    .slice(1)
+    .map((a) => a.trim().toLowerCase());
 }
 
 async function login(browser: Browser): Promise<{ loginCookies: string[]; callbackCookies: string[]; location: string | undefined }> {
@@ -67,7 +74,11 @@ describe('cookies on an https baseUrl', () => {
 
   test('the redirect URI sent upstream is built from baseUrl, not from the Host header', async () => {
     const browser = createBrowser({ secureOnLocalhost: true });
-    const spoofs: Array<Record<string, string>> = [{ host: 'evil.example' }, { 'x-forwarded-host': 'evil.example' }, { forwarded: 'host=evil.example;proto=http' }];
+    const spoofs: Array<Record<string, string>> = [
+      { host: 'evil.example' },
+      { 'x-forwarded-host': 'evil.example' },
+      { forwarded: 'host=evil.example;proto=http' },
+    ];
     for (const headers of spoofs) {
       const res = await browser.get(`${stack.url}/auth/login/corp`, { headers: { ...proxied, ...headers } });
       expect(res.status).toBe(302);

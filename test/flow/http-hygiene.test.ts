@@ -37,7 +37,11 @@ async function session(): Promise<Browser> {
 }
 
 function send(browser: Browser, method: string, path: string, headers: Record<string, string>): Promise<BrowserResponse> {
-  return browser.request(method, `${stack.url}${path}`, { headers: { ...json, ...headers }, ...(method === 'GET' ? {} : { body: '{}' }), contentType: 'application/json' });
+  return browser.request(method, `${stack.url}${path}`, {
+    headers: { ...json, ...headers },
+    ...(method === 'GET' ? {} : { body: '{}' }),
+    contentType: 'application/json',
+  });
 }
 
 function expectCrossSite(res: BrowserResponse): void {
@@ -59,7 +63,7 @@ describe('Cache-Control on guarded responses', () => {
     expect(cached.headers.get('cache-control')).toBe('private, max-age=60');
   });
 
-  test('bearer requests too, and fedgate\'s own authenticated answers', async () => {
+  test("bearer requests too, and fedgate's own authenticated answers", async () => {
     const browser = await session();
     const { token } = (await browser.get(`${stack.url}/token`, { headers: json })).json<{ token: string }>();
     const bearer = await fetch(`${stack.url}/plain`, { headers: { authorization: `Bearer ${token}` } });
@@ -116,8 +120,11 @@ describe('cross-site state-changing requests with the session cookie', () => {
     const browser = await session();
     const { token } = (await browser.get(`${stack.url}/token`, { headers: json })).json<{ token: string }>();
     for (const method of stateChanging) {
-      const res = await fetch(`${stack.url}/items`, { method, headers: { authorization: `Bearer ${token}`, origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' } });
-      expect({ status: res.status, body: await res.json() as unknown }).toEqual({ status: 200, body: { method, via: 'bearer' } });
+      const res = await fetch(`${stack.url}/items`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
+      });
+      expect({ status: res.status, body: (await res.json()) as unknown }).toEqual({ status: 200, body: { method, via: 'bearer' } });
     }
   });
 
@@ -135,7 +142,9 @@ describe('cross-site state-changing requests with the session cookie', () => {
   });
 
   test('requireAuth refuses a non-boolean allowCrossSite', () => {
-    expect(() => requireAuth({ allowCrossSite: 'yes' as unknown as boolean })).toThrow(expect.objectContaining({ name: 'TypeError', code: 'INVALID_ARGUMENT' }) as Error);
+    expect(() => requireAuth({ allowCrossSite: 'yes' as unknown as boolean })).toThrow(
+      expect.objectContaining({ name: 'TypeError', code: 'INVALID_ARGUMENT' }) as Error,
+    );
   });
 });
 
@@ -150,13 +159,16 @@ describe('Strict-Transport-Security on an https baseUrl', () => {
 
   /** An app behind a TLS-ending proxy (public origin https), development stores: only headers are looked at. */
   async function httpsApp(hsts?: unknown): Promise<string> {
-    const gateway = fedgate({
-      baseUrl: 'https://app.example.test',
-      session: { secret: SESSION_SECRET, insecureMemoryStore: true },
-      tokens: { keys: (await testKeys()) as { keys: Record<string, unknown>[] } },
-      ...(hsts !== undefined ? { hsts } : {}),
-      connectors: [{ id: 'corp', type: 'oidc', issuer: 'https://op.example.test', clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET }],
-    } as Parameters<typeof fedgate>[0], { logger: stack.logger });
+    const gateway = fedgate(
+      {
+        baseUrl: 'https://app.example.test',
+        session: { secret: SESSION_SECRET, insecureMemoryStore: true },
+        tokens: { keys: (await testKeys()) as { keys: Record<string, unknown>[] } },
+        ...(hsts !== undefined ? { hsts } : {}),
+        connectors: [{ id: 'corp', type: 'oidc', issuer: 'https://op.example.test', clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET }],
+      } as Parameters<typeof fedgate>[0],
+      { logger: stack.logger },
+    );
     const app = express();
     app.use(gateway);
     app.get('/guarded', requireAuth(), (_req, res) => res.json({ ok: true }));
@@ -168,9 +180,10 @@ describe('Strict-Transport-Security on an https baseUrl', () => {
     apps.push({ server, gateway, url });
     return url;
   }
-  const sts = async (url: string) => (await fetch(url, { headers: { accept: 'application/json', 'x-forwarded-proto': 'https' } })).headers.get('strict-transport-security');
+  const sts = async (url: string) =>
+    (await fetch(url, { headers: { accept: 'application/json', 'x-forwarded-proto': 'https' } })).headers.get('strict-transport-security');
 
-  test('default: one year on fedgate\'s own routes and guard answers, not on the app\'s other routes', async () => {
+  test("default: one year on fedgate's own routes and guard answers, not on the app's other routes", async () => {
     const url = await httpsApp();
     expect(await sts(`${url}/auth/jwks.json`)).toBe('max-age=31536000');
     expect(await sts(`${url}/auth/userinfo`)).toBe('max-age=31536000');
@@ -190,14 +203,21 @@ describe('Strict-Transport-Security on an https baseUrl', () => {
   });
 
   test('a max-age below one year is refused, naming the path', () => {
-    expect(() => fedgate({
-      baseUrl: 'https://app.example.test',
-      session: { secret: SESSION_SECRET, insecureMemoryStore: true },
-      tokens: { insecureEphemeralKeys: true },
-      hsts: { maxAge: 3600 },
-      connectors: [{ id: 'corp', type: 'oidc', issuer: 'https://op.example.test', clientId: DEFAULT_CLIENT_ID }],
-    } as Parameters<typeof fedgate>[0], { logger: stack.logger })).toThrow(expect.objectContaining({
-      problems: expect.arrayContaining([expect.objectContaining({ path: 'hsts.maxAge' })]) as unknown,
-    }) as Error);
+    expect(() =>
+      fedgate(
+        {
+          baseUrl: 'https://app.example.test',
+          session: { secret: SESSION_SECRET, insecureMemoryStore: true },
+          tokens: { insecureEphemeralKeys: true },
+          hsts: { maxAge: 3600 },
+          connectors: [{ id: 'corp', type: 'oidc', issuer: 'https://op.example.test', clientId: DEFAULT_CLIENT_ID }],
+        } as Parameters<typeof fedgate>[0],
+        { logger: stack.logger },
+      ),
+    ).toThrow(
+      expect.objectContaining({
+        problems: expect.arrayContaining([expect.objectContaining({ path: 'hsts.maxAge' })]) as unknown,
+      }) as Error,
+    );
   });
 });

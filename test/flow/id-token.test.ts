@@ -38,37 +38,91 @@ async function expectNoSession(browser: Browser): Promise<void> {
 
 const rejected = {
   status: 502,
-  body: { error: 'id_token_invalid', code: 'ID_TOKEN_INVALID', message: 'The identity provider\'s ID token was rejected.' },
+  body: { error: 'id_token_invalid', code: 'ID_TOKEN_INVALID', message: "The identity provider's ID token was rejected." },
 };
 
 describe('ID token validation (tampered by the upstream)', () => {
-  const edit = (payload: Partial<JWTPayload>, header: Partial<JWTHeaderParameters> = {}): IdTokenTamper =>
+  const edit =
+    (payload: Partial<JWTPayload>, header: Partial<JWTHeaderParameters> = {}): IdTokenTamper =>
     (p, h) => ({ payload: { ...p, ...payload }, header: { ...h, ...header } });
 
   const cases: Array<[string, () => void]> = [
-    ['nonce mismatch', () => { stack.op.tamperIdToken = edit({ nonce: 'not-the-nonce-we-sent' }); }],
-    ['nonce missing', () => { stack.op.tamperIdToken = (p, h) => { const { nonce: _n, ...rest } = p; return { payload: rest, header: h }; }; }],
-    ['wrong iss', () => { stack.op.tamperIdToken = edit({ iss: 'https://evil.example' }); }],
-    ['wrong aud', () => { stack.op.tamperIdToken = edit({ aud: 'another-client' }); }],
-    ['aud array with another azp', () => { stack.op.tamperIdToken = edit({ aud: [DEFAULT_CLIENT_ID, 'other'], azp: 'other' }); }],
-    ['expired', () => { stack.op.tamperIdToken = edit({ iat: now() - 7200, exp: now() - 3600 }); }],
-    ['alg none', () => { stack.op.tamperIdToken = (p) => ({ payload: p, header: { alg: 'none' } }); }],
-    ['HS256 signed with the client secret (alg confusion)', () => {
-      stack.op.tamperIdToken = (p) => ({ payload: p, header: { alg: 'HS256' } });
-      stack.op.tamperSigningKey = new TextEncoder().encode(DEFAULT_CLIENT_SECRET);
-    }],
-    ['signed by an unknown key under the known kid', () => {
-      stack.op.tamperIdToken = edit({});
-      stack.op.tamperSigningKey = generateRsaKey().privateKey;
-    }],
-    ['signed by an unknown key with its own kid', () => {
-      const key = generateRsaKey('unknown-kid');
-      stack.op.tamperIdToken = edit({}, { kid: key.kid });
-      stack.op.tamperSigningKey = key.privateKey;
-    }],
-    ['missing from the token response', () => {
-      stack.op.tamperTokenResponse = (body) => { const { id_token: _i, ...rest } = body; return rest; };
-    }],
+    [
+      'nonce mismatch',
+      () => {
+        stack.op.tamperIdToken = edit({ nonce: 'not-the-nonce-we-sent' });
+      },
+    ],
+    [
+      'nonce missing',
+      () => {
+        stack.op.tamperIdToken = (p, h) => {
+          const { nonce: _n, ...rest } = p;
+          return { payload: rest, header: h };
+        };
+      },
+    ],
+    [
+      'wrong iss',
+      () => {
+        stack.op.tamperIdToken = edit({ iss: 'https://evil.example' });
+      },
+    ],
+    [
+      'wrong aud',
+      () => {
+        stack.op.tamperIdToken = edit({ aud: 'another-client' });
+      },
+    ],
+    [
+      'aud array with another azp',
+      () => {
+        stack.op.tamperIdToken = edit({ aud: [DEFAULT_CLIENT_ID, 'other'], azp: 'other' });
+      },
+    ],
+    [
+      'expired',
+      () => {
+        stack.op.tamperIdToken = edit({ iat: now() - 7200, exp: now() - 3600 });
+      },
+    ],
+    [
+      'alg none',
+      () => {
+        stack.op.tamperIdToken = (p) => ({ payload: p, header: { alg: 'none' } });
+      },
+    ],
+    [
+      'HS256 signed with the client secret (alg confusion)',
+      () => {
+        stack.op.tamperIdToken = (p) => ({ payload: p, header: { alg: 'HS256' } });
+        stack.op.tamperSigningKey = new TextEncoder().encode(DEFAULT_CLIENT_SECRET);
+      },
+    ],
+    [
+      'signed by an unknown key under the known kid',
+      () => {
+        stack.op.tamperIdToken = edit({});
+        stack.op.tamperSigningKey = generateRsaKey().privateKey;
+      },
+    ],
+    [
+      'signed by an unknown key with its own kid',
+      () => {
+        const key = generateRsaKey('unknown-kid');
+        stack.op.tamperIdToken = edit({}, { kid: key.kid });
+        stack.op.tamperSigningKey = key.privateKey;
+      },
+    ],
+    [
+      'missing from the token response',
+      () => {
+        stack.op.tamperTokenResponse = (body) => {
+          const { id_token: _i, ...rest } = body;
+          return rest;
+        };
+      },
+    ],
   ];
 
   test.each(cases)('%s → 502 ID_TOKEN_INVALID and no session', async (_name, tamper) => {
@@ -88,7 +142,7 @@ describe('ID token validation (tampered by the upstream)', () => {
 });
 
 describe('login parameters', () => {
-  test('client-supplied protocol parameters are ignored; the upstream sees the gateway\'s own', async () => {
+  test("client-supplied protocol parameters are ignored; the upstream sees the gateway's own", async () => {
     const evil = new URLSearchParams({
       redirect_uri: 'https://evil.example/cb',
       scope: 'openid admin offline_access',

@@ -9,7 +9,10 @@ import { closeServer, listenEphemeral } from '../fixtures/ports.js';
 import { generatePrivateJwk } from '../../lib/tokens/keys.js';
 import type { Browser } from '../fixtures/browser.js';
 
-interface Tokens { idToken: string; accessToken: string }
+interface Tokens {
+  idToken: string;
+  accessToken: string;
+}
 
 let redis: RedisServer;
 let stack: Stack;
@@ -20,7 +23,10 @@ beforeAll(async () => {
   redis = await startRedis();
   stack = await startStack({
     redis,
-    op: { accounts: { alice: { ...ALICE, 'https://example.com/roles': ['analyst', 'viewer'], realm_access: { roles: ['kc-user'] } } }, claims: { roles: ['roles', 'https://example.com/roles', 'realm_access'] } },
+    op: {
+      accounts: { alice: { ...ALICE, 'https://example.com/roles': ['analyst', 'viewer'], realm_access: { roles: ['kc-user'] } } },
+      claims: { roles: ['roles', 'https://example.com/roles', 'realm_access'] },
+    },
     config: (c) => {
       const conn = (c.connectors as Array<Record<string, unknown>>)[0]!;
       conn.claims = {
@@ -54,7 +60,7 @@ describe('claim mapping through a real login', () => {
 
 describe('local tokens', () => {
   test('verify with any JOSE library using only the published metadata', async () => {
-    const meta = await (await fetch(`${stack.url}/auth/.well-known/openid-configuration`)).json() as Record<string, unknown>;
+    const meta = (await (await fetch(`${stack.url}/auth/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
     expect(meta.issuer).toBe(`${stack.url}/auth`);
     expect(meta.jwks_uri).toBe(`${stack.url}/auth/jwks.json`);
     const jwks = jose.createRemoteJWKSet(new URL(String(meta.jwks_uri)));
@@ -72,7 +78,7 @@ describe('local tokens', () => {
   test('JWKS publishes public members only, with kid, alg and use, and cache headers', async () => {
     const res = await fetch(`${stack.url}/auth/jwks.json`);
     expect(res.headers.get('cache-control')).toMatch(/max-age=\d+/);
-    const body = await res.json() as { keys: Array<Record<string, unknown>> };
+    const body = (await res.json()) as { keys: Array<Record<string, unknown>> };
     expect(body.keys.length).toBeGreaterThan(0);
     for (const k of body.keys) {
       expect(k).toMatchObject({ kid: expect.any(String), alg: expect.any(String), use: 'sig' });
@@ -82,7 +88,7 @@ describe('local tokens', () => {
 
   test('a downstream API verifies the access token with only the discovery document', async () => {
     const downstream = express();
-    const meta = await (await fetch(`${stack.url}/auth/.well-known/openid-configuration`)).json() as { issuer: string; jwks_uri: string };
+    const meta = (await (await fetch(`${stack.url}/auth/.well-known/openid-configuration`)).json()) as { issuer: string; jwks_uri: string };
     const jwks = jose.createRemoteJWKSet(new URL(meta.jwks_uri));
     downstream.get('/data', async (req, res) => {
       try {
@@ -111,7 +117,7 @@ describe('bearer tokens on requireAuth', () => {
     const res = await api('/api/reports', tokens.accessToken);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ ok: true, sub: 'corp|alice' });
-    const who = await (await api('/tokens', tokens.accessToken)).json() as { via: string; sub: string };
+    const who = (await (await api('/tokens', tokens.accessToken)).json()) as { via: string; sub: string };
     expect(who).toMatchObject({ via: 'bearer', sub: 'corp|alice' });
   });
 
@@ -139,7 +145,11 @@ describe('bearer tokens on requireAuth', () => {
     const jwk = await jose.exportJWK(attacker.publicKey);
     const forged = await new jose.SignJWT({ scope: 'reports:read', client_id: 'fedgate', jti: 'x', auth_time: 1 })
       .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', jwk })
-      .setIssuer(`${stack.url}/auth`).setAudience(stack.url).setSubject('corp|mallory').setIssuedAt().setExpirationTime('5m')
+      .setIssuer(`${stack.url}/auth`)
+      .setAudience(stack.url)
+      .setSubject('corp|mallory')
+      .setIssuedAt()
+      .setExpirationTime('5m')
       .sign(attacker.privateKey);
     const res = await api('/api/reports', forged);
     expect(res.status).toBe(401);
@@ -149,10 +159,15 @@ describe('bearer tokens on requireAuth', () => {
     const jwk = (await testKeys()).keys[0] as jose.JWK & { kid: string };
     const key = await jose.importJWK(jwk, 'ES256');
     const nowS = Math.floor(Date.now() / 1000);
-    const mint = (iat: number) => new jose.SignJWT({ scope: 'reports:read', client_id: 'fedgate', jti: `future-${iat}`, auth_time: nowS })
-      .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: jwk.kid })
-      .setIssuer(`${stack.url}/auth`).setAudience(stack.url).setSubject('corp|alice').setIssuedAt(iat).setExpirationTime(iat + 300)
-      .sign(key);
+    const mint = (iat: number) =>
+      new jose.SignJWT({ scope: 'reports:read', client_id: 'fedgate', jti: `future-${iat}`, auth_time: nowS })
+        .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: jwk.kid })
+        .setIssuer(`${stack.url}/auth`)
+        .setAudience(stack.url)
+        .setSubject('corp|alice')
+        .setIssuedAt(iat)
+        .setExpirationTime(iat + 300)
+        .sign(key);
     const res = await api('/api/reports', await mint(nowS + 3600));
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toBe('Bearer realm="fedgate", error="invalid_token"');
@@ -191,7 +206,11 @@ describe('bearer tokens on requireAuth', () => {
   test('requireAuth claims and check options work for bearer and session alike', async () => {
     const admin = await api('/admin', tokens.accessToken);
     expect(admin.status).toBe(403);
-    expect(await admin.json()).toEqual({ error: 'forbidden', code: 'FORBIDDEN', message: 'You are signed in, but this page needs permissions your account does not have.' });
+    expect(await admin.json()).toEqual({
+      error: 'forbidden',
+      code: 'FORBIDDEN',
+      message: 'You are signed in, but this page needs permissions your account does not have.',
+    });
     const sessionAdmin = await browser.get(`${stack.url}/admin`, { headers: { accept: 'application/json' } });
     expect(sessionAdmin.status).toBe(403);
   });
@@ -213,7 +232,7 @@ describe('key rotation', () => {
       const res = await fetch(`${rotated.url}/api/reports`, { headers: { authorization: `Bearer ${tokens.accessToken}`, accept: 'application/json' } });
       // The audience is the original app's origin, so it is refused on audience, proving verification ran; verify the signature path via JWKS instead.
       expect(res.status).toBe(401);
-      const jwks = await (await fetch(`${rotated.url}/auth/jwks.json`)).json() as { keys: Array<{ kid: string }> };
+      const jwks = (await (await fetch(`${rotated.url}/auth/jwks.json`)).json()) as { keys: Array<{ kid: string }> };
       expect(jwks.keys.map((k) => k.kid)).toEqual([fresh.kid, ...oldKeys.keys.map((k) => (k as { kid: string }).kid)]);
       const b = await rotated.login();
       const t = (await b.get(`${rotated.url}/tokens`, { headers: { accept: 'application/json' } })).json<{ accessToken: string }>();
@@ -283,7 +302,7 @@ describe('access tokens after logout', () => {
 });
 
 describe('re-login in the same browser', () => {
-  test('with tokens.sessionBound, the replaced session\'s access tokens die with it', async () => {
+  test("with tokens.sessionBound, the replaced session's access tokens die with it", async () => {
     const bound = await startStack({
       redis,
       config: (c) => {

@@ -35,7 +35,11 @@ beforeEach(() => {
 });
 
 const json = { headers: { accept: 'application/json' } };
-const stateInvalid = { error: 'callback_state_invalid', code: 'CALLBACK_STATE_INVALID', message: 'This sign-in link is no longer valid. Please start the sign-in again.' };
+const stateInvalid = {
+  error: 'callback_state_invalid',
+  code: 'CALLBACK_STATE_INVALID',
+  message: 'This sign-in link is no longer valid. Please start the sign-in again.',
+};
 
 async function callbackUrl(browser: Browser): Promise<URL> {
   const res = await browser.follow(`${stack.url}/auth/login/corp`, {
@@ -54,9 +58,11 @@ function expectStateInvalid(res: BrowserResponse): void {
 /** Runs `count` calls of `fn`, `width` at a time. */
 async function pool(count: number, width: number, fn: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < count) await fn(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < count) await fn(next++);
+    }),
+  );
 }
 
 describe('pending logins are kept in the browser', () => {
@@ -105,7 +111,10 @@ describe('pending logins are kept in the browser', () => {
     const res = await browser.get(`${stack.url}/auth/login/corp?returnTo=%2Fsecret-place`);
     const header = res.setCookies.find((c) => c.startsWith('fedgate.login.'))!;
     expect(header).toBeDefined();
-    const attrs = header.split(';').slice(1).map((a) => a.trim());
+    const attrs = header
+      .split(';')
+      .slice(1)
+      .map((a) => a.trim());
     expect(attrs).toEqual(expect.arrayContaining(['Path=/auth', 'HttpOnly', 'SameSite=Lax']));
     const value = header.slice(header.indexOf('=') + 1, header.indexOf(';'));
     expect(Buffer.from(value, 'base64url').toString('latin1')).not.toMatch(/secret-place|corp|codeVerifier|nonce/);

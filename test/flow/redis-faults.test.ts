@@ -68,7 +68,11 @@ describe('Redis faults', () => {
 
     const api = await timed(() => browser.get(`${stack.url}/dashboard`, json));
     expectUnavailable(api);
-    expect(api.json()).toEqual({ error: 'temporarily_unavailable', code: 'SESSION_STORE_UNAVAILABLE', message: 'The service is temporarily unavailable; try again shortly.' });
+    expect(api.json()).toEqual({
+      error: 'temporarily_unavailable',
+      code: 'SESSION_STORE_UNAVAILABLE',
+      message: 'The service is temporarily unavailable; try again shortly.',
+    });
     // Browser navigation is not sent to the login page either: the store failed, the user did not sign out.
     expectUnavailable(await timed(() => browser.get(`${stack.url}/dashboard`)));
     expectUnavailable(await timed(() => browser.get(`${stack.url}/api/reports`, json)));
@@ -88,22 +92,34 @@ describe('Redis faults', () => {
     expect(started.stoppedAt).toBeDefined();
     const login = await timed(() => newcomer.get(started.stoppedAt!, json));
     expectUnavailable(login);
-    expect(login.json()).toEqual({ error: 'session_store_unavailable', code: 'SESSION_STORE_UNAVAILABLE', message: 'The session store is unavailable; please try again shortly.' });
+    expect(login.json()).toEqual({
+      error: 'session_store_unavailable',
+      code: 'SESSION_STORE_UNAVAILABLE',
+      message: 'The session store is unavailable; please try again shortly.',
+    });
 
     // Sign-out cannot destroy the session now: it says so (503) instead of pretending, and keeps
     // the cookie so that the user can sign out for real once the store is back.
     const logout = await timed(() => browser.post(`${stack.url}/auth/logout`, {}, { headers: { origin: stack.url, accept: 'application/json' } }));
     expectUnavailable(logout);
-    expect(logout.json()).toEqual({ error: 'session_store_unavailable', code: 'SESSION_STORE_UNAVAILABLE', message: 'Sign-out could not be completed; please try again shortly.' });
+    expect(logout.json()).toEqual({
+      error: 'session_store_unavailable',
+      code: 'SESSION_STORE_UNAVAILABLE',
+      message: 'Sign-out could not be completed; please try again shortly.',
+    });
     expect(logout.setCookies.filter((c) => c.startsWith('fedgate.sid='))).toEqual([]);
     expect(browser.cookies.get(stack.url, 'fedgate.sid')).toBeDefined();
 
     await redis.restart();
-    const back = await waitFor('the app to reach Redis again', async () => {
-      const res = await browser.get(`${stack.url}/dashboard`, json);
-      expect(res.status).not.toBe(500);
-      return res.status === 503 ? undefined : res;
-    }, { timeoutMs: 10_000, intervalMs: 100 });
+    const back = await waitFor(
+      'the app to reach Redis again',
+      async () => {
+        const res = await browser.get(`${stack.url}/dashboard`, json);
+        expect(res.status).not.toBe(500);
+        return res.status === 503 ? undefined : res;
+      },
+      { timeoutMs: 10_000, intervalMs: 100 },
+    );
     expect(back.status).toBe(200);
     expect(back.json()).toMatchObject({ sub: 'corp|alice' });
     // Now sign-out works, and a new login too.
@@ -132,10 +148,14 @@ describe('Redis faults', () => {
     } finally {
       redis.resume();
     }
-    const back = await waitFor('the protected route after resume', async () => {
-      const res = await browser.get(`${stack.url}/dashboard`, json);
-      return res.status === 200 ? res : undefined;
-    }, { timeoutMs: 10_000, intervalMs: 100 });
+    const back = await waitFor(
+      'the protected route after resume',
+      async () => {
+        const res = await browser.get(`${stack.url}/dashboard`, json);
+        return res.status === 200 ? res : undefined;
+      },
+      { timeoutMs: 10_000, intervalMs: 100 },
+    );
     expect(back.json()).toMatchObject({ sub: 'corp|alice' });
   });
 

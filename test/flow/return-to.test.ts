@@ -34,12 +34,15 @@ describe('returnTo end to end', () => {
     expect(res.headers.get('location')).toBe(expected);
   });
 
-  test.each(corpus.filter(([, , expected]) => expected === '/').slice(0, 8))('POST logout with returnTo=%s in the form redirects to /', async (_label, input) => {
-    const browser = await stack.login();
-    const res = await browser.post(`${stack.url}/auth/logout`, { returnTo: input }, { headers: { origin: stack.url } });
-    expect(res.status).toBe(302);
-    expect(res.headers.get('location')).toBe('/');
-  });
+  test.each(corpus.filter(([, , expected]) => expected === '/').slice(0, 8))(
+    'POST logout with returnTo=%s in the form redirects to /',
+    async (_label, input) => {
+      const browser = await stack.login();
+      const res = await browser.post(`${stack.url}/auth/logout`, { returnTo: input }, { headers: { origin: stack.url } });
+      expect(res.status).toBe(302);
+      expect(res.headers.get('location')).toBe('/');
+    },
+  );
 
   test('a repeated returnTo falls back to / (one value only)', async () => {
     const browser = stack.browser();

@@ -11,9 +11,11 @@ const S = 1000;
 
 // The in-process session cache: a long TTL here (30 s) proves that changes made on another
 // instance arrive through Redis pub/sub, not through the entry's expiry.
-const cached = (extra: Record<string, unknown> = {}) => (c: Record<string, unknown>) => {
-  Object.assign(c.session as Record<string, unknown>, { cacheTtl: 30, ...extra });
-};
+const cached =
+  (extra: Record<string, unknown> = {}) =>
+  (c: Record<string, unknown>) => {
+    Object.assign(c.session as Record<string, unknown>, { cacheTtl: 30, ...extra });
+  };
 
 let redis: RedisServer;
 let a: Stack;
@@ -56,7 +58,7 @@ describe('session cache', () => {
   test('the served req.auth is frozen, so a route cannot poison later requests', async () => {
     const browser = await a.login();
     const cookie = cookieOf(browser, a);
-    const first = await (await at(a, cookie)).json() as { claims: Record<string, unknown> };
+    const first = (await (await at(a, cookie)).json()) as { claims: Record<string, unknown> };
     expect(Object.isFrozen(first)).toBe(false); // JSON copy; the guard is below
     a.app.get('/mutate', (req, res) => {
       let threw = false;
@@ -67,7 +69,7 @@ describe('session cache', () => {
       }
       res.json({ threw, name: req.auth.claims.name });
     });
-    const mutated = await (await at(a, cookie, '/mutate')).json() as { name: string };
+    const mutated = (await (await at(a, cookie, '/mutate')).json()) as { name: string };
     expect(mutated.name).toBe('Alice Example');
     expect(((await (await at(a, cookie)).json()) as { claims: { name: string } }).claims.name).toBe('Alice Example');
   });
@@ -90,8 +92,22 @@ describe('session cache', () => {
     const two = cookieOf(await a.login(), a);
     expect((await at(a, two)).status).toBe(200);
     const now = Math.floor(Date.now() / 1000);
-    const token = await signWithSharedKey({ iss: a.op.issuer, aud: DEFAULT_CLIENT_ID, iat: now, jti: randomUUID(), sub: 'alice', events: { 'http://schemas.openid.net/event/backchannel-logout': {} } }, { typ: 'logout+jwt' });
-    const res = await fetch(`${b.url}/auth/backchannel-logout/corp`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ logout_token: token }) });
+    const token = await signWithSharedKey(
+      {
+        iss: a.op.issuer,
+        aud: DEFAULT_CLIENT_ID,
+        iat: now,
+        jti: randomUUID(),
+        sub: 'alice',
+        events: { 'http://schemas.openid.net/event/backchannel-logout': {} },
+      },
+      { typ: 'logout+jwt' },
+    );
+    const res = await fetch(`${b.url}/auth/backchannel-logout/corp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ logout_token: token }),
+    });
     expect(res.status).toBe(200);
     await waitFor('back-channel logout seen', async () => (await at(a, two)).status === 401, { timeoutMs: 2000 });
   });
@@ -158,11 +174,15 @@ describe('session cache and timeouts / outages', () => {
       await own.kill();
       const started = Date.now();
       const statuses: number[] = [];
-      await waitFor('503', async () => {
-        const s = (await at(stack, cookie)).status;
-        statuses.push(s);
-        return s === 503;
-      }, { timeoutMs: 3000 });
+      await waitFor(
+        '503',
+        async () => {
+          const s = (await at(stack, cookie)).status;
+          statuses.push(s);
+          return s === 503;
+        },
+        { timeoutMs: 3000 },
+      );
       expect(Date.now() - started).toBeLessThan(3000);
       expect(statuses).not.toContain(200);
       await own.restart();

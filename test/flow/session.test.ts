@@ -88,7 +88,12 @@ describe('sessions', () => {
   // First in the file: the Redis of this stack is still empty.
   test('anonymous page views create no session cookie and no Redis session', async () => {
     const browser = stack.browser();
-    for (const [path, status] of [['/', 200], ['/dashboard', 302], ['/auth/userinfo', 401], ['/auth/jwks.json', 200]] as const) {
+    for (const [path, status] of [
+      ['/', 200],
+      ['/dashboard', 302],
+      ['/auth/userinfo', 401],
+      ['/auth/jwks.json', 200],
+    ] as const) {
       const res = await browser.get(`${stack.url}${path}`, path === '/auth/userinfo' ? json : {});
       expect(res.status).toBe(status);
       expect(res.setCookies).toEqual([]);
@@ -103,7 +108,10 @@ describe('sessions', () => {
     const callback = res.responses.find((r) => new URL(r.url).pathname === '/auth/callback/corp')!;
     const header = callback.setCookies.find((c) => c.startsWith(`${cookieName}=`))!;
     expect(header).toBeDefined();
-    const attrs = header.split(';').slice(1).map((a) => a.trim().toLowerCase());
+    const attrs = header
+      .split(';')
+      .slice(1)
+      .map((a) => a.trim().toLowerCase());
     expect(attrs).toEqual(expect.arrayContaining(['path=/', 'httponly', 'samesite=lax']));
     expect(attrs.some((a) => a.startsWith('expires='))).toBe(true);
     expect(attrs).not.toContain('secure');
@@ -128,7 +136,7 @@ describe('sessions', () => {
     expect(await redis.exists(sessionKey(after))).toBe(1);
   });
 
-  test('an attacker\'s own session cookie planted in a victim\'s browser is regenerated at the victim\'s login', async () => {
+  test("an attacker's own session cookie planted in a victim's browser is regenerated at the victim's login", async () => {
     const attacker = await loginAs('mallory');
     const attackerCookie = attacker.cookies.get(stack.url, cookieName)!;
     const attackerId = sessionIdOf(attacker);

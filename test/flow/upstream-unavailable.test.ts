@@ -32,7 +32,11 @@ function expectUnavailable(res: BrowserResponse & { ms: number }, withinMs: numb
   expect({ status: res.status, body: res.json() }).toEqual({
     status: 503,
     // The first failure names "the identity provider", a retry during backoff the connector.
-    body: { error: 'upstream_unavailable', code: 'UPSTREAM_UNAVAILABLE', message: expect.stringMatching(/^(The identity provider|Corporate SSO|Hanging SSO) is not reachable right now\.$/) as unknown },
+    body: {
+      error: 'upstream_unavailable',
+      code: 'UPSTREAM_UNAVAILABLE',
+      message: expect.stringMatching(/^(The identity provider|Corporate SSO|Hanging SSO) is not reachable right now\.$/) as unknown,
+    },
   });
   expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
   expect(res.ms).toBeLessThan(withinMs);
@@ -57,11 +61,15 @@ describe('upstream unavailable before its first discovery', () => {
     expectUnavailable(await startLogin('corp'), httpTimeout * 1000);
 
     stack.op.up();
-    const back = await waitFor('corp discovery to succeed after the upstream came back', async () => {
-      const r = await startLogin('corp');
-      expect(r.status).not.toBe(500);
-      return r.status === 302 ? r : undefined;
-    }, { timeoutMs: 10_000, intervalMs: 100 });
+    const back = await waitFor(
+      'corp discovery to succeed after the upstream came back',
+      async () => {
+        const r = await startLogin('corp');
+        expect(r.status).not.toBe(500);
+        return r.status === 302 ? r : undefined;
+      },
+      { timeoutMs: 10_000, intervalMs: 100 },
+    );
     expect(back.location!.startsWith(`${stack.op.issuer}/auth?`)).toBe(true);
     // And a full login goes through.
     const done = await stack.browser().follow(`${stack.url}/auth/login/corp?returnTo=%2Fdashboard`);
@@ -85,11 +93,15 @@ describe('upstream unavailable before its first discovery', () => {
     } finally {
       stack.op.up();
     }
-    await waitFor('hang discovery to succeed after the upstream answers again', async () => {
-      const r = await startLogin('hang');
-      expect(r.status).not.toBe(500);
-      return r.status === 302;
-    }, { timeoutMs: 10_000, intervalMs: 100 });
+    await waitFor(
+      'hang discovery to succeed after the upstream answers again',
+      async () => {
+        const r = await startLogin('hang');
+        expect(r.status).not.toBe(500);
+        return r.status === 302;
+      },
+      { timeoutMs: 10_000, intervalMs: 100 },
+    );
   });
 
   test('once discovered, an upstream answering 503 does not break login start (cached metadata)', async () => {

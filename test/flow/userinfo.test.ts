@@ -53,7 +53,7 @@ describe('connector userinfo: true', () => {
       body: {
         error: 'userinfo_subject_mismatch',
         code: 'USERINFO_SUBJECT_MISMATCH',
-        message: 'The identity provider\'s userinfo does not match the signed-in user.',
+        message: "The identity provider's userinfo does not match the signed-in user.",
       },
     });
     expect(browser.cookies.get(stack.url, 'fedgate.sid')).toBeUndefined();
@@ -73,7 +73,11 @@ describe('connector userinfo: true', () => {
     const callback = await browser.get(res.stoppedAt!, json);
     expect({ status: callback.status, body: callback.json() }).toEqual({
       status: 502,
-      body: { error: 'userinfo_subject_mismatch', code: 'USERINFO_SUBJECT_MISMATCH', message: 'The identity provider\'s userinfo does not match the signed-in user.' },
+      body: {
+        error: 'userinfo_subject_mismatch',
+        code: 'USERINFO_SUBJECT_MISMATCH',
+        message: "The identity provider's userinfo does not match the signed-in user.",
+      },
     });
     expect(browser.cookies.get(stack.url, 'fedgate.sid')).toBeUndefined();
   });

@@ -18,7 +18,15 @@ const handled: Array<{ code: unknown; status: unknown; isFedgateError: boolean }
 
 const twoConnectors: NonNullable<StackOptions['config']> = (config, op) => {
   config.connectors = [
-    { id: 'corp', type: 'oidc', name: 'Corporate SSO', issuer: op.issuer, clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET, scopes: ['openid', 'profile', 'email', 'roles'] },
+    {
+      id: 'corp',
+      type: 'oidc',
+      name: 'Corporate SSO',
+      issuer: op.issuer,
+      clientId: DEFAULT_CLIENT_ID,
+      clientSecret: DEFAULT_CLIENT_SECRET,
+      scopes: ['openid', 'profile', 'email', 'roles'],
+    },
     { id: 'second', type: 'oidc', name: 'Second SSO', issuer: op.issuer, clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET },
   ] as typeof config.connectors;
 };
@@ -50,11 +58,17 @@ beforeAll(async () => {
       // Registered before the stack's own routes exist is fine: Express runs error handlers last.
       const onError: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
         handled.push({ code: (err as FedgateError).code, status: (err as FedgateError).status, isFedgateError: err instanceof FedgateError });
-        res.status((err as FedgateError).status ?? 500).type('text').send(`app handled ${String((err as FedgateError).code)}`);
+        res
+          .status((err as FedgateError).status ?? 500)
+          .type('text')
+          .send(`app handled ${String((err as FedgateError).code)}`);
       };
-      app.get('/typed', withAuth((req, res) => {
-        res.json({ sub: req.auth.sub.toUpperCase(), connector: req.auth.connector, via: req.auth.via });
-      }));
+      app.get(
+        '/typed',
+        withAuth((req, res) => {
+          res.json({ sub: req.auth.sub.toUpperCase(), connector: req.auth.connector, via: req.auth.via });
+        }),
+      );
       app.get('/auth-of', (req, res) => {
         res.json({ sub: authOf(req).sub });
       });
@@ -72,7 +86,9 @@ describe("fedgate's own pages", () => {
     const res = await plain.browser().get(`${plain.url}/auth/callback/corp?code=x&state=not-a-state`, html);
     expect(res.status).toBe(400);
     expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
-    expect(res.body).toMatch(/^<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">/);
+    expect(res.body).toMatch(
+      /^<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">/,
+    );
     expect(res.body).toContain('<main><h1>Sign-in problem</h1>');
     expect(res.body).toMatch(/Error code: <code>CALLBACK_[A-Z_]+<\/code>/);
     expect(res.body).toContain('<a class="button" href="&#47;auth&#47;login">Try again</a>');
@@ -84,7 +100,9 @@ describe("fedgate's own pages", () => {
     const res = await browser.get(`${plain.url}/admin?tab=1`, html);
     expect(res.status).toBe(403);
     expect(res.body).toContain('<h1>Access denied</h1>');
-    const href = /<a class="button" href="([^"]+)">Sign in with another account<\/a>/.exec(res.body)?.[1]?.replace(/&#(\d+);/g, (_m, n: string) => String.fromCharCode(Number(n)));
+    const href = /<a class="button" href="([^"]+)">Sign in with another account<\/a>/
+      .exec(res.body)?.[1]
+      ?.replace(/&#(\d+);/g, (_m, n: string) => String.fromCharCode(Number(n)));
     expect(href).toBe(`/auth/logout?returnTo=${encodeURIComponent(`/auth/login?prompt=login&returnTo=${encodeURIComponent('/admin?tab=1')}`)}`);
     const out = await browser.get(`${plain.url}${href!}`, { headers: { ...html.headers, 'sec-fetch-site': 'same-origin' } });
     expect(out.status).toBe(302);
@@ -103,7 +121,9 @@ describe('views: the app renders the pages', () => {
     const chooser = await themed.browser().get(`${themed.url}/auth/login?returnTo=%2Fdashboard`, html);
     expect(chooser.body).toContain('<title>App chooser</title>');
     expect(seen.chooser).toEqual({
-      homeUrl: `${themed.url}/`, basePath: '/auth', returnTo: '/dashboard',
+      homeUrl: `${themed.url}/`,
+      basePath: '/auth',
+      returnTo: '/dashboard',
       connectors: [
         { id: 'corp', name: 'Corporate SSO', loginUrl: '/auth/login/corp?returnTo=%2Fdashboard' },
         { id: 'second', name: 'Second SSO', loginUrl: '/auth/login/second?returnTo=%2Fdashboard' },
@@ -115,11 +135,15 @@ describe('views: the app renders the pages', () => {
     const forbidden = await browser.get(`${themed.url}/admin`, html);
     expect(forbidden.status).toBe(403);
     expect(forbidden.body).toContain('<title>App 403</title>');
-    expect(seen.forbidden).toEqual({ homeUrl: `${themed.url}/`, basePath: '/auth', code: 'FORBIDDEN',
-      switchAccountUrl: `/auth/logout?returnTo=${encodeURIComponent('/auth/login?prompt=login&returnTo=%2Fadmin')}` });
+    expect(seen.forbidden).toEqual({
+      homeUrl: `${themed.url}/`,
+      basePath: '/auth',
+      code: 'FORBIDDEN',
+      switchAccountUrl: `/auth/logout?returnTo=${encodeURIComponent('/auth/login?prompt=login&returnTo=%2Fadmin')}`,
+    });
   });
 
-  test('a view that throws falls back to fedgate\'s own page', async () => {
+  test("a view that throws falls back to fedgate's own page", async () => {
     const res = await themed.browser().get(`${themed.url}/auth/login?login_hint=${encodeURIComponent('boom@nowhere.example')}`, html);
     expect(res.status).toBe(200);
     expect(res.body).toContain('<h1>Sign in</h1>');

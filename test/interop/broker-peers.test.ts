@@ -42,14 +42,20 @@ beforeAll(async () => {
         enabled: true,
         clients: [
           {
-            client_id: 'apache', client_secret: APACHE_SECRET, client_name: 'Apache app', trusted: false,
+            client_id: 'apache',
+            client_secret: APACHE_SECRET,
+            client_name: 'Apache app',
+            trusted: false,
             // The second one is a misconfigured instance's (wrong secret, see "bad client input").
             redirect_uris: [`${apacheUrl}/protected/redirect_uri`, `http://127.0.0.1:${badSecretPort}/protected/redirect_uri`],
             post_logout_redirect_uris: [`${apacheUrl}/loggedout.html`],
             backchannel_logout_uri: `${apacheUrl}/protected/redirect_uri?logout=backchannel`,
           },
           {
-            client_id: 'authlib', client_secret: AUTHLIB_SECRET, client_name: 'Authlib app', trusted: true,
+            client_id: 'authlib',
+            client_secret: AUTHLIB_SECRET,
+            client_name: 'Authlib app',
+            trusted: true,
             redirect_uris: [`${authlibUrl}/cb`],
             post_logout_redirect_uris: [`${authlibUrl}/bye`],
             backchannel_logout_uri: `${authlibUrl}/backchannel`,
@@ -78,8 +84,12 @@ afterAll(async () => {
 function watch(page: Page): { urls: string[]; consentShown: () => boolean } {
   const urls: string[] = [];
   let consent = false;
-  page.on('request', (r) => { if (r.isNavigationRequest()) urls.push(r.url()); });
-  page.on('response', (r) => { if (r.url().includes('/auth/interaction/') && r.status() === 200 && r.request().method() === 'GET') consent = true; });
+  page.on('request', (r) => {
+    if (r.isNavigationRequest()) urls.push(r.url());
+  });
+  page.on('response', (r) => {
+    if (r.url().includes('/auth/interaction/') && r.status() === 200 && r.request().method() === 'GET') consent = true;
+  });
   return { urls, consentShown: () => consent };
 }
 
@@ -91,17 +101,19 @@ async function newContext(): Promise<BrowserContext> {
 async function apacheInfo(context: BrowserContext): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await context.request.get(`${apache.redirectUri}?info=json`, { maxRedirects: 0 });
   const text = await res.text();
-  const body = res.status() === 200 ? JSON.parse(text) as Record<string, unknown> : {};
+  const body = res.status() === 200 ? (JSON.parse(text) as Record<string, unknown>) : {};
   for (const k of ['access_token', 'refresh_token']) if (typeof body[k] === 'string') recordSecret(body[k]);
   return { status: res.status(), body };
 }
 
 async function apacheClient(): Promise<oidc.Configuration> {
-  return oidc.discovery(new URL(`${stack.url}/auth`), 'apache', APACHE_SECRET, oidc.ClientSecretBasic(APACHE_SECRET), { execute: [oidc.allowInsecureRequests] });
+  return oidc.discovery(new URL(`${stack.url}/auth`), 'apache', APACHE_SECRET, oidc.ClientSecretBasic(APACHE_SECRET), {
+    execute: [oidc.allowInsecureRequests],
+  });
 }
 
 describe('Apache httpd + mod_auth_openidc (untrusted client)', () => {
-  test('first login: consent in Chromium, then the protected page; the session holds fedgate\'s tokens', async () => {
+  test("first login: consent in Chromium, then the protected page; the session holds fedgate's tokens", async () => {
     const page = await alice.newPage();
     await page.goto(apache.protectedUrl);
     await page.getByRole('button', { name: 'Allow' }).waitFor({ state: 'visible', timeout: 15_000 });
@@ -134,7 +146,7 @@ describe('Apache httpd + mod_auth_openidc (untrusted client)', () => {
     }
   }, 45_000);
 
-  test('refresh: the module\'s refresh hook gets a rotated refresh token and a new access token', async () => {
+  test("refresh: the module's refresh hook gets a rotated refresh token and a new access token", async () => {
     const before = await apacheInfo(alice);
     const page = await alice.newPage();
     const hook = `${apache.redirectUri}?refresh=${encodeURIComponent(apache.protectedUrl)}&access_token=${encodeURIComponent(String(before.body.access_token))}`;
@@ -205,7 +217,10 @@ describe('Apache httpd + mod_auth_openidc (untrusted client)', () => {
 
 describe('Apache httpd + mod_auth_openidc: bad client configuration', () => {
   /** Runs a misconfigured Apache instance for one scenario in a fresh Chromium profile. */
-  async function withApache(opts: { port: number; clientSecret: string; redirectPath?: string }, run: (rp: ApacheRp, page: Page) => Promise<void>): Promise<void> {
+  async function withApache(
+    opts: { port: number; clientSecret: string; redirectPath?: string },
+    run: (rp: ApacheRp, page: Page) => Promise<void>,
+  ): Promise<void> {
     const rp = await startApache({ issuer: `${stack.url}/auth`, clientId: 'apache', scope: 'openid profile email', ...opts });
     const context = await newContext();
     try {
@@ -252,7 +267,10 @@ describe('Authlib (trusted client)', () => {
       expect(signedIn).toMatchObject({ sub: 'corp|alice', refresh: true, claims: { iss: `${stack.url}/auth`, aud: 'authlib', email: 'alice@example.com' } });
       expect(seen.urls.some((u) => u.includes('/auth/interaction/'))).toBe(true);
       expect(seen.consentShown()).toBe(false);
-      expect(await authlib.call('/userinfo')).toEqual({ status: 200, body: { status: 200, body: expect.objectContaining({ sub: 'corp|alice', email: 'alice@example.com' }) } });
+      expect(await authlib.call('/userinfo')).toEqual({
+        status: 200,
+        body: { status: 200, body: expect.objectContaining({ sub: 'corp|alice', email: 'alice@example.com' }) },
+      });
       expect(await authlib.call('/refresh')).toEqual({ status: 200, body: { rotated: true, sub: 'corp|alice', new_access_token: true } });
       expect(await authlib.call('/revoke')).toEqual({ status: 200, body: { status: 200 } });
       expect(await authlib.call('/refresh')).toMatchObject({ status: 502, body: { error: 'invalid_grant' } });
@@ -278,10 +296,14 @@ describe('Authlib (trusted client)', () => {
       const before = (await authlib.call<{ logouts: unknown[] }>('/state')).body.logouts.length;
       const out = await context.request.post(`${stack.url}/auth/logout`, { headers: { origin: stack.url }, maxRedirects: 0 });
       expect(out.status()).toBe(302);
-      const state = await waitFor('the back-channel logout at Authlib', async () => {
-        const s = (await authlib.call<{ signed_in: boolean; logouts: Array<Record<string, unknown>> }>('/state')).body;
-        return s.logouts.length > before && s;
-      }, { timeoutMs: 10_000, intervalMs: 100 });
+      const state = await waitFor(
+        'the back-channel logout at Authlib',
+        async () => {
+          const s = (await authlib.call<{ signed_in: boolean; logouts: Array<Record<string, unknown>> }>('/state')).body;
+          return s.logouts.length > before && s;
+        },
+        { timeoutMs: 10_000, intervalMs: 100 },
+      );
       expect(state.signed_in).toBe(false);
       expect(state.logouts.at(-1)).toMatchObject({ sub: 'corp|alice', typ: 'logout+jwt' });
     } finally {
@@ -314,8 +336,13 @@ describe('docs/interop.md', () => {
     const section = doc.slice(doc.search(/^## Apache mod_auth_openidc$/m));
     const block = /```apache\n([\s\S]*?)\n```/.exec(section)?.[1];
     expect(block).toBeDefined();
-    const tested = apacheConfig('/tmp/x', { port: 8080, issuer: 'https://app.example.com/auth', clientId: 'apache', clientSecret: 's', scope: 'openid profile email' }, 'https://site.example.com')
-      .split('\n').map((l) => l.trim());
+    const tested = apacheConfig(
+      '/tmp/x',
+      { port: 8080, issuer: 'https://app.example.com/auth', clientId: 'apache', clientSecret: 's', scope: 'openid profile email' },
+      'https://site.example.com',
+    )
+      .split('\n')
+      .map((l) => l.trim());
     for (const line of block!.split('\n').map((l) => l.trim())) {
       const [directive] = line.split(' ');
       // Placeholders (<...>) differ; every directive is in the tested config, fixed values verbatim.

@@ -70,20 +70,24 @@ beforeAll(async () => {
   appUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   await gw.addUser(alice);
   await gw.addClient({
-    clientId, secret: clientSecret,
+    clientId,
+    secret: clientSecret,
     redirectUri: `${appUrl}/auth/callback/${connectorId}`,
     postLogoutRedirectUri: `${appUrl}/`,
     backchannelLogoutUri: `${appUrl}/auth/backchannel-logout/${connectorId}`,
   });
-  gateway = fedgate({
-    baseUrl: appUrl,
-    allowInsecureRequests: true,
-    httpTimeout: 5,
-    session: { secret: SESSION_SECRET, redis: { url: redis.url, commandTimeout: 2000, connectTimeout: 2000 } },
-    tokens: { keys: (await testKeys()) as { keys: Record<string, unknown>[] } },
-    // The connector exactly as docs/interop.md shows it, pointed at this glewlwyd.
-    connectors: [{ ...docsExample(), issuer: gw.issuer, clientId, clientSecret }],
-  }, { logger, now: clock.now });
+  gateway = fedgate(
+    {
+      baseUrl: appUrl,
+      allowInsecureRequests: true,
+      httpTimeout: 5,
+      session: { secret: SESSION_SECRET, redis: { url: redis.url, commandTimeout: 2000, connectTimeout: 2000 } },
+      tokens: { keys: (await testKeys()) as { keys: Record<string, unknown>[] } },
+      // The connector exactly as docs/interop.md shows it, pointed at this glewlwyd.
+      connectors: [{ ...docsExample(), issuer: gw.issuer, clientId, clientSecret }],
+    },
+    { logger, now: clock.now },
+  );
   // Records the header of every logout token glewlwyd sends (an app's own body parser runs first, as apps often have one).
   app.use('/auth/backchannel-logout', express.urlencoded({ extended: false }), (req, _res, next) => {
     const token = (req.body as { logout_token?: unknown } | undefined)?.logout_token;
@@ -91,7 +95,9 @@ beforeAll(async () => {
     next();
   });
   app.use(gateway);
-  app.get('/', (req, res) => { res.type('text/plain').send(req.auth.isAuthenticated ? 'signed in' : 'signed out'); });
+  app.get('/', (req, res) => {
+    res.type('text/plain').send(req.auth.isAuthenticated ? 'signed in' : 'signed out');
+  });
   app.get('/dashboard', requireAuth(), (req, res) => {
     res.json({ sub: req.auth.sub, claims: req.auth.claims, idToken: req.auth.idToken, accessToken: req.auth.accessToken });
   });
@@ -161,116 +167,142 @@ async function untilRefreshDue(cookie: string): Promise<SessionAuth> {
   return stored(cookie);
 }
 
-test('login through glewlwyd\'s HTML form: userinfo merged, local tokens minted from the mapped claims', async () => {
-  await scenario('login', async (page) => {
-    const body = await signIn(page);
-    expect(body.sub).toMatch(/^glewlwyd\|.+/);
-    expect(body.claims).toMatchObject({ sub: body.sub, name: alice.name, email: alice.email });
-    const idToken = decodeJwt(String(body.idToken));
-    expect(decodeProtectedHeader(String(body.idToken)).alg).toBe('ES256');
-    expect(idToken).toMatchObject({ sub: body.sub, name: alice.name, email: alice.email, iss: `${appUrl}/auth` });
-    expect(decodeJwt(String(body.accessToken))).toMatchObject({ sub: body.sub });
-    // glewlwyd sends auth_time 0: local tokens carry the login time instead.
-    expect(idToken.auth_time).toBeGreaterThan(Math.floor(Date.now() / 1000) - 120);
-    const auth = await stored(await sessionCookieOf());
-    // The upstream identity as glewlwyd sent it: its ID token (with a sid, for back-channel logout) and a refresh token.
-    expect(decodeJwt(auth.upstream.idToken!)).toMatchObject({ iss: gw.issuer, aud: clientId });
-    expect(auth.upstream.sid).toEqual(expect.any(String));
-    expect(auth.upstream.refreshToken).toEqual(expect.any(String));
-  });
-}, testTimeout);
-
-test('refresh with short access tokens (no ID token from glewlwyd): identity kept, userinfo overlaid, rotation over two cycles', async () => {
-  await scenario('refresh', async (page) => {
-    const first = await signIn(page);
-    const cookie = await sessionCookieOf();
-    const before = await untilRefreshDue(cookie);
-    // A change at the provider reaches the session through userinfo at the next refresh.
-    const renamed = await gw.admin('PUT', `/user/${alice.username}`, { name: 'Alice Renamed', email: alice.email, scope: ['openid'], enabled: true });
-    expect(renamed.status).toBe(200);
-    const one = await getJson(`${appUrl}/dashboard`, { cookie });
-    expect(one.status).toBe(200);
-    expect(one.body.sub).toBe(first.sub);
-    expect(one.body.claims).toMatchObject({ sub: first.sub, name: 'Alice Renamed', email: alice.email });
-    const afterOne = await stored(cookie);
-    expect(afterOne.rev).toBe(before.rev + 1);
-    expect(afterOne.upstream.refreshToken).not.toBe(before.upstream.refreshToken);
-    // glewlwyd sent no new ID token: the login's one stays (id_token_hint at logout).
-    expect(afterOne.upstream.idToken).toBe(before.upstream.idToken);
-    expect(afterOne.upstream.accessToken).not.toBe(before.upstream.accessToken);
-
-    // Second cycle: the rotated refresh token works (the first one is spent).
-    await untilRefreshDue(cookie);
-    const two = await getJson(`${appUrl}/dashboard`, { cookie });
-    expect(two.status).toBe(200);
-    expect(two.body.sub).toBe(first.sub);
-    const afterTwo = await stored(cookie);
-    expect(afterTwo.rev).toBe(before.rev + 2);
-    expect(afterTwo.upstream.refreshToken).not.toBe(afterOne.upstream.refreshToken);
-    await gw.admin('PUT', `/user/${alice.username}`, { name: alice.name, email: alice.email, scope: ['openid'], enabled: true });
-  });
-}, testTimeout);
-
-test('refresh token reuse detected by glewlwyd ends the session cleanly: 401, then signed out (never an endless 503)', async () => {
-  await scenario('reuse', async (page) => {
-    await signIn(page);
-    const cookie = await sessionCookieOf();
-    const spent = (await untilRefreshDue(cookie)).upstream.refreshToken!;
-    expect((await getJson(`${appUrl}/dashboard`, { cookie })).status).toBe(200);
-    // Someone replays the spent refresh token: glewlwyd refuses it and disables the whole chain.
-    const replay = await fetch(`${gw.issuer}/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: spent, client_id: clientId, client_secret: clientSecret }),
-      signal: AbortSignal.timeout(10_000),
+test(
+  "login through glewlwyd's HTML form: userinfo merged, local tokens minted from the mapped claims",
+  async () => {
+    await scenario('login', async (page) => {
+      const body = await signIn(page);
+      expect(body.sub).toMatch(/^glewlwyd\|.+/);
+      expect(body.claims).toMatchObject({ sub: body.sub, name: alice.name, email: alice.email });
+      const idToken = decodeJwt(String(body.idToken));
+      expect(decodeProtectedHeader(String(body.idToken)).alg).toBe('ES256');
+      expect(idToken).toMatchObject({ sub: body.sub, name: alice.name, email: alice.email, iss: `${appUrl}/auth` });
+      expect(decodeJwt(String(body.accessToken))).toMatchObject({ sub: body.sub });
+      // glewlwyd sends auth_time 0: local tokens carry the login time instead.
+      expect(idToken.auth_time).toBeGreaterThan(Math.floor(Date.now() / 1000) - 120);
+      const auth = await stored(await sessionCookieOf());
+      // The upstream identity as glewlwyd sent it: its ID token (with a sid, for back-channel logout) and a refresh token.
+      expect(decodeJwt(auth.upstream.idToken!)).toMatchObject({ iss: gw.issuer, aud: clientId });
+      expect(auth.upstream.sid).toEqual(expect.any(String));
+      expect(auth.upstream.refreshToken).toEqual(expect.any(String));
     });
-    expect(replay.status).toBeGreaterThanOrEqual(400);
-    expect(replay.status).toBeLessThan(500);
-    await untilRefreshDue(cookie);
-    const ended = await getJson(`${appUrl}/dashboard`, { cookie });
-    expect(ended.status).toBe(401);
-    expect(ended.body).toEqual({ error: 'unauthorized', code: 'UNAUTHORIZED', message: 'Sign in to continue.' });
-    expect(await direct.exists(sessionKey(cookie))).toBe(0);
-    expect((await getJson(`${appUrl}/dashboard`, { cookie })).status).toBe(401);
-  });
-}, testTimeout);
+  },
+  testTimeout,
+);
 
-test('RP-initiated logout: the session ends, glewlwyd\'s session ends, and the browser comes back through state', async () => {
-  await scenario('logout', async (page) => {
-    await signIn(page);
-    const cookie = await sessionCookieOf();
-    const endSession = page.waitForRequest((r) => r.url().startsWith(`${gw.issuer}/end_session`));
-    await page.goto(`${appUrl}/auth/logout?returnTo=${encodeURIComponent('/')}`);
-    const state = new URL((await endSession).url()).searchParams.get('state');
-    expect(state).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    const back = page.waitForRequest((r) => r.url() === `${appUrl}/?state=${state}`);
-    // glewlwyd asks the user to confirm ending its session.
-    await page.getByRole('button', { name: /log ?out|sign ?out|disconnect/i }).first().click();
-    await back;
-    await page.waitForURL(`${appUrl}/`);
-    expect(await page.locator('body').innerText()).toBe('signed out');
-    expect(await direct.exists(sessionKey(cookie))).toBe(0);
-    // glewlwyd's session is gone too: signing in again shows its login form.
-    await page.goto(`${appUrl}/dashboard`);
-    await page.waitForURL((u) => u.href.startsWith(`${gw.url}/login.html`));
-    await page.locator('#username').waitFor({ state: 'visible' });
-  });
-}, testTimeout);
+test(
+  'refresh with short access tokens (no ID token from glewlwyd): identity kept, userinfo overlaid, rotation over two cycles',
+  async () => {
+    await scenario('refresh', async (page) => {
+      const first = await signIn(page);
+      const cookie = await sessionCookieOf();
+      const before = await untilRefreshDue(cookie);
+      // A change at the provider reaches the session through userinfo at the next refresh.
+      const renamed = await gw.admin('PUT', `/user/${alice.username}`, { name: 'Alice Renamed', email: alice.email, scope: ['openid'], enabled: true });
+      expect(renamed.status).toBe(200);
+      const one = await getJson(`${appUrl}/dashboard`, { cookie });
+      expect(one.status).toBe(200);
+      expect(one.body.sub).toBe(first.sub);
+      expect(one.body.claims).toMatchObject({ sub: first.sub, name: 'Alice Renamed', email: alice.email });
+      const afterOne = await stored(cookie);
+      expect(afterOne.rev).toBe(before.rev + 1);
+      expect(afterOne.upstream.refreshToken).not.toBe(before.upstream.refreshToken);
+      // glewlwyd sent no new ID token: the login's one stays (id_token_hint at logout).
+      expect(afterOne.upstream.idToken).toBe(before.upstream.idToken);
+      expect(afterOne.upstream.accessToken).not.toBe(before.upstream.accessToken);
 
-test('back-channel logout: ending the session at glewlwyd ends the fedgate session (logout token typed JWT)', async () => {
-  await scenario('backchannel', async (page) => {
-    await signIn(page);
-    const cookie = await sessionCookieOf();
-    const sid = (await stored(cookie)).upstream.sid!;
-    expect((await getJson(`${appUrl}/dashboard`, { cookie })).status).toBe(200);
-    // What glewlwyd's own logout page does once the user confirms: DELETE the OIDC session.
-    await page.goto(`${gw.url}/login.html`);
-    const status = await page.evaluate(async (url) => (await fetch(url, { method: 'DELETE', credentials: 'include' })).status, `${gw.issuer}/session/${sid}`);
-    expect(status).toBe(200);
-    await waitFor('the back-channel logout to end the session', async () => (await getJson(`${appUrl}/dashboard`, { cookie })).status === 401, { timeoutMs: 10_000, intervalMs: 100 });
-    const received = logger.lines.find((l) => (l.obj as { event?: string }).event === 'backchannel.logout');
-    expect(received).toBeDefined();
-    // glewlwyd types its logout tokens JWT, not logout+jwt.
-    expect(logoutTokenHeaders.at(-1)).toMatchObject({ typ: 'JWT', alg: 'RS256' });
-  });
-}, testTimeout);
+      // Second cycle: the rotated refresh token works (the first one is spent).
+      await untilRefreshDue(cookie);
+      const two = await getJson(`${appUrl}/dashboard`, { cookie });
+      expect(two.status).toBe(200);
+      expect(two.body.sub).toBe(first.sub);
+      const afterTwo = await stored(cookie);
+      expect(afterTwo.rev).toBe(before.rev + 2);
+      expect(afterTwo.upstream.refreshToken).not.toBe(afterOne.upstream.refreshToken);
+      await gw.admin('PUT', `/user/${alice.username}`, { name: alice.name, email: alice.email, scope: ['openid'], enabled: true });
+    });
+  },
+  testTimeout,
+);
+
+test(
+  'refresh token reuse detected by glewlwyd ends the session cleanly: 401, then signed out (never an endless 503)',
+  async () => {
+    await scenario('reuse', async (page) => {
+      await signIn(page);
+      const cookie = await sessionCookieOf();
+      const spent = (await untilRefreshDue(cookie)).upstream.refreshToken!;
+      expect((await getJson(`${appUrl}/dashboard`, { cookie })).status).toBe(200);
+      // Someone replays the spent refresh token: glewlwyd refuses it and disables the whole chain.
+      const replay = await fetch(`${gw.issuer}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: spent, client_id: clientId, client_secret: clientSecret }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      expect(replay.status).toBeGreaterThanOrEqual(400);
+      expect(replay.status).toBeLessThan(500);
+      await untilRefreshDue(cookie);
+      const ended = await getJson(`${appUrl}/dashboard`, { cookie });
+      expect(ended.status).toBe(401);
+      expect(ended.body).toEqual({ error: 'unauthorized', code: 'UNAUTHORIZED', message: 'Sign in to continue.' });
+      expect(await direct.exists(sessionKey(cookie))).toBe(0);
+      expect((await getJson(`${appUrl}/dashboard`, { cookie })).status).toBe(401);
+    });
+  },
+  testTimeout,
+);
+
+test(
+  "RP-initiated logout: the session ends, glewlwyd's session ends, and the browser comes back through state",
+  async () => {
+    await scenario('logout', async (page) => {
+      await signIn(page);
+      const cookie = await sessionCookieOf();
+      const endSession = page.waitForRequest((r) => r.url().startsWith(`${gw.issuer}/end_session`));
+      await page.goto(`${appUrl}/auth/logout?returnTo=${encodeURIComponent('/')}`);
+      const state = new URL((await endSession).url()).searchParams.get('state');
+      expect(state).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      const back = page.waitForRequest((r) => r.url() === `${appUrl}/?state=${state}`);
+      // glewlwyd asks the user to confirm ending its session.
+      await page
+        .getByRole('button', { name: /log ?out|sign ?out|disconnect/i })
+        .first()
+        .click();
+      await back;
+      await page.waitForURL(`${appUrl}/`);
+      expect(await page.locator('body').innerText()).toBe('signed out');
+      expect(await direct.exists(sessionKey(cookie))).toBe(0);
+      // glewlwyd's session is gone too: signing in again shows its login form.
+      await page.goto(`${appUrl}/dashboard`);
+      await page.waitForURL((u) => u.href.startsWith(`${gw.url}/login.html`));
+      await page.locator('#username').waitFor({ state: 'visible' });
+    });
+  },
+  testTimeout,
+);
+
+test(
+  'back-channel logout: ending the session at glewlwyd ends the fedgate session (logout token typed JWT)',
+  async () => {
+    await scenario('backchannel', async (page) => {
+      await signIn(page);
+      const cookie = await sessionCookieOf();
+      const sid = (await stored(cookie)).upstream.sid!;
+      expect((await getJson(`${appUrl}/dashboard`, { cookie })).status).toBe(200);
+      // What glewlwyd's own logout page does once the user confirms: DELETE the OIDC session.
+      await page.goto(`${gw.url}/login.html`);
+      const status = await page.evaluate(async (url) => (await fetch(url, { method: 'DELETE', credentials: 'include' })).status, `${gw.issuer}/session/${sid}`);
+      expect(status).toBe(200);
+      await waitFor('the back-channel logout to end the session', async () => (await getJson(`${appUrl}/dashboard`, { cookie })).status === 401, {
+        timeoutMs: 10_000,
+        intervalMs: 100,
+      });
+      const received = logger.lines.find((l) => (l.obj as { event?: string }).event === 'backchannel.logout');
+      expect(received).toBeDefined();
+      // glewlwyd types its logout tokens JWT, not logout+jwt.
+      expect(logoutTokenHeaders.at(-1)).toMatchObject({ typ: 'JWT', alg: 'RS256' });
+    });
+  },
+  testTimeout,
+);

@@ -30,7 +30,12 @@ export interface GlewlwydOptions {
   accessTokenTtl: number;
 }
 
-export interface GlewlwydUser { username: string; password: string; name: string; email: string }
+export interface GlewlwydUser {
+  username: string;
+  password: string;
+  name: string;
+  email: string;
+}
 
 export interface GlewlwydClient {
   clientId: string;
@@ -40,7 +45,10 @@ export interface GlewlwydClient {
   backchannelLogoutUri: string;
 }
 
-export interface ApiResponse { status: number; body: unknown }
+export interface ApiResponse {
+  status: number;
+  body: unknown;
+}
 
 export interface Glewlwyd {
   /** Origin, e.g. http://127.0.0.1:PORT. */
@@ -68,7 +76,9 @@ function webappConfigPath(): string {
 async function createDatabase(file: string): Promise<void> {
   const sqlite = spawn('sqlite3', [file], { stdio: ['pipe', 'ignore', 'pipe'] });
   let stderr = '';
-  sqlite.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  sqlite.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   if (existsSync(schemaPlain)) createReadStream(schemaPlain).pipe(sqlite.stdin);
   else createReadStream(schemaGz).pipe(createGunzip()).pipe(sqlite.stdin);
   const code = await new Promise<number | null>((resolve) => sqlite.once('close', resolve));
@@ -76,8 +86,17 @@ async function createDatabase(file: string): Promise<void> {
 }
 
 function configFile(dir: string, port: number): string {
-  const mime = [['.html', 'text/html'], ['.css', 'text/css'], ['.js', 'application/javascript'], ['.json', 'application/json'],
-    ['.png', 'image/png'], ['.ico', 'image/x-icon'], ['.woff', 'font/woff'], ['.woff2', 'font/woff2'], ['.ttf', 'font/ttf']];
+  const mime = [
+    ['.html', 'text/html'],
+    ['.css', 'text/css'],
+    ['.js', 'application/javascript'],
+    ['.json', 'application/json'],
+    ['.png', 'image/png'],
+    ['.ico', 'image/x-icon'],
+    ['.woff', 'font/woff'],
+    ['.woff2', 'font/woff2'],
+    ['.ttf', 'font/ttf'],
+  ];
   // libconfig syntax. use_secure_connection must be 0: glewlwyd 2.7 reads `false` as "on" and exits.
   return `port=${port}
 bind_address="127.0.0.1"
@@ -118,26 +137,58 @@ function oidcParameters(issuer: string, accessTokenTtl: number): Record<string, 
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'glewlwyd-interop', alg: 'RS256', use: 'sig' };
   return {
-    'jwt-type': 'rsa', 'jwt-key-size': '256', 'jwks-private': JSON.stringify({ keys: [jwk] }), 'default-kid': 'glewlwyd-interop',
-    'jwks-show': true, iss: issuer,
-    'access-token-duration': accessTokenTtl, 'refresh-token-duration': 3600, 'code-duration': 600,
+    'jwt-type': 'rsa',
+    'jwt-key-size': '256',
+    'jwks-private': JSON.stringify({ keys: [jwk] }),
+    'default-kid': 'glewlwyd-interop',
+    'jwks-show': true,
+    iss: issuer,
+    'access-token-duration': accessTokenTtl,
+    'refresh-token-duration': 3600,
+    'code-duration': 600,
     // Rotation: every refresh returns a new refresh token and disables the old one (reuse ends the chain).
-    'refresh-token-rolling': true, 'refresh-token-one-use': 'always', 'client-refresh-token-one-use-parameter': 'refresh-token-one-use',
-    'allow-non-oidc': false, 'auth-type-code-enabled': true, 'auth-type-token-enabled': false, 'auth-type-id-token-enabled': true,
-    'auth-type-none-enabled': false, 'auth-type-password-enabled': false, 'auth-type-client-enabled': false,
-    'auth-type-device-enabled': false, 'auth-type-refresh-enabled': true,
-    scope: [], 'additional-parameters': [], claims: [],
-    'name-claim': 'mandatory', 'name-claim-scope': [], 'email-claim': 'mandatory', 'email-claim-scope': [],
-    'scope-claim': 'no', 'scope-claim-scope': [],
+    'refresh-token-rolling': true,
+    'refresh-token-one-use': 'always',
+    'client-refresh-token-one-use-parameter': 'refresh-token-one-use',
+    'allow-non-oidc': false,
+    'auth-type-code-enabled': true,
+    'auth-type-token-enabled': false,
+    'auth-type-id-token-enabled': true,
+    'auth-type-none-enabled': false,
+    'auth-type-password-enabled': false,
+    'auth-type-client-enabled': false,
+    'auth-type-device-enabled': false,
+    'auth-type-refresh-enabled': true,
+    scope: [],
+    'additional-parameters': [],
+    claims: [],
+    'name-claim': 'mandatory',
+    'name-claim-scope': [],
+    'email-claim': 'mandatory',
+    'email-claim-scope': [],
+    'scope-claim': 'no',
+    'scope-claim-scope': [],
     'address-claim': { type: 'no', formatted: '', street_address: '', locality: '', region: '', postal_code: '', country: '', mandatory: false },
-    'allowed-scope': ['openid'], 'pkce-allowed': true, 'pkce-method-plain-allowed': false,
-    'session-management-allowed': true, 'session-cookie-name': 'GLEWLWYD2_OIDC_SID', 'session-cookie-expiration': 3600,
+    'allowed-scope': ['openid'],
+    'pkce-allowed': true,
+    'pkce-method-plain-allowed': false,
+    'session-management-allowed': true,
+    'session-cookie-name': 'GLEWLWYD2_OIDC_SID',
+    'session-cookie-expiration': 3600,
     // The end-session page lists the session's front-channel clients first and answers 400 when
     // front-channel logout is off, leaving its Logout button inert: on, with no client using it.
-    'front-channel-logout-allowed': true, 'back-channel-logout-allowed': true,
-    'request-parameter-allow': false, 'subject-type': 'public', 'introspection-revocation-allowed': false,
-    'register-client-allowed': false, 'oauth-dpop-allowed': false, 'resource-allowed': false, 'oauth-rar-allowed': false,
-    'oauth-par-allowed': false, 'oauth-ciba-allowed': false, 'encrypt-out-token-allow': false,
+    'front-channel-logout-allowed': true,
+    'back-channel-logout-allowed': true,
+    'request-parameter-allow': false,
+    'subject-type': 'public',
+    'introspection-revocation-allowed': false,
+    'register-client-allowed': false,
+    'oauth-dpop-allowed': false,
+    'resource-allowed': false,
+    'oauth-rar-allowed': false,
+    'oauth-par-allowed': false,
+    'oauth-ciba-allowed': false,
+    'encrypt-out-token-allow': false,
   };
 }
 
@@ -179,7 +230,9 @@ async function launch(dir: string, port: number, opts: GlewlwydOptions): Promise
   await writeFile(conf, configFile(dir, port));
   const child = spawn(GLEWLWYD_BIN, ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  const collect = (d: Buffer) => { output = (output + d.toString()).slice(-20_000); };
+  const collect = (d: Buffer) => {
+    output = (output + d.toString()).slice(-20_000);
+  };
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
   const fail = async (what: string, err?: unknown): Promise<never> => {
@@ -187,11 +240,15 @@ async function launch(dir: string, port: number, opts: GlewlwydOptions): Promise
     throw new Error(`glewlwyd: ${what}${err instanceof Error ? `: ${err.message}` : ''}\n${output.slice(-2000)}`);
   };
   try {
-    await waitFor('glewlwyd to answer', async () => {
-      if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}`);
-      const res = await fetch(`${url}/config.json`, { signal: AbortSignal.timeout(1000) });
-      return res.status === 200;
-    }, { timeoutMs: 15_000, intervalMs: 100 });
+    await waitFor(
+      'glewlwyd to answer',
+      async () => {
+        if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}`);
+        const res = await fetch(`${url}/config.json`, { signal: AbortSignal.timeout(1000) });
+        return res.status === 200;
+      },
+      { timeoutMs: 15_000, intervalMs: 100 },
+    );
   } catch (err) {
     return fail('did not start', err);
   }
@@ -226,25 +283,54 @@ async function launch(dir: string, port: number, opts: GlewlwydOptions): Promise
   mod.parameters['data-format'].post_logout_redirect_uris = { multiple: true, read: true, write: true };
   await expectOk('extending the client module', admin('PUT', '/mod/client/database', mod));
   await expectOk('reloading the modules', admin('PUT', '/mod/reload/'));
-  await expectOk('creating the OIDC plugin', admin('POST', '/mod/plugin/', {
-    module: 'oidc', name: pluginName, display_name: 'OpenID Connect', order_rank: 0, parameters: oidcParameters(issuer, opts.accessTokenTtl),
-  }));
+  await expectOk(
+    'creating the OIDC plugin',
+    admin('POST', '/mod/plugin/', {
+      module: 'oidc',
+      name: pluginName,
+      display_name: 'OpenID Connect',
+      order_rank: 0,
+      parameters: oidcParameters(issuer, opts.accessTokenTtl),
+    }),
+  );
   return {
-    url, issuer, pid: child.pid!, admin,
+    url,
+    issuer,
+    pid: child.pid!,
+    admin,
     async addUser(user) {
-      await expectOk(`adding user ${user.username}`, admin('POST', '/user/', {
-        username: user.username, password: user.password, name: user.name, email: user.email, scope: ['openid'], enabled: true,
-      }));
+      await expectOk(
+        `adding user ${user.username}`,
+        admin('POST', '/user/', {
+          username: user.username,
+          password: user.password,
+          name: user.name,
+          email: user.email,
+          scope: ['openid'],
+          enabled: true,
+        }),
+      );
     },
     async addClient(client) {
       // Client properties are strings or arrays of strings (glewlwyd's database client module).
-      await expectOk(`adding client ${client.clientId}`, admin('POST', '/client/', {
-        client_id: client.clientId, name: client.clientId, confidential: true, password: client.secret, enabled: true,
-        redirect_uri: [client.redirectUri], authorization_type: ['code', 'refresh_token'], scope: ['openid'],
-        token_endpoint_auth_method: ['client_secret_basic', 'client_secret_post'],
-        post_logout_redirect_uri: client.postLogoutRedirectUri, post_logout_redirect_uris: [client.postLogoutRedirectUri],
-        backchannel_logout_uri: client.backchannelLogoutUri, backchannel_logout_session_required: 'true',
-      }));
+      await expectOk(
+        `adding client ${client.clientId}`,
+        admin('POST', '/client/', {
+          client_id: client.clientId,
+          name: client.clientId,
+          confidential: true,
+          password: client.secret,
+          enabled: true,
+          redirect_uri: [client.redirectUri],
+          authorization_type: ['code', 'refresh_token'],
+          scope: ['openid'],
+          token_endpoint_auth_method: ['client_secret_basic', 'client_secret_post'],
+          post_logout_redirect_uri: client.postLogoutRedirectUri,
+          post_logout_redirect_uris: [client.postLogoutRedirectUri],
+          backchannel_logout_uri: client.backchannelLogoutUri,
+          backchannel_logout_session_required: 'true',
+        }),
+      );
     },
     log: async () => output,
     async stop() {

@@ -37,17 +37,20 @@ function importsOf(file: string): Import[] {
   const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
   const out: Import[] = [];
   const add = (specifier: string, typeOnly: boolean) => {
-    const to = specifier.startsWith('.')
-      ? path.posix.normalize(path.posix.join(path.posix.dirname(file), specifier)).replace(/\.js$/, '.ts')
-      : specifier;
+    const to = specifier.startsWith('.') ? path.posix.normalize(path.posix.join(path.posix.dirname(file), specifier)).replace(/\.js$/, '.ts') : specifier;
     out.push({ from: file, to, typeOnly });
   };
   const visit = (node: ts.Node) => {
     if (ts.isImportDeclaration(node) && ts.isStringLiteral(node.moduleSpecifier)) {
       const clause = node.importClause;
-      const allTypes = clause !== undefined && (clause.isTypeOnly || (clause.name === undefined && clause.namedBindings !== undefined
-        && ts.isNamedImports(clause.namedBindings) && clause.namedBindings.elements.length > 0
-        && clause.namedBindings.elements.every((e) => e.isTypeOnly)));
+      const allTypes =
+        clause !== undefined
+        && (clause.isTypeOnly
+          || (clause.name === undefined
+            && clause.namedBindings !== undefined
+            && ts.isNamedImports(clause.namedBindings)
+            && clause.namedBindings.elements.length > 0
+            && clause.namedBindings.elements.every((e) => e.isTypeOnly)));
       add(node.moduleSpecifier.text, allTypes);
     } else if (ts.isExportDeclaration(node) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
       add(node.moduleSpecifier.text, node.isTypeOnly);

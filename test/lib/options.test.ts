@@ -9,9 +9,17 @@ describe('fedgate options', () => {
     ['a misspelt option', { onEvents: () => undefined }, 'fedgate: unknown option "onEvents"'],
     ['onEvent that is not a function', { onEvent: 'audit' }, 'fedgate: options.onEvent must be a function'],
     ['a clock that is a number', { now: 5 }, 'fedgate: options.now must be a function'],
-    ['errorHandler of another value', { errorHandler: 'json' }, 'fedgate: options.errorHandler must be \'page\' or \'next\''],
-    ['a logger method that is not a function', { logger: { warn: 'x' } }, 'fedgate: options.logger must be a pino-compatible logger (debug, info, warn, error methods)'],
-    ['connectorTypes as a plain object', { connectorTypes: { custom: () => undefined } }, 'fedgate: options.connectorTypes must be a Map of type to connector factory'],
+    ['errorHandler of another value', { errorHandler: 'json' }, "fedgate: options.errorHandler must be 'page' or 'next'"],
+    [
+      'a logger method that is not a function',
+      { logger: { warn: 'x' } },
+      'fedgate: options.logger must be a pino-compatible logger (debug, info, warn, error methods)',
+    ],
+    [
+      'connectorTypes as a plain object',
+      { connectorTypes: { custom: () => undefined } },
+      'fedgate: options.connectorTypes must be a Map of type to connector factory',
+    ],
     ['options that are a string', 'production', 'fedgate: options must be an object'],
   ];
 
@@ -28,7 +36,11 @@ describe('fedgate options', () => {
 
   test('undefined options count as absent; valid ones pass the check (the config is checked next)', () => {
     const bad = { ...config, baseUrl: 'nope' };
-    for (const options of [undefined, {}, { now: undefined, errorHandler: 'next' as const, env: {}, nodeEnv: 'test', metrics: false, connectorTypes: new Map() }]) {
+    for (const options of [
+      undefined,
+      {},
+      { now: undefined, errorHandler: 'next' as const, env: {}, nodeEnv: 'test', metrics: false, connectorTypes: new Map() },
+    ]) {
       expect(() => fedgate(bad, options as FedgateOptions | undefined)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }) as Error);
     }
   });

@@ -53,7 +53,12 @@ describe('createRedisKv on a live Redis', () => {
     await kv.take('k');
     await kv.dueAdd('q', 'm', 0, 60);
     await kv.dueTake('q', 1, 1);
-    expect(seen).toEqual([['set', true], ['getdel', true], ['zadd', true], ['ztake', true]]);
+    expect(seen).toEqual([
+      ['set', true],
+      ['getdel', true],
+      ['zadd', true],
+      ['ztake', true],
+    ]);
   });
 
   test('a key of another type is an error on Redis, and it is coded', async () => {
@@ -106,14 +111,17 @@ describe('Redis down: every operation fails with the coded 503 error', () => {
     const kv = createRedisKv(client, 'x:', (op, _s, ok) => {
       if (!ok) failures.push(op);
     });
-    const err = await call(kv).then(() => undefined, (e: unknown) => e);
+    const err = await call(kv).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(FedgateError);
     expect(err).toMatchObject({ code: 'SESSION_STORE_UNAVAILABLE', status: 503, message: 'The session store is unavailable; please try again shortly.' });
     expect((err as FedgateError).cause).toBeInstanceOf(Error);
     expect(failures).toHaveLength(1);
   });
 
-  test('the session store\'s expiry lookup (the broker logout chain\'s) is coded too', async () => {
+  test("the session store's expiry lookup (the broker logout chain's) is coded too", async () => {
     const store = new FedgateRedisStore(client, 'x:sess:', timeouts, Date.now);
     await expect(store.expiresAt('id')).rejects.toMatchObject({ code: 'SESSION_STORE_UNAVAILABLE' });
   });
@@ -133,7 +141,7 @@ describe('storeUnavailable / guardRedis', () => {
     await expect(guardRedis(() => Promise.reject(coded))).rejects.toBe(coded);
   });
 
-  test('the detail carries the cause\'s message, bounded; a non-Error cause has none', () => {
+  test("the detail carries the cause's message, bounded; a non-Error cause has none", () => {
     const e = storeUnavailable(new Error('x'.repeat(500)));
     expect(e.detail).toHaveLength(200);
     expect(storeUnavailable('weird').detail).toBeUndefined();

@@ -153,7 +153,13 @@ describe('createSessionCache on Redis: two instances', () => {
     a.set('s:z.sig', 'z', entry(), Date.now(), Date.now() + 60_000);
     expect(a.get('s:z.sig', Date.now())).toBeUndefined();
     // The subscriber connection is gone: only the command connection remains.
-    await waitFor('one client left', async () => String(await c.client('LIST')).trim().split('\n').length === 1);
+    await waitFor(
+      'one client left',
+      async () =>
+        String(await c.client('LIST'))
+          .trim()
+          .split('\n').length === 1,
+    );
   });
 
   test('Redis down: the cache is unusable and empty; a lost invalidation is logged', async () => {

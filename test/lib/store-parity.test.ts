@@ -37,14 +37,26 @@ let run = 0;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 const kvBackends: Array<[string, () => Backend<KvStore>]> = [
-  ['memory', () => {
-    let t = clock;
-    return { store: createMemoryKv(() => t), now: () => t, advance: async (ms) => { t += ms; } };
-  }],
-  ['redis', () => {
-    run += 1;
-    return { store: createRedisKv(client, `parity${run}:`), now: Date.now, advance: sleep };
-  }],
+  [
+    'memory',
+    () => {
+      let t = clock;
+      return {
+        store: createMemoryKv(() => t),
+        now: () => t,
+        advance: async (ms) => {
+          t += ms;
+        },
+      };
+    },
+  ],
+  [
+    'redis',
+    () => {
+      run += 1;
+      return { store: createRedisKv(client, `parity${run}:`), now: Date.now, advance: sleep };
+    },
+  ],
 ];
 
 describe.each(kvBackends)('KvStore parity: %s', (_name, make) => {
@@ -194,30 +206,52 @@ describe.each(kvBackends)('KvStore parity: %s', (_name, make) => {
 const timeouts = { idleTimeout: 2, absoluteTimeout: 4, transactionTtl: 1 };
 
 const sessionBackends: Array<[string, () => Backend<FedgateSessionStore>]> = [
-  ['memory', () => {
-    let t = clock;
-    return { store: new FedgateMemoryStore(timeouts, () => t), now: () => t, advance: async (ms) => { t += ms; } };
-  }],
-  ['redis', () => {
-    run += 1;
-    const prefix = `psess${run}:`;
-    return {
-      store: new FedgateRedisStore(client, prefix, timeouts, Date.now),
-      now: Date.now,
-      advance: sleep,
-      plant: async (id, text) => {
-        await client.set(prefix + id, text, 'EX', 60);
-      },
-    };
-  }],
+  [
+    'memory',
+    () => {
+      let t = clock;
+      return {
+        store: new FedgateMemoryStore(timeouts, () => t),
+        now: () => t,
+        advance: async (ms) => {
+          t += ms;
+        },
+      };
+    },
+  ],
+  [
+    'redis',
+    () => {
+      run += 1;
+      const prefix = `psess${run}:`;
+      return {
+        store: new FedgateRedisStore(client, prefix, timeouts, Date.now),
+        now: Date.now,
+        advance: sleep,
+        plant: async (id, text) => {
+          await client.set(prefix + id, text, 'EX', 60);
+        },
+      };
+    },
+  ],
 ];
 
 const cookie = () => ({ originalMaxAge: 4000, expires: new Date(Date.now() + 4000).toISOString(), httpOnly: true, path: '/', secure: false, sameSite: 'lax' });
 
 function authAt(now: number, rev = 0, extra: Partial<SessionAuth> = {}): SessionAuth {
   return {
-    v: 1, sid: 'local-sid', sub: 'corp|alice', connector: 'corp', claims: { sub: 'corp|alice' }, scope: [],
-    authTime: Math.floor(now / 1000), createdAt: now, lastSeen: now, rev, upstream: { sub: 'alice' }, ...extra,
+    v: 1,
+    sid: 'local-sid',
+    sub: 'corp|alice',
+    connector: 'corp',
+    claims: { sub: 'corp|alice' },
+    scope: [],
+    authTime: Math.floor(now / 1000),
+    createdAt: now,
+    lastSeen: now,
+    rev,
+    upstream: { sub: 'alice' },
+    ...extra,
   };
 }
 
@@ -225,18 +259,22 @@ function sessionOf(fedgate?: SessionAuth): session.SessionData {
   return { cookie: cookie(), ...(fedgate ? { fedgate } : {}) } as unknown as session.SessionData;
 }
 
-const get = (s: session.Store, id: string) => new Promise<session.SessionData | null | undefined>((resolve, reject) => {
-  s.get(id, (err, data) => (err ? reject(err) : resolve(data)));
-});
-const set = (s: session.Store, id: string, data: session.SessionData) => new Promise<void>((resolve, reject) => {
-  s.set(id, data, (err?: unknown) => (err ? reject(err) : resolve()));
-});
-const destroy = (s: session.Store, id: string) => new Promise<void>((resolve, reject) => {
-  s.destroy(id, (err?: unknown) => (err ? reject(err) : resolve()));
-});
-const touch = (s: session.Store, id: string, data: session.SessionData) => new Promise<void>((resolve) => {
-  s.touch!(id, data, () => resolve());
-});
+const get = (s: session.Store, id: string) =>
+  new Promise<session.SessionData | null | undefined>((resolve, reject) => {
+    s.get(id, (err, data) => (err ? reject(err) : resolve(data)));
+  });
+const set = (s: session.Store, id: string, data: session.SessionData) =>
+  new Promise<void>((resolve, reject) => {
+    s.set(id, data, (err?: unknown) => (err ? reject(err) : resolve()));
+  });
+const destroy = (s: session.Store, id: string) =>
+  new Promise<void>((resolve, reject) => {
+    s.destroy(id, (err?: unknown) => (err ? reject(err) : resolve()));
+  });
+const touch = (s: session.Store, id: string, data: session.SessionData) =>
+  new Promise<void>((resolve) => {
+    s.touch!(id, data, () => resolve());
+  });
 const fresh = (data: session.SessionData) => {
   markFresh(data);
   return data;
@@ -254,7 +292,7 @@ describe.each(sessionBackends)('session store parity: %s', (_name, make) => {
   test('a fresh session is written; get returns it; destroy removes it', async () => {
     expect(await get(store, 'sid1')).toBeFalsy();
     await set(store, 'sid1', fresh(sessionOf(authAt(b.now()))));
-    expect((await get(store, 'sid1') as unknown as { fedgate: SessionAuth }).fedgate.sub).toBe('corp|alice');
+    expect(((await get(store, 'sid1')) as unknown as { fedgate: SessionAuth }).fedgate.sub).toBe('corp|alice');
     await destroy(store, 'sid1');
     expect(await get(store, 'sid1')).toBeFalsy();
     expect(await store.expiresAt('sid1')).toBeUndefined();
@@ -276,7 +314,7 @@ describe.each(sessionBackends)('session store parity: %s', (_name, make) => {
     await set(store, 'rev', sessionOf(authAt(b.now(), 2)));
     expect(revOf(await get(store, 'rev'))).toBe(3);
     await set(store, 'rev', sessionOf(authAt(b.now(), 3, { claims: { sub: 'corp|alice', x: 1 } })));
-    expect((await get(store, 'rev') as unknown as { fedgate: SessionAuth }).fedgate.claims.x).toBe(1);
+    expect(((await get(store, 'rev')) as unknown as { fedgate: SessionAuth }).fedgate.claims.x).toBe(1);
     await set(store, 'rev', sessionOf(authAt(b.now(), 4)));
     expect(revOf(await get(store, 'rev'))).toBe(4);
   });

@@ -27,7 +27,9 @@ beforeAll(async () => {
       },
     },
     // Sign-out through the gateway continues at the OP (which then sends its back-channel token too).
-    config: (c) => { (c.connectors as Array<Record<string, unknown>>)[0]!.logout = 'upstream'; },
+    config: (c) => {
+      (c.connectors as Array<Record<string, unknown>>)[0]!.logout = 'upstream';
+    },
   });
   await stack.op.updateClient(DEFAULT_CLIENT_ID, {
     backchannel_logout_uri: `${stack.url}/auth/backchannel-logout/corp`,
@@ -120,7 +122,7 @@ describe('back-channel logout from the real OP', () => {
     expect(await direct.exists(sessionKey(one.cookie))).toBe(1);
   });
 
-  test('the OP\'s logout token replayed is refused (jti remembered, with a TTL)', async () => {
+  test("the OP's logout token replayed is refused (jti remembered, with a TTL)", async () => {
     const one = await signedIn();
     sentTokens.length = 0;
     await logoutAtOp(one.browser);
@@ -133,7 +135,7 @@ describe('back-channel logout from the real OP', () => {
     for (const k of jtiKeys) expect(await direct.ttl(k)).toBeGreaterThan(0);
   });
 
-  test('signing out through the gateway: the OP\'s back-channel token for the ended session is acknowledged', async () => {
+  test("signing out through the gateway: the OP's back-channel token for the ended session is acknowledged", async () => {
     const one = await signedIn();
     const out = await one.browser.follow(`${stack.url}/auth/logout`, { method: 'POST', body: {} });
     // The gateway ended its session first, then sent the browser to the OP's end_session confirmation.
@@ -169,8 +171,14 @@ describe('back-channel logout from the real OP', () => {
   });
 
   test.each([
-    ['signed by another key under the OP\'s kid', () => ({ key: generateRsaKey(getSharedKey().kid).privateKey, kid: getSharedKey().kid })],
-    ['signed by a key the OP does not publish', () => { const k = generateRsaKey(); return { key: k.privateKey, kid: k.kid }; }],
+    ["signed by another key under the OP's kid", () => ({ key: generateRsaKey(getSharedKey().kid).privateKey, kid: getSharedKey().kid })],
+    [
+      'signed by a key the OP does not publish',
+      () => {
+        const k = generateRsaKey();
+        return { key: k.privateKey, kid: k.kid };
+      },
+    ],
   ])('a forged logout token (%s) is refused with 400 and ends nothing', async (_name, keyOf) => {
     const victim = await signedIn();
     const { key, kid } = keyOf();

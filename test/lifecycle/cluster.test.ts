@@ -78,8 +78,24 @@ describe('Redis Cluster', () => {
     const a = sessionCookie(await stack.login(), stack.url);
     const b = sessionCookie(await stack.login(), stack.url);
     const now = Math.floor(Date.now() / 1000);
-    const token = await signWithSharedKey({ iss: stack.op.issuer, aud: DEFAULT_CLIENT_ID, iat: now, exp: now + 60, jti: randomUUID(), sub: 'alice', events: { 'http://schemas.openid.net/event/backchannel-logout': {} } }, { typ: 'logout+jwt' });
-    const post = () => fetch(`${stack.url}/auth/backchannel-logout/corp`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ logout_token: token }) });
+    const token = await signWithSharedKey(
+      {
+        iss: stack.op.issuer,
+        aud: DEFAULT_CLIENT_ID,
+        iat: now,
+        exp: now + 60,
+        jti: randomUUID(),
+        sub: 'alice',
+        events: { 'http://schemas.openid.net/event/backchannel-logout': {} },
+      },
+      { typ: 'logout+jwt' },
+    );
+    const post = () =>
+      fetch(`${stack.url}/auth/backchannel-logout/corp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ logout_token: token }),
+      });
     expect((await post()).status).toBe(200);
     expect((await dashboard(a)).status).toBe(401);
     expect((await dashboard(b)).status).toBe(401);

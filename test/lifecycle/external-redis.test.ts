@@ -78,7 +78,15 @@ test('options.redis together with session.insecureMemoryStore is refused (which 
   const client = new Redis({ lazyConnect: true });
   let error: unknown;
   try {
-    fedgate({ baseUrl: 'http://localhost:3000', session: { secret: 'x'.repeat(40), insecureMemoryStore: true }, tokens: { insecureEphemeralKeys: true }, connectors: [] }, { redis: client });
+    fedgate(
+      {
+        baseUrl: 'http://localhost:3000',
+        session: { secret: 'x'.repeat(40), insecureMemoryStore: true },
+        tokens: { insecureEphemeralKeys: true },
+        connectors: [],
+      },
+      { redis: client },
+    );
   } catch (err) {
     error = err;
   } finally {

@@ -35,13 +35,20 @@ const server = app.listen(0, '127.0.0.1', () => {
   send({ type: 'ready', port: typeof address === 'object' && address ? address.port : 0 });
 });
 
-interface Command { id: number; cmd: 'revoke' | 'health' | 'clock' | 'exit'; sub?: string; offsetMs?: number }
+interface Command {
+  id: number;
+  cmd: 'revoke' | 'health' | 'clock' | 'exit';
+  sub?: string;
+  offsetMs?: number;
+}
 process.on('message', (msg: Command) => {
   const reply = (result: unknown, error?: string) => send({ type: 'reply', id: msg.id, result, error });
   const run = async (): Promise<unknown> => {
     switch (msg.cmd) {
-      case 'revoke': return gateway.revokeSessions({ sub: msg.sub ?? '' });
-      case 'health': return gateway.health();
+      case 'revoke':
+        return gateway.revokeSessions({ sub: msg.sub ?? '' });
+      case 'health':
+        return gateway.health();
       case 'clock':
         clockOffsetMs = msg.offsetMs ?? 0;
         return true;
@@ -53,7 +60,10 @@ process.on('message', (msg: Command) => {
         return true;
     }
   };
-  run().then((r) => reply(r), (err: unknown) => reply(undefined, err instanceof Error ? err.message : String(err)));
+  run().then(
+    (r) => reply(r),
+    (err: unknown) => reply(undefined, err instanceof Error ? err.message : String(err)),
+  );
 });
 // The parent died or closed the channel: do not linger.
 process.on('disconnect', () => process.exit(0));

@@ -62,11 +62,12 @@ export async function startInstance(config: ConfigInput, startupTimeoutMs = 30_0
     await exited;
     throw err;
   });
-  const call = (cmd: string, extra: object = {}): Promise<unknown> => new Promise((ok, fail) => {
-    const id = nextId++;
-    pending.set(id, { resolve: ok, reject: fail });
-    child.send({ id, cmd, ...extra });
-  });
+  const call = (cmd: string, extra: object = {}): Promise<unknown> =>
+    new Promise((ok, fail) => {
+      const id = nextId++;
+      pending.set(id, { resolve: ok, reject: fail });
+      child.send({ id, cmd, ...extra });
+    });
   let stopped = false;
   return {
     url: `http://127.0.0.1:${port}`,

@@ -23,16 +23,40 @@ let direct: Redis;
 beforeAll(async () => {
   redis = await startRedis();
   op = await startOp({ ttl: { AccessToken: ACCESS_TOKEN_TTL }, issueRefreshToken: true, rotateRefreshToken: true });
-  a = await startStack({ redis, sharedOp: op, options: { now: clock.now }, config: (c) => { (c.tokens as Record<string, unknown>).sessionBound = true; }, routes: (app) => {
-    app.get('/tokens', (req, res) => { res.json({ accessToken: req.auth.accessToken, idToken: req.auth.idToken }); });
-  } });
+  a = await startStack({
+    redis,
+    sharedOp: op,
+    options: { now: clock.now },
+    config: (c) => {
+      (c.tokens as Record<string, unknown>).sessionBound = true;
+    },
+    routes: (app) => {
+      app.get('/tokens', (req, res) => {
+        res.json({ accessToken: req.auth.accessToken, idToken: req.auth.idToken });
+      });
+    },
+  });
   const config: ConfigInput = {
     baseUrl: a.url,
     allowInsecureRequests: true,
     httpTimeout: 3,
     session: { secret: SESSION_SECRET, redis: { url: redis.url, commandTimeout: 1000, connectTimeout: 1000 } },
-    tokens: { keys: (await testKeys()) as { keys: Record<string, unknown>[] }, scopes: { 'reports:read': { claim: 'roles', includes: 'analyst' } }, sessionBound: true },
-    connectors: [{ id: 'corp', type: 'oidc', name: 'Corporate SSO', issuer: op.issuer, clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET, scopes: ['openid', 'profile', 'email', 'roles'] }],
+    tokens: {
+      keys: (await testKeys()) as { keys: Record<string, unknown>[] },
+      scopes: { 'reports:read': { claim: 'roles', includes: 'analyst' } },
+      sessionBound: true,
+    },
+    connectors: [
+      {
+        id: 'corp',
+        type: 'oidc',
+        name: 'Corporate SSO',
+        issuer: op.issuer,
+        clientId: DEFAULT_CLIENT_ID,
+        clientSecret: DEFAULT_CLIENT_SECRET,
+        scopes: ['openid', 'profile', 'email', 'roles'],
+      },
+    ],
   } as ConfigInput;
   b = await startInstance(config);
   direct = redis.client();
@@ -111,17 +135,34 @@ describe('two instances, two processes', () => {
     const cookie = await signIn();
     expect((await getJson(`${a.url}/dashboard`, { cookie })).status).toBe(200);
     const now = Math.floor(Date.now() / 1000);
-    const token = await signWithSharedKey({ iss: op.issuer, aud: DEFAULT_CLIENT_ID, iat: now, exp: now + 60, jti: randomUUID(), sub: 'alice', events: { 'http://schemas.openid.net/event/backchannel-logout': {} } }, { typ: 'logout+jwt' });
-    const res = await fetch(`${b.url}/auth/backchannel-logout/corp`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ logout_token: token }) });
+    const token = await signWithSharedKey(
+      {
+        iss: op.issuer,
+        aud: DEFAULT_CLIENT_ID,
+        iat: now,
+        exp: now + 60,
+        jti: randomUUID(),
+        sub: 'alice',
+        events: { 'http://schemas.openid.net/event/backchannel-logout': {} },
+      },
+      { typ: 'logout+jwt' },
+    );
+    const res = await fetch(`${b.url}/auth/backchannel-logout/corp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ logout_token: token }),
+    });
     expect(res.status).toBe(200);
-    await waitFor('instance a to see the back-channel logout', async () => (await getJson(`${a.url}/dashboard`, { cookie })).status === 401, { timeoutMs: 1500 });
+    await waitFor('instance a to see the back-channel logout', async () => (await getJson(`${a.url}/dashboard`, { cookie })).status === 401, {
+      timeoutMs: 1500,
+    });
   });
 
   test('a refresh raced from both processes happens once', async () => {
     const cookie = await signIn();
     op.tokenRequests.length = 0;
     await upstreamTokenDue();
-    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => getJson(`${(i % 2 ? b.url : a.url)}/dashboard`, { cookie })));
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => getJson(`${i % 2 ? b.url : a.url}/dashboard`, { cookie })));
     expect(results.map((r) => r.status)).toEqual(Array(8).fill(200));
     expect(refreshCount(op.tokenRequests)).toBe(1);
     await upstreamTokenDue();

@@ -48,10 +48,14 @@ function signedCookie(id: string): string {
 
 const dashboard = (cookie: string) => getJson(`${stack.url}/dashboard`, { cookie });
 const waitForStatus = (cookie: string, status: number) =>
-  waitFor(`GET /dashboard to answer ${status}`, async () => {
-    const r = await dashboard(cookie).catch(() => undefined);
-    return r?.status === status ? r : undefined;
-  }, { timeoutMs: 15_000, intervalMs: 100 });
+  waitFor(
+    `GET /dashboard to answer ${status}`,
+    async () => {
+      const r = await dashboard(cookie).catch(() => undefined);
+      return r?.status === status ? r : undefined;
+    },
+    { timeoutMs: 15_000, intervalMs: 100 },
+  );
 
 describe('persistence', () => {
   test('a graceful Redis restart with AOF keeps the session', async () => {
@@ -69,7 +73,11 @@ describe('persistence', () => {
     const down = await dashboard(cookies[0]!);
     expect(down.status).toBe(503);
     expect(down.headers.get('retry-after')).toMatch(/^\d+$/);
-    expect(down.body).toEqual({ error: 'temporarily_unavailable', code: 'SESSION_STORE_UNAVAILABLE', message: 'The service is temporarily unavailable; try again shortly.' });
+    expect(down.body).toEqual({
+      error: 'temporarily_unavailable',
+      code: 'SESSION_STORE_UNAVAILABLE',
+      message: 'The service is temporarily unavailable; try again shortly.',
+    });
     await redis.restart();
     for (const c of cookies) expect((await waitForStatus(c, 200)).status).toBe(200);
   });
@@ -106,7 +114,7 @@ describe('corrupted or foreign session data counts as no session', () => {
     ['null', () => 'null'],
     ['an object without cookie', () => JSON.stringify({ fedgate: fed() })],
     ['cookie not an object', () => JSON.stringify({ cookie: 'x', fedgate: fed() })],
-    ['another app\'s session', () => JSON.stringify({ cookie: real.cookie, passport: { user: 'alice' } })],
+    ["another app's session", () => JSON.stringify({ cookie: real.cookie, passport: { user: 'alice' } })],
     ['fedgate not an object', () => JSON.stringify({ cookie: real.cookie, fedgate: 'x' })],
     ['an unknown version', () => JSON.stringify({ cookie: real.cookie, fedgate: { ...fed(), v: 2 } })],
     ['a non-numeric rev', () => JSON.stringify({ cookie: real.cookie, fedgate: { ...fed(), rev: '9e9' } })],
@@ -165,7 +173,10 @@ describe('health() and ready()', () => {
       const text = JSON.stringify(down);
       for (const secret of [REDIS_PASSWORD, SESSION_SECRET, 'app-secret']) expect(text).not.toContain(secret);
       const started2 = Date.now();
-      await expect(stack.gateway.ready()).rejects.toMatchObject({ code: 'SESSION_STORE_UNAVAILABLE', message: `Redis is not reachable: redis 127.0.0.1:${redis.port}.` });
+      await expect(stack.gateway.ready()).rejects.toMatchObject({
+        code: 'SESSION_STORE_UNAVAILABLE',
+        message: `Redis is not reachable: redis 127.0.0.1:${redis.port}.`,
+      });
       expect(Date.now() - started2).toBeLessThan(5000);
     } finally {
       await redis.restart();
@@ -192,7 +203,9 @@ describe('health() and ready()', () => {
       allowInsecureRequests: true,
       session: { secret: SESSION_SECRET, redis: { url: redis.url, connectTimeout: 1000, commandTimeout: 1000 } },
       tokens: { keys: (await testKeys()) as { keys: Record<string, unknown>[] } },
-      connectors: [{ id: 'corp', type: 'oidc', name: 'Corp', issuer: stack.op.issuer, clientId: DEFAULT_CLIENT_ID, clientSecret: 'x-secret-0123456789-abcdefghijklmn' }],
+      connectors: [
+        { id: 'corp', type: 'oidc', name: 'Corp', issuer: stack.op.issuer, clientId: DEFAULT_CLIENT_ID, clientSecret: 'x-secret-0123456789-abcdefghijklmn' },
+      ],
     } as ConfigInput;
     const gateway = fedgate(config, { logger: { debug() {}, info() {}, warn() {}, error() {} } });
     try {
@@ -240,8 +253,23 @@ describe('every key fedgate writes has a TTL', () => {
 
     clock.reset(); // the logout token below is signed on the wall clock, as the OP would
     const now = Math.floor(Date.now() / 1000);
-    const token = await signWithSharedKey({ iss: stack.op.issuer, aud: DEFAULT_CLIENT_ID, iat: now, exp: now + 60, jti: `j-${now}`, events: { 'http://schemas.openid.net/event/backchannel-logout': {} }, sub: 'nobody' }, { typ: 'logout+jwt' });
-    const res = await fetch(`${stack.url}/auth/backchannel-logout/corp`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ logout_token: token }) });
+    const token = await signWithSharedKey(
+      {
+        iss: stack.op.issuer,
+        aud: DEFAULT_CLIENT_ID,
+        iat: now,
+        exp: now + 60,
+        jti: `j-${now}`,
+        events: { 'http://schemas.openid.net/event/backchannel-logout': {} },
+        sub: 'nobody',
+      },
+      { typ: 'logout+jwt' },
+    );
+    const res = await fetch(`${stack.url}/auth/backchannel-logout/corp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ logout_token: token }),
+    });
     expect(res.status).toBe(200);
     await checkTtls();
     expect([...seen].sort()).toEqual(expect.arrayContaining(['bcl', 'idx', 'lock', 'sess', 'sid', 'txu']));

@@ -35,7 +35,10 @@ const tokensRoute = (app: Stack['app']) => {
 beforeAll(async () => {
   redis = await startRedis();
   op = await startOp({
-    ttl: { AccessToken: ACCESS_TOKEN_TTL }, issueRefreshToken: true, rotateRefreshToken: true, refreshIdToken: false,
+    ttl: { AccessToken: ACCESS_TOKEN_TTL },
+    issueRefreshToken: true,
+    rotateRefreshToken: true,
+    refreshIdToken: false,
     setup: ({ provider }) => {
       provider.use(async (ctx: KoaContextWithOIDC, next: () => Promise<void>) => {
         if (faults.userinfo && ctx.path === '/me') {
@@ -55,8 +58,13 @@ beforeAll(async () => {
   });
   plain = await startStack({ redis, sharedOp: op, routes: tokensRoute, options: { now: clock.now } });
   withUserinfo = await startStack({
-    redis, sharedOp: op, routes: tokensRoute, options: { now: clock.now },
-    config: (c) => { (c.connectors as Array<Record<string, unknown>>)[0]!.userinfo = true; },
+    redis,
+    sharedOp: op,
+    routes: tokensRoute,
+    options: { now: clock.now },
+    config: (c) => {
+      (c.connectors as Array<Record<string, unknown>>)[0]!.userinfo = true;
+    },
   });
   direct = redis.client();
 });
@@ -157,8 +165,11 @@ describe('an upstream refusing the refresh token', () => {
     expect(await direct.exists(sessionKey(cookie))).toBe(0);
     const again = await getJson(`${plain.url}/dashboard`, { cookie });
     expect(again.status).toBe(401);
-    expect(plain.logger.lines.some((l) => (l.obj as { event?: string; code?: string }).event === 'refresh.failed'
-      && (l.obj as { code?: string }).code === 'REFRESH_REJECTED')).toBe(true);
+    expect(
+      plain.logger.lines.some(
+        (l) => (l.obj as { event?: string; code?: string }).event === 'refresh.failed' && (l.obj as { code?: string }).code === 'REFRESH_REJECTED',
+      ),
+    ).toBe(true);
   });
 });
 

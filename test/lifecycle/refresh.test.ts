@@ -37,7 +37,15 @@ beforeAll(async () => {
   const options = { now: clock.now };
   a = await startStack({ redis, sharedOp: op, options, routes: (app) => tokensRoute({ app }) });
   // A second instance of the same app behind the same public origin.
-  b = await startStack({ redis, sharedOp: op, options, config: (c) => { c.baseUrl = a.url; }, routes: (app) => tokensRoute({ app }) });
+  b = await startStack({
+    redis,
+    sharedOp: op,
+    options,
+    config: (c) => {
+      c.baseUrl = a.url;
+    },
+    routes: (app) => tokensRoute({ app }),
+  });
   direct = redis.client();
 });
 afterAll(async () => {
@@ -150,7 +158,11 @@ describe('upstream refresh', () => {
     const res = await getJson(`${a.url}/dashboard`, { cookie });
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
-    expect(res.body).toEqual({ error: 'temporarily_unavailable', code: 'UPSTREAM_UNAVAILABLE', message: 'The service is temporarily unavailable; try again shortly.' });
+    expect(res.body).toEqual({
+      error: 'temporarily_unavailable',
+      code: 'UPSTREAM_UNAVAILABLE',
+      message: 'The service is temporarily unavailable; try again shortly.',
+    });
     expect(res.ms).toBeLessThan(3000);
     const kept = await storedAuth(direct, cookie);
     expect(kept?.rev).toBe(stored.rev);
@@ -180,7 +192,14 @@ describe('absolute timeout', () => {
   const absoluteTimeout = 900;
   let short: Stack;
   beforeAll(async () => {
-    short = await startStack({ redis, sharedOp: op, options: { now: clock.now }, config: (c) => { (c.session as Record<string, unknown>).absoluteTimeout = absoluteTimeout; } });
+    short = await startStack({
+      redis,
+      sharedOp: op,
+      options: { now: clock.now },
+      config: (c) => {
+        (c.session as Record<string, unknown>).absoluteTimeout = absoluteTimeout;
+      },
+    });
   });
   afterAll(async () => {
     await short?.close();

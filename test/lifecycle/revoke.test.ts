@@ -43,15 +43,36 @@ function slowRoute(app: express.Express): void {
 
 beforeAll(async () => {
   redis = await startRedis();
-  op = await startOp({ ttl: { AccessToken: ACCESS_TOKEN_TTL }, issueRefreshToken: true, rotateRefreshToken: true, accounts: { bob: { ...ALICE, name: 'Bob', email: 'bob@example.com' } } });
+  op = await startOp({
+    ttl: { AccessToken: ACCESS_TOKEN_TTL },
+    issueRefreshToken: true,
+    rotateRefreshToken: true,
+    accounts: { bob: { ...ALICE, name: 'Bob', email: 'bob@example.com' } },
+  });
   const noCache = (cfg: Record<string, unknown>) => {
     (cfg.session as Record<string, unknown>).cacheTtl = 0;
   };
   const options = { now: clock.now };
   a = await startStack({ redis, sharedOp: op, options });
-  b = await startStack({ redis, sharedOp: op, options, config: (cfg) => { cfg.baseUrl = a.url; } });
+  b = await startStack({
+    redis,
+    sharedOp: op,
+    options,
+    config: (cfg) => {
+      cfg.baseUrl = a.url;
+    },
+  });
   c = await startStack({ redis, sharedOp: op, options, config: noCache, routes: slowRoute });
-  d = await startStack({ redis, sharedOp: op, options, config: (cfg) => { noCache(cfg); cfg.baseUrl = c.url; }, routes: slowRoute });
+  d = await startStack({
+    redis,
+    sharedOp: op,
+    options,
+    config: (cfg) => {
+      noCache(cfg);
+      cfg.baseUrl = c.url;
+    },
+    routes: slowRoute,
+  });
   direct = redis.client();
 });
 afterAll(async () => {
@@ -78,12 +99,17 @@ async function signIn(account = 'alice', on: Stack = a): Promise<string> {
 /** Starts GET /slow and resolves once the handler holds it (the session is loaded). Wrapped: an async function would flatten the promise. */
 async function startSlow(origin: string, cookie: string): Promise<{ done: Promise<JsonResponse> }> {
   const done = getJson(`${origin}/slow`, { cookie });
-  await Promise.race([arrived.promise, done.then((r) => { throw new Error(`slow request ended early: ${r.status}`); })]);
+  await Promise.race([
+    arrived.promise,
+    done.then((r) => {
+      throw new Error(`slow request ended early: ${r.status}`);
+    }),
+  ]);
   return { done };
 }
 
 describe('revokeSessions', () => {
-  test('revoking on one instance ends the sessions on every instance, and only that user\'s', async () => {
+  test("revoking on one instance ends the sessions on every instance, and only that user's", async () => {
     const alice1 = await signIn();
     const alice2 = await signIn();
     const bob = await signIn('bob');
@@ -96,7 +122,9 @@ describe('revokeSessions', () => {
     // Instance a served these sessions from its cache a moment ago: the invalidation reaches it
     // through Redis pub/sub (documented bound: session.cacheTtl, 1 s).
     const revokedAt = Date.now();
-    await waitFor('instance a to see the revocation', async () => (await getJson(`${a.url}/dashboard`, { cookie: alice1 })).status === 401, { timeoutMs: 1500 });
+    await waitFor('instance a to see the revocation', async () => (await getJson(`${a.url}/dashboard`, { cookie: alice1 })).status === 401, {
+      timeoutMs: 1500,
+    });
     expect(Date.now() - revokedAt).toBeLessThan(1100);
     for (const k of [alice1, alice2]) {
       expect((await getJson(`${a.url}/dashboard`, { cookie: k })).status).toBe(401);
@@ -108,7 +136,11 @@ describe('revokeSessions', () => {
   });
 
   test('an empty subject is refused', async () => {
-    await expect(a.gateway.revokeSessions({ sub: '' })).rejects.toMatchObject({ name: 'TypeError', code: 'INVALID_ARGUMENT', message: 'revokeSessions: sub must be a non-empty string' });
+    await expect(a.gateway.revokeSessions({ sub: '' })).rejects.toMatchObject({
+      name: 'TypeError',
+      code: 'INVALID_ARGUMENT',
+      message: 'revokeSessions: sub must be a non-empty string',
+    });
   });
 });
 

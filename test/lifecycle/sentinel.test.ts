@@ -54,10 +54,14 @@ describe('Redis Sentinel', () => {
       seen.push({ who, status: r.status, ms: r.ms });
       return r;
     };
-    await waitFor('the session to work again after the failover', async () => {
-      const [withSession] = await Promise.all([probe('session', cookies[0]), probe('anonymous')]);
-      return withSession.status === 200;
-    }, { timeoutMs: 30_000, intervalMs: 100 });
+    await waitFor(
+      'the session to work again after the failover',
+      async () => {
+        const [withSession] = await Promise.all([probe('session', cookies[0]), probe('anonymous')]);
+        return withSession.status === 200;
+      },
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
 
     expect(await setup.currentMaster()).toEqual({ host: '127.0.0.1', port: setup.replica.port });
     for (const s of seen) {

@@ -95,7 +95,7 @@ describe('health', () => {
     expect((await fetch(`${stack.url}/healthz`)).status).toBe(200);
     const ready = await fetch(`${stack.url}/readyz`);
     expect(ready.status).toBe(200);
-    const body = await ready.json() as Record<string, unknown>;
+    const body = (await ready.json()) as Record<string, unknown>;
     expect(body).toMatchObject({ ok: true, redis: 'ready', keys: 'loaded', connectors: [{ id: 'corp', type: 'oidc', state: 'ready' }] });
     expect(JSON.stringify(body)).not.toMatch(/secret|127\.0\.0\.1/);
     await stack.redis.kill();
@@ -117,11 +117,15 @@ describe('health', () => {
       expect((await fetch(`${other.url}/auth/login/corp`, { headers: { accept: 'application/json' } })).status).toBe(503);
       expect(ofType('connector.unavailable').at(-1)).toMatchObject({ connector: 'corp', code: 'UPSTREAM_UNAVAILABLE' });
       other.op.up();
-      await waitFor('recovered', async () => {
-        const r = await fetch(`${other.url}/auth/login/corp`, { redirect: 'manual' });
+      await waitFor(
+        'recovered',
+        async () => {
+          const r = await fetch(`${other.url}/auth/login/corp`, { redirect: 'manual' });
 
-        return r.status === 302;
-      }, { timeoutMs: 8000 });
+          return r.status === 302;
+        },
+        { timeoutMs: 8000 },
+      );
       expect(ofType('connector.recovered').at(-1)).toMatchObject({ connector: 'corp' });
     } finally {
       await other.close();

@@ -10,7 +10,12 @@ beforeAll(async () => {
   stack = await startStack({
     config: (c) => {
       (c.connectors as Array<Record<string, unknown>>).push({
-        id: 'down', type: 'oidc', name: 'Down SSO', issuer: 'http://127.0.0.1:1', clientId: 'x', clientSecret: DEFAULT_CLIENT_SECRET,
+        id: 'down',
+        type: 'oidc',
+        name: 'Down SSO',
+        issuer: 'http://127.0.0.1:1',
+        clientId: 'x',
+        clientSecret: DEFAULT_CLIENT_SECRET,
       });
     },
   });
@@ -32,9 +37,15 @@ describe('ready()', () => {
 describe('ready() success line', () => {
   let ok: Stack;
   beforeAll(async () => {
-    ok = await startStack({ redis: stack.redis, config: (c) => {
-      c.op = { enabled: true, clients: [{ client_id: 'reports', client_name: 'Reports', redirect_uris: ['http://127.0.0.1:1/cb'], token_endpoint_auth_method: 'none' }] };
-    } });
+    ok = await startStack({
+      redis: stack.redis,
+      config: (c) => {
+        c.op = {
+          enabled: true,
+          clients: [{ client_id: 'reports', client_name: 'Reports', redirect_uris: ['http://127.0.0.1:1/cb'], token_endpoint_auth_method: 'none' }],
+        };
+      },
+    });
   });
   afterAll(async () => {
     await ok.close();
@@ -48,8 +59,10 @@ describe('ready() success line', () => {
     const [line] = lines;
     const kid = ok.gateway.config.tokens.keys !== undefined ? String((ok.gateway.config.tokens.keys as { keys: Array<{ kid: string }> }).keys[0]!.kid) : '';
     expect(line!.level).toBe('info');
-    expect(line!.msg).toBe(`fedgate ready at ${ok.url}/auth; connectors corp (oidc ${ok.op.issuer}); store redis 127.0.0.1:${ok.redis.port}; `
-      + `signing key ${kid}; broker mode on (1 client)`);
+    expect(line!.msg).toBe(
+      `fedgate ready at ${ok.url}/auth; connectors corp (oidc ${ok.op.issuer}); store redis 127.0.0.1:${ok.redis.port}; `
+        + `signing key ${kid}; broker mode on (1 client)`,
+    );
     expect(line!.obj).toEqual({
       event: 'gateway.ready',
       connectors: [{ id: 'corp', type: 'oidc', issuer: ok.op.issuer }],
@@ -65,11 +78,17 @@ describe('ready() success line', () => {
 describe('ready() with a dead Redis', () => {
   test('names the Redis host and port, never its password', async () => {
     const port = await getFreePort();
-    const dead = await startStack({ redis: stack.redis, config: (c) => {
-      c.session = { ...c.session, redis: { url: `redis://:${redisPassword}@127.0.0.1:${port}/0`, connectTimeout: 300, commandTimeout: 300 } };
-    } });
+    const dead = await startStack({
+      redis: stack.redis,
+      config: (c) => {
+        c.session = { ...c.session, redis: { url: `redis://:${redisPassword}@127.0.0.1:${port}/0`, connectTimeout: 300, commandTimeout: 300 } };
+      },
+    });
     try {
-      const err: unknown = await dead.gateway.ready().then(() => undefined, (e: unknown) => e);
+      const err: unknown = await dead.gateway.ready().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toMatchObject({ code: 'SESSION_STORE_UNAVAILABLE', message: `Redis is not reachable: redis 127.0.0.1:${port}.` });
       expect(JSON.stringify(dead.logger.lines)).not.toContain(redisPassword);
     } finally {
@@ -120,9 +139,12 @@ describe('default logger levels (FEDGATE_LOG_LEVEL)', () => {
 
 describe('login.failed.detail', () => {
   test('a provider that refuses the client authentication: the user sees the code, the debug log the reason', async () => {
-    const wrong = await startStack({ redis: stack.redis, config: (c) => {
-      (c.connectors as Array<Record<string, unknown>>)[0]!.clientSecret = 'a-wrong-client-secret-0123456789abcdef';
-    } });
+    const wrong = await startStack({
+      redis: stack.redis,
+      config: (c) => {
+        (c.connectors as Array<Record<string, unknown>>)[0]!.clientSecret = 'a-wrong-client-secret-0123456789abcdef';
+      },
+    });
     try {
       const res = await wrong.browser().follow(`${wrong.url}/dashboard`);
       expect(res.body).toContain('UPSTREAM_RESPONSE_INVALID');

@@ -26,8 +26,12 @@ function run(file: string, source: string): Promise<{ code: number | null; stdou
     const child = spawn(process.execPath, [file], { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
     child.on('error', reject);
     child.on('close', (code) => {
@@ -51,14 +55,17 @@ const probe = `
 
 describe('packaging', () => {
   test('require("fedgate") works from a CommonJS app', async () => {
-    const res = await run('probe.cjs', `
+    const res = await run(
+      'probe.cjs',
+      `
       'use strict';
       const fg = require('fedgate');
       ${probe}
       report.pkg = require('fedgate/package.json').name;
       report.schema = require.resolve('fedgate/schema/config.schema.json');
       console.log(JSON.stringify(report));
-    `);
+    `,
+    );
     expect(res.stderr).not.toMatch(/ERR_REQUIRE_ESM|ERR_REQUIRE_ASYNC_MODULE|Error:/);
     expect(res.code).toBe(0);
     const report = JSON.parse(res.stdout) as Record<string, unknown>;
@@ -76,17 +83,27 @@ describe('packaging', () => {
   });
 
   test('import("fedgate") works from an ES module app', async () => {
-    const res = await run('probe.mjs', `
+    const res = await run(
+      'probe.mjs',
+      `
       import * as fg from 'fedgate';
       ${probe}
       console.log(JSON.stringify(report));
-    `);
+    `,
+    );
     expect(res.code).toBe(0);
-    expect(JSON.parse(res.stdout)).toMatchObject({ fedgate: 'function', requireAuth: 'function', sanitized: '/', error: { code: 'CONFIG_INVALID', isConfigError: true } });
+    expect(JSON.parse(res.stdout)).toMatchObject({
+      fedgate: 'function',
+      requireAuth: 'function',
+      sanitized: '/',
+      error: { code: 'CONFIG_INVALID', isConfigError: true },
+    });
   });
 
   test('a CommonJS Express app serves the gateway routes', async () => {
-    const res = await run('server.cjs', `
+    const res = await run(
+      'server.cjs',
+      `
       'use strict';
       const { fedgate, requireAuth } = require('fedgate');
       const express = require(require.resolve('express', { paths: [${JSON.stringify(repo)}] }));
@@ -111,7 +128,8 @@ describe('packaging', () => {
         await gateway.close();
         server.close();
       });
-    `);
+    `,
+    );
     expect(res.code).toBe(0);
     expect(JSON.parse(res.stdout)).toEqual({ '/auth/jwks.json': 200, '/private': 401 });
   });

@@ -12,9 +12,14 @@ import { installDecision } from '../../scripts/ensure-deps.js';
 
 const script = fileURLToPath(new URL('../../scripts/ensure-deps.js', import.meta.url));
 const dirs: string[] = [];
-afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
-interface Fixture { root: string; write(file: string, value: unknown): void }
+interface Fixture {
+  root: string;
+  write(file: string, value: unknown): void;
+}
 
 function checkout(): Fixture {
   const root = mkdtempSync(path.join(tmpdir(), 'fedgate-deps-'));
@@ -87,16 +92,22 @@ test('run as prestart/pretest: says what it does, runs `npm ci` through the npm 
   copyFileSync(script, path.join(f.root, 'scripts', 'ensure-deps.js'));
   f.write('package.json', { name: 'app', version: '1.0.0', type: 'module', dependencies: { 'left-pad': '^1.3.0' } });
   // The fake npm records its arguments and "installs" the package the way npm ci would.
-  f.write('fake-npm.cjs', `
+  f.write(
+    'fake-npm.cjs',
+    `
     const fs = require('node:fs'), path = require('node:path');
     fs.writeFileSync(path.join(process.cwd(), 'npm-args.json'), JSON.stringify(process.argv.slice(2)));
     fs.mkdirSync('node_modules/left-pad', { recursive: true });
     fs.writeFileSync('node_modules/left-pad/package.json', '{"name":"left-pad","version":"1.3.0"}');
     fs.writeFileSync('node_modules/.package-lock.json', '{"packages":{"node_modules/left-pad":{"version":"1.3.0"}}}');
-  `);
-  const run = () => spawnSync(process.execPath, ['scripts/ensure-deps.js'], {
-    cwd: f.root, encoding: 'utf8', env: { ...process.env, npm_execpath: path.join(f.root, 'fake-npm.cjs') },
-  });
+  `,
+  );
+  const run = () =>
+    spawnSync(process.execPath, ['scripts/ensure-deps.js'], {
+      cwd: f.root,
+      encoding: 'utf8',
+      env: { ...process.env, npm_execpath: path.join(f.root, 'fake-npm.cjs') },
+    });
   const first = run();
   expect(first.status).toBe(0);
   expect(first.stdout).toContain('fedgate: installing dependencies (npm ci): node_modules is missing');
@@ -117,7 +128,9 @@ test('a failing npm ci fails the command with its exit code and a hint', () => {
   f.write('package.json', { name: 'app', version: '1.0.0', type: 'module' });
   f.write('fail-npm.cjs', 'process.exit(3)');
   const r = spawnSync(process.execPath, ['scripts/ensure-deps.js'], {
-    cwd: f.root, encoding: 'utf8', env: { ...process.env, npm_execpath: path.join(f.root, 'fail-npm.cjs') },
+    cwd: f.root,
+    encoding: 'utf8',
+    env: { ...process.env, npm_execpath: path.join(f.root, 'fail-npm.cjs') },
   });
   expect(r.status).toBe(3);
   expect(r.stdout).toContain('fedgate: npm ci failed; fix the error above and run the command again.');

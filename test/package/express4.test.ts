@@ -14,7 +14,7 @@ const json = { headers: { accept: 'application/json' } };
 
 describe('Express 4', () => {
   test('the alias really is Express 4', async () => {
-    const { default: pkg } = await import('express4/package.json', { with: { type: 'json' } }) as { default: { version: string } };
+    const { default: pkg } = (await import('express4/package.json', { with: { type: 'json' } })) as { default: { version: string } };
     expect(pkg.version).toMatch(/^4\./);
   });
 

@@ -58,7 +58,11 @@ test.each(exampleConfigs)('the example config %s is valid', (file) => {
 
 const snippetConfigs = allCodeBlocks()
   .filter((b) => b.lang === 'json' && !b.notRunnable)
-  .flatMap((b) => jsonValues(b).filter((v) => !['log-line', 'other'].includes(jsonKind(v))).map((v, i) => [`${b.where}#${i + 1}`, v] as const));
+  .flatMap((b) =>
+    jsonValues(b)
+      .filter((v) => !['log-line', 'other'].includes(jsonKind(v)))
+      .map((v, i) => [`${b.where}#${i + 1}`, v] as const),
+  );
 
 test('there are config snippets in the README and docs to check', () => {
   expect(snippetConfigs.length).toBeGreaterThan(10);
@@ -108,8 +112,13 @@ describe('a connector entry is checked against the schema of its type only', () 
     const c = minimal();
     const { clientId, ...rest } = c.connectors[0]!;
     c.connectors[0] = { ...rest, clientID: clientId };
-    expect(errorsOf(c).map((e) => [e.instancePath, e.keyword]).sort()).toEqual([
-      ['/connectors/0', 'additionalProperties'], ['/connectors/0', 'required'],
+    expect(
+      errorsOf(c)
+        .map((e) => [e.instancePath, e.keyword])
+        .sort(),
+    ).toEqual([
+      ['/connectors/0', 'additionalProperties'],
+      ['/connectors/0', 'required'],
     ]);
   });
 
@@ -142,9 +151,12 @@ describe('a connector entry is checked against the schema of its type only', () 
     expect(() => loadConfig(ok, { registry: builtinConnectors, env: snippetEnv, cwd: snippetCwd() })).not.toThrow();
     const bad = minimal();
     Object.assign(bad.connectors[0]!, { clientSecet: 'x' });
-    expect(() => loadConfig(bad, { registry: builtinConnectors, env: snippetEnv, cwd: snippetCwd() })).toThrow(expect.objectContaining({
-      code: 'CONFIG_INVALID', problems: [{ path: 'connectors[0].clientSecet', message: expect.stringMatching(/^unknown key/) }],
-    }));
+    expect(() => loadConfig(bad, { registry: builtinConnectors, env: snippetEnv, cwd: snippetCwd() })).toThrow(
+      expect.objectContaining({
+        code: 'CONFIG_INVALID',
+        problems: [{ path: 'connectors[0].clientSecet', message: expect.stringMatching(/^unknown key/) }],
+      }),
+    );
   });
 });
 
@@ -158,7 +170,7 @@ test('the Redis forms (url, Sentinel, Cluster) are told apart by their key: a ty
   expect(errorsOf(c).map((e) => [e.instancePath, e.keyword])).toEqual([['/session/redis', 'required']]);
 });
 
-test('the defaults it declares are the loader\'s', () => {
+test("the defaults it declares are the loader's", () => {
   // Every default is a zod default (test/lib/config/defaults.test.ts checks the loader's against
   // this schema); the broker's are applied by lib/broker from the parsed block.
   const resolved = loadConfig({ ...minimal(), op: { enabled: true, clients: [] } }, { registry: builtinConnectors, env: snippetEnv, cwd: snippetCwd() });
@@ -169,7 +181,8 @@ test('the defaults it declares are the loader\'s', () => {
     'op.ttl.grant': broker.ttl.grant,
     'op.sessionCheckInterval': broker.sessionCheckInterval,
   };
-  const op = (schema as { properties: { op: { properties: Record<string, { default?: unknown; properties?: Record<string, { default?: unknown }> }> } } }).properties.op.properties;
+  const op = (schema as { properties: { op: { properties: Record<string, { default?: unknown; properties?: Record<string, { default?: unknown }> }> } } })
+    .properties.op.properties;
   const declared = (key: string) => {
     const [, first, second] = key.split('.') as [string, string, string | undefined];
     return second === undefined ? op[first]?.default : op[first]?.properties?.[second]?.default;
@@ -179,7 +192,8 @@ test('the defaults it declares are the loader\'s', () => {
   const text = JSON.stringify(schema);
   expect(text).toContain('"default":1800');
   expect(text).toContain('"default":"fedgate:"');
-  const connectorTypes = (schema as { properties: { connectors: { items: { allOf: Array<{ then: { properties: Record<string, { default?: unknown }> } }> } } } })
-    .properties.connectors.items.allOf;
+  const connectorTypes = (
+    schema as { properties: { connectors: { items: { allOf: Array<{ then: { properties: Record<string, { default?: unknown }> } }> } } } }
+  ).properties.connectors.items.allOf;
   for (const { then } of connectorTypes) expect(then.properties.logout?.default).toBe('local');
 });

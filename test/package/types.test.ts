@@ -102,15 +102,22 @@ function docSnippets(): string[] {
 
 function compile(module: 'node16' | 'nodenext'): Promise<{ code: number | null; output: string }> {
   const config = path.join(project, `tsconfig.${module}.json`);
-  writeFileSync(config, JSON.stringify({
-    compilerOptions: { module, moduleResolution: module, target: 'es2022', strict: true, skipLibCheck: false, noEmit: true, types: ['node'] },
-    files: ['consumer.ts', ...docSnippets().map((_c, i) => `doc-snippet-${i}.ts`)],
-  }));
+  writeFileSync(
+    config,
+    JSON.stringify({
+      compilerOptions: { module, moduleResolution: module, target: 'es2022', strict: true, skipLibCheck: false, noEmit: true, types: ['node'] },
+      files: ['consumer.ts', ...docSnippets().map((_c, i) => `doc-snippet-${i}.ts`)],
+    }),
+  );
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [tsc, '-p', config], { cwd: project, env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
-    child.stdout.on('data', (c: Buffer) => { output += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { output += c.toString(); });
+    child.stdout.on('data', (c: Buffer) => {
+      output += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      output += c.toString();
+    });
     child.once('error', reject);
     child.once('close', (code) => resolve({ code, output }));
   });
@@ -128,11 +135,15 @@ describe('the shipped declarations in a consumer project', () => {
     expect(existsSync(path.join(project, 'node_modules', '@types', 'express', 'index.d.ts'))).toBe(true);
   });
 
-  test.each(['node16', 'nodenext'] as const)('compile with --module %s and skipLibCheck: false', async (module) => {
-    const result = await compile(module);
-    expect(result.output).toBe('');
-    expect(result.code).toBe(0);
-  }, 120_000);
+  test.each(['node16', 'nodenext'] as const)(
+    'compile with --module %s and skipLibCheck: false',
+    async (module) => {
+      const result = await compile(module);
+      expect(result.output).toBe('');
+      expect(result.code).toBe(0);
+    },
+    120_000,
+  );
 
   test('a type error in the consumer is reported (the check is real)', async () => {
     const broken = consumer.replace('const sub: string = req.auth.sub;', 'const sub: number = req.auth.sub;');

@@ -90,16 +90,24 @@ export async function startApache(o: ApacheOptions): Promise<ApacheRp> {
   for (const d of [dir, path.join(dir, 'htdocs'), path.join(dir, 'htdocs', 'protected')]) await chmod(d, 0o755);
   const child: ChildProcess = spawn(apacheBinary, ['-f', path.join(dir, 'httpd.conf'), '-DFOREGROUND'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout?.on('data', (d: Buffer) => { output += d.toString(); });
-  child.stderr?.on('data', (d: Buffer) => { output += d.toString(); });
+  child.stdout?.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const errorLog = () => readFile(path.join(dir, 'error.log'), 'utf8').catch(() => '');
   try {
-    await waitFor('Apache to answer', async () => {
-      if (child.exitCode !== null) throw new Error(`apache2 exited (${child.exitCode}): ${output}${await errorLog()}`);
-      const res = await fetch(`${url}/loggedout.html`, { signal: AbortSignal.timeout(1000) });
-      return res.status === 200;
-    }, { timeoutMs: 15_000, intervalMs: 100 });
+    await waitFor(
+      'Apache to answer',
+      async () => {
+        if (child.exitCode !== null) throw new Error(`apache2 exited (${child.exitCode}): ${output}${await errorLog()}`);
+        const res = await fetch(`${url}/loggedout.html`, { signal: AbortSignal.timeout(1000) });
+        return res.status === 200;
+      },
+      { timeoutMs: 15_000, intervalMs: 100 },
+    );
   } catch (err) {
     child.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });

@@ -21,14 +21,26 @@ export interface AuthlibRp {
 
 export async function startAuthlibRp(env: { port: number; issuer: string; clientId: string; clientSecret: string; scope: string }): Promise<AuthlibRp> {
   const child: ChildProcess = spawn(python, [script], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ISSUER: env.issuer, CLIENT_ID: env.clientId, CLIENT_SECRET: env.clientSecret, SCOPE: env.scope, PORT: String(env.port) },
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      ISSUER: env.issuer,
+      CLIENT_ID: env.clientId,
+      CLIENT_SECRET: env.clientSecret,
+      SCOPE: env.scope,
+      PORT: String(env.port),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`authlib RP did not start in 15 s: ${stderr}`)); }, 15_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`authlib RP did not start in 15 s: ${stderr}`));
+    }, 15_000);
     let out = '';
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
@@ -49,7 +61,7 @@ export async function startAuthlibRp(env: { port: number; issuer: string; client
     callback: `${url}/cb`,
     async call<T>(route: string) {
       const res = await fetch(`${url}${route}`, { redirect: 'manual', signal: AbortSignal.timeout(15_000) });
-      return { status: res.status, body: await res.json() as T };
+      return { status: res.status, body: (await res.json()) as T };
     },
     async stop() {
       if (child.exitCode === null) {

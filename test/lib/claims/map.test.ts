@@ -155,8 +155,11 @@ describe('mapClaims: default, required and string options', () => {
 describe('mapClaims: vendor-shaped identities', () => {
   test('Auth0 namespaced roles', () => {
     const mapping: ClaimMapping = { sub: 'sub', roles: { from: 'https://example.com/roles', type: 'string[]' }, username: 'nickname' };
-    expect(mapClaims(mapping, { sub: 'auth0|abc', nickname: 'jd', 'https://example.com/roles': ['admin'] }))
-      .toEqual({ sub: 'auth0|abc', roles: ['admin'], username: 'jd' });
+    expect(mapClaims(mapping, { sub: 'auth0|abc', nickname: 'jd', 'https://example.com/roles': ['admin'] })).toEqual({
+      sub: 'auth0|abc',
+      roles: ['admin'],
+      username: 'jd',
+    });
   });
 
   test('Cognito userInfo: string email_verified, groups, custom attribute', () => {
@@ -194,8 +197,11 @@ describe('mapClaims: vendor-shaped identities', () => {
 
   test('GitHub numeric id becomes a string; name falls back to login', () => {
     const mapping: ClaimMapping = { sub: { from: 'id', type: 'string', required: true }, name: { from: ['name', 'login'] }, picture: 'avatar_url' };
-    expect(mapClaims(mapping, { id: 583231, login: 'octocat', name: null, avatar_url: 'https://a/1' }))
-      .toEqual({ sub: '583231', name: 'octocat', picture: 'https://a/1' });
+    expect(mapClaims(mapping, { id: 583231, login: 'octocat', name: null, avatar_url: 'https://a/1' })).toEqual({
+      sub: '583231',
+      name: 'octocat',
+      picture: 'https://a/1',
+    });
   });
 });
 
@@ -207,12 +213,17 @@ describe('mapClaims: safety', () => {
     ['constructor on a nested object', 'a.constructor'],
     ['prototype segment', 'f.prototype'],
   ])('%s never resolves', (_name, source) => {
-    const upstream = JSON.parse('{"__proto__": {"polluted": 1}, "a": {"__proto__": {"polluted": 2}}, "constructor": {"prototype": 3}, "f": {"prototype": 4}}') as Record<string, unknown>;
+    const upstream = JSON.parse(
+      '{"__proto__": {"polluted": 1}, "a": {"__proto__": {"polluted": 2}}, "constructor": {"prototype": 3}, "f": {"prototype": 4}}',
+    ) as Record<string, unknown>;
     expect(one(source, upstream)).toBeUndefined();
   });
 
   test('__proto__ as a local name and inside upstream data pollutes nothing', () => {
-    const upstream = JSON.parse('{"account": {"__proto__": {"isAdmin": true}, "constructor": {"prototype": {"isAdmin": true}}, "ok": 1}}') as Record<string, unknown>;
+    const upstream = JSON.parse('{"account": {"__proto__": {"isAdmin": true}, "constructor": {"prototype": {"isAdmin": true}}, "ok": 1}}') as Record<
+      string,
+      unknown
+    >;
     const mapping = JSON.parse('{"__proto__": "account", "account": "account", "constructor": "account", "prototype": "account"}') as ClaimMapping;
     const out = mapClaims(mapping, upstream);
     expect(Object.keys(out)).toEqual(['account']);
@@ -306,7 +317,12 @@ describe('compileMapping and mergeMappings', () => {
 
 describe('mapClaims: standard claims (OpenID Connect Core §5.1)', () => {
   test('string claims are never arrays or objects: CLAIMS_INVALID names the claim, not the value', () => {
-    for (const [local, value] of [['email', ['mallory@evil.example', 'alice@example.com']], ['name', { first: 'A' }], ['picture', ['x']], ['phone_number', { n: 1 }]] as const) {
+    for (const [local, value] of [
+      ['email', ['mallory@evil.example', 'alice@example.com']],
+      ['name', { first: 'A' }],
+      ['picture', ['x']],
+      ['phone_number', { n: 1 }],
+    ] as const) {
       let err: unknown;
       try {
         mapClaims({ [local]: local }, { [local]: value });
@@ -319,8 +335,12 @@ describe('mapClaims: standard claims (OpenID Connect Core §5.1)', () => {
   });
 
   test('boolean claims are booleans ("true"/"false" accepted); scalars become strings', () => {
-    expect(mapClaims({ email_verified: 'ev', phone_number_verified: 'pv', name: 'n', locale: 'l' }, { ev: 'TRUE', pv: false, n: 42, l: 'de' }))
-      .toEqual({ email_verified: true, phone_number_verified: false, name: '42', locale: 'de' });
+    expect(mapClaims({ email_verified: 'ev', phone_number_verified: 'pv', name: 'n', locale: 'l' }, { ev: 'TRUE', pv: false, n: 42, l: 'de' })).toEqual({
+      email_verified: true,
+      phone_number_verified: false,
+      name: '42',
+      locale: 'de',
+    });
     expect(() => mapClaims({ email_verified: 'ev' }, { ev: [true] })).toThrow('Claim "email_verified" is not a valid boolean');
   });
 

@@ -19,7 +19,9 @@ describe('validateMapping', () => {
 
   test.each<[string, ClaimMapping, Array<{ path: string; message: string }>]>([
     ...['iss', 'aud', 'exp', 'iat', 'nbf', 'jti'].map((name): [string, ClaimMapping, Array<{ path: string; message: string }>] => [
-      `reserved ${name}`, { [name]: 'x' }, [{ path: `${at}.${name}`, message: 'reserved JWT claim cannot be mapped' }],
+      `reserved ${name}`,
+      { [name]: 'x' },
+      [{ path: `${at}.${name}`, message: 'reserved JWT claim cannot be mapped' }],
     ]),
     ['reserved name in object form', { exp: { value: 1 } }, [{ path: `${at}.exp`, message: 'reserved JWT claim cannot be mapped' }]],
     ['constructor as local name', { constructor: 'x' }, [{ path: `${at}.constructor`, message: 'is not an allowed claim name' }]],
@@ -38,16 +40,24 @@ describe('validateMapping', () => {
     ['default object items for string[]', { g: { type: 'string[]', default: [{}] } }, [{ path: `${at}.g.default`, message: 'does not match type "string[]"' }]],
     ['value not a number', { n: { type: 'number', value: true } }, [{ path: `${at}.n.value`, message: 'does not match type "number"' }]],
     ['lowercase on a boolean', { b: { type: 'boolean', lowercase: true } }, [{ path: `${at}.b.lowercase`, message: 'does not apply to type "boolean"' }]],
-    ['prefix and match on a number', { n: { type: 'number', prefix: 'p', match: '^1' } }, [
-      { path: `${at}.n.prefix`, message: 'does not apply to type "number"' },
-      { path: `${at}.n.match`, message: 'does not apply to type "number"' },
-    ]],
-    ['every problem at once', { jti: 'x', a: { from: 'x', value: 1, split: ',', match: '(' } }, [
-      { path: `${at}.jti`, message: 'reserved JWT claim cannot be mapped' },
-      { path: `${at}.a`, message: 'cannot have both "from" and "value"' },
-      { path: `${at}.a.split`, message: 'requires type "string[]"' },
-      { path: `${at}.a.match`, message: 'invalid regular expression' },
-    ]],
+    [
+      'prefix and match on a number',
+      { n: { type: 'number', prefix: 'p', match: '^1' } },
+      [
+        { path: `${at}.n.prefix`, message: 'does not apply to type "number"' },
+        { path: `${at}.n.match`, message: 'does not apply to type "number"' },
+      ],
+    ],
+    [
+      'every problem at once',
+      { jti: 'x', a: { from: 'x', value: 1, split: ',', match: '(' } },
+      [
+        { path: `${at}.jti`, message: 'reserved JWT claim cannot be mapped' },
+        { path: `${at}.a`, message: 'cannot have both "from" and "value"' },
+        { path: `${at}.a.split`, message: 'requires type "string[]"' },
+        { path: `${at}.a.match`, message: 'invalid regular expression' },
+      ],
+    ],
   ])('%s', (_name, mapping, problems) => {
     expect(validateMapping(mapping, at)).toEqual(problems);
   });
@@ -65,26 +75,30 @@ describe('validateMapping', () => {
   });
 
   test('a default that coerces is fine, including null for "no default"', () => {
-    expect(validateMapping({
-      a: { type: 'string', default: 5 },
-      b: { type: 'string[]', default: 'x' },
-      c: { type: 'number', default: '1.5' },
-      d: { type: 'boolean', default: 'TRUE' },
-      e: { type: 'number', default: null },
-    }, at)).toEqual([]);
+    expect(
+      validateMapping(
+        {
+          a: { type: 'string', default: 5 },
+          b: { type: 'string[]', default: 'x' },
+          c: { type: 'number', default: '1.5' },
+          d: { type: 'boolean', default: 'TRUE' },
+          e: { type: 'number', default: null },
+        },
+        at,
+      ),
+    ).toEqual([]);
   });
 });
 
 describe('hasNestedRepetition', () => {
-  test.each([
-    '(a+)+', '(a*)*', '(.*)*', '^(a+)+$', '(\\w+)*x', '((ab)*c)+', '(?:a+){2,}', '(a+){1,10}', '(?<n>x+)+', '([a-z]+,)*',
-  ])('flags %s', (pattern) => {
+  test.each(['(a+)+', '(a*)*', '(.*)*', '^(a+)+$', '(\\w+)*x', '((ab)*c)+', '(?:a+){2,}', '(a+){1,10}', '(?<n>x+)+', '([a-z]+,)*'])('flags %s', (pattern) => {
     expect(hasNestedRepetition(pattern)).toBe(true);
   });
 
-  test.each([
-    '^app-[a-z]+$', '(a)+', '(ab)*', '(a+)', '(a+)?', '(a+){2}', '(a+){1,1}', '[(a+)]+', '\\(a+\\)+', 'a++', '^(admin|editor)$', '(a{2})+',
-  ])('accepts %s', (pattern) => {
-    expect(hasNestedRepetition(pattern)).toBe(false);
-  });
+  test.each(['^app-[a-z]+$', '(a)+', '(ab)*', '(a+)', '(a+)?', '(a+){2}', '(a+){1,1}', '[(a+)]+', '\\(a+\\)+', 'a++', '^(admin|editor)$', '(a{2})+'])(
+    'accepts %s',
+    (pattern) => {
+      expect(hasNestedRepetition(pattern)).toBe(false);
+    },
+  );
 });

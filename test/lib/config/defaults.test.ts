@@ -36,33 +36,56 @@ function customType(validate: ConnectorType['validate']): ConnectorType {
   };
 }
 
-const load = (input: object, options: Partial<LoadConfigOptions> = {}) => loadConfig(input, { registry: builtinConnectors, env: {}, nodeEnv: 'test', ...options });
+const load = (input: object, options: Partial<LoadConfigOptions> = {}) =>
+  loadConfig(input, { registry: builtinConnectors, env: {}, nodeEnv: 'test', ...options });
 
-describe('connector types\' validate()', () => {
+describe("connector types' validate()", () => {
   test('a validate() that throws surfaces: the config is not accepted', () => {
-    const registry = new Map([...builtinConnectors, ['custom', customType(() => {
-      throw new TypeError('bug in a custom connector type');
-    })]]);
+    const registry = new Map([
+      ...builtinConnectors,
+      [
+        'custom',
+        customType(() => {
+          throw new TypeError('bug in a custom connector type');
+        }),
+      ],
+    ]);
     expect(() => load(devConfig({ id: 'mine', type: 'custom', clientId: 'app' }), { registry })).toThrow('bug in a custom connector type');
   });
 
   test('validate() gets the entry as the schema parsed it (defaults applied), never the raw input', () => {
     const seen: unknown[] = [];
-    const registry = new Map([...builtinConnectors, ['custom', customType((config) => {
-      seen.push(config);
-      return [];
-    })]]);
+    const registry = new Map([
+      ...builtinConnectors,
+      [
+        'custom',
+        customType((config) => {
+          seen.push(config);
+          return [];
+        }),
+      ],
+    ]);
     load(devConfig({ id: 'mine', type: 'custom', clientId: 'app' }), { registry });
-    expect(seen).toEqual([expect.objectContaining({ id: 'mine', logout: 'local', refresh: true, exposeUpstreamTokens: false, domains: [], authorizationParams: {} })]);
+    expect(seen).toEqual([
+      expect.objectContaining({ id: 'mine', logout: 'local', refresh: true, exposeUpstreamTokens: false, domains: [], authorizationParams: {} }),
+    ]);
   });
 
   test('an entry that failed its schema is not handed to validate()', () => {
     let calls = 0;
-    const registry = new Map([...builtinConnectors, ['custom', customType(() => {
-      calls += 1;
-      return [];
-    })]]);
-    expect(() => load(devConfig({ id: 'mine', type: 'custom', clientId: 'app', logout: 'sometimes' }), { registry })).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+    const registry = new Map([
+      ...builtinConnectors,
+      [
+        'custom',
+        customType(() => {
+          calls += 1;
+          return [];
+        }),
+      ],
+    ]);
+    expect(() => load(devConfig({ id: 'mine', type: 'custom', clientId: 'app', logout: 'sometimes' }), { registry })).toThrow(
+      expect.objectContaining({ code: 'CONFIG_INVALID' }),
+    );
     expect(calls).toBe(0);
   });
 });
@@ -80,10 +103,12 @@ describe('the session store is one of three kinds', () => {
     expect(load(devConfig()).session.store).toEqual({ kind: 'memory' });
   });
 
-  test('external: the app\'s own client (options.redis); session.redis may still lend its prefix', () => {
+  test("external: the app's own client (options.redis); session.redis may still lend its prefix", () => {
     const c = devConfig();
     c.session = { secret: SESSION_SECRET };
-    expect(load(c, { externalRedis: true }).session).toEqual(expect.objectContaining({ store: { kind: 'external', connectTimeout: 2000 }, prefix: 'fedgate:' }));
+    expect(load(c, { externalRedis: true }).session).toEqual(
+      expect.objectContaining({ store: { kind: 'external', connectTimeout: 2000 }, prefix: 'fedgate:' }),
+    );
     c.session = { secret: SESSION_SECRET, redis: { url: 'redis://127.0.0.1:1/0', prefix: 'app:', connectTimeout: 500 } };
     expect(load(c, { externalRedis: true }).session).toEqual(expect.objectContaining({ store: { kind: 'external', connectTimeout: 500 }, prefix: 'app:' }));
   });
@@ -105,7 +130,7 @@ function propertyOf(node: Json | undefined, step: string): Json | undefined {
 function schemaDefault(schema: Json, dotted: string): unknown {
   let node: Json | undefined = schema;
   for (const step of dotted.split('.')) {
-    node = step.endsWith('[]') ? propertyOf(node, step.slice(0, -2))?.items as Json | undefined : propertyOf(node, step);
+    node = step.endsWith('[]') ? (propertyOf(node, step.slice(0, -2))?.items as Json | undefined) : propertyOf(node, step);
   }
   return node?.default;
 }
@@ -164,6 +189,8 @@ describe('one source for every default', () => {
       expect([key, first === undefined ? column : documented(first)]).toEqual([key, value]);
       checked.push(key);
     }
-    expect(checked).toEqual(expect.arrayContaining(['basePath', 'hsts', 'session.idleTimeout', 'session.cacheTtl', 'tokens.scopes', 'logout', 'idTokenMaxAge']));
+    expect(checked).toEqual(
+      expect.arrayContaining(['basePath', 'hsts', 'session.idleTimeout', 'session.cacheTtl', 'tokens.scopes', 'logout', 'idTokenMaxAge']),
+    );
   });
 });

@@ -35,7 +35,12 @@ function valid(): Json & { session: Json; connectors: Json[] } {
 }
 
 const load = (input: string | object, opts: { env?: Record<string, string>; nodeEnv?: string; cwd?: string } = {}) =>
-  loadConfig(input, { registry: builtinConnectors, env: opts.env ?? {}, ...(opts.nodeEnv ? { nodeEnv: opts.nodeEnv } : {}), ...(opts.cwd ? { cwd: opts.cwd } : {}) });
+  loadConfig(input, {
+    registry: builtinConnectors,
+    env: opts.env ?? {},
+    ...(opts.nodeEnv ? { nodeEnv: opts.nodeEnv } : {}),
+    ...(opts.cwd ? { cwd: opts.cwd } : {}),
+  });
 
 /** The ConfigError thrown by `fedgate(config)` (which validates before it opens anything). */
 function configError(config: object | string, opts: { env?: Record<string, string>; nodeEnv?: string } = {}): ConfigError {
@@ -68,13 +73,15 @@ describe('configuration errors', () => {
     const err = configError(c);
     expect(err.code).toBe('CONFIG_INVALID');
     expect(err.status).toBe(500);
-    expect(lines(err)).toEqual(expect.arrayContaining([
-      expect.stringMatching(/^baseUrl: /) as unknown,
-      'bogus: unknown key',
-      'session.idelTimeout: unknown key; did you mean idleTimeout?',
-      'session.secret: must be at least 32 characters',
-      'connectors[1].clientId: required',
-    ]));
+    expect(lines(err)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^baseUrl: /) as unknown,
+        'bogus: unknown key',
+        'session.idelTimeout: unknown key; did you mean idleTimeout?',
+        'session.secret: must be at least 32 characters',
+        'connectors[1].clientId: required',
+      ]),
+    );
     expect(err.message.startsWith('Invalid fedgate configuration:\n')).toBe(true);
     for (const line of lines(err)) expect(err.message).toContain(line);
   });
@@ -119,13 +126,15 @@ describe('configuration errors', () => {
       { id: 'public', type: 'oidc', issuer: 'http://idp.example.com', clientId: 'spa', clientAuthMethod: 'none', idTokenSigningAlg: 'HS256' },
     ];
     const err = configError(c);
-    expect(lines(err)).toEqual(expect.arrayContaining([
-      'connectors[0].claims.iss: reserved JWT claim cannot be mapped',
-      'connectors[0].claims.aud: reserved JWT claim cannot be mapped',
-      'connectors[1].id: duplicate connector id "corp"',
-      'connectors[2].idTokenSigningAlg: HS256 needs a clientSecret (public clients cannot use HMAC)',
-      'connectors[2].issuer: must be https (http needs allowInsecureRequests, development only)',
-    ]));
+    expect(lines(err)).toEqual(
+      expect.arrayContaining([
+        'connectors[0].claims.iss: reserved JWT claim cannot be mapped',
+        'connectors[0].claims.aud: reserved JWT claim cannot be mapped',
+        'connectors[1].id: duplicate connector id "corp"',
+        'connectors[2].idTokenSigningAlg: HS256 needs a clientSecret (public clients cannot use HMAC)',
+        'connectors[2].issuer: must be https (http needs allowInsecureRequests, development only)',
+      ]),
+    );
     expect(lines(err).some((l) => l.startsWith('connectors[0].claims.email'))).toBe(false);
   });
 
@@ -142,11 +151,13 @@ describe('configuration errors', () => {
     c.session = { secret: SESSION_SECRET, insecureMemoryStore: true };
     c.tokens = { insecureEphemeralKeys: true };
     const err = configError(c, { nodeEnv: 'production' });
-    expect(lines(err)).toEqual(expect.arrayContaining([
-      'allowInsecureRequests: development-only option refused with NODE_ENV=production',
-      'session.insecureMemoryStore: development-only option refused with NODE_ENV=production',
-      'tokens.insecureEphemeralKeys: development-only option refused with NODE_ENV=production',
-    ]));
+    expect(lines(err)).toEqual(
+      expect.arrayContaining([
+        'allowInsecureRequests: development-only option refused with NODE_ENV=production',
+        'session.insecureMemoryStore: development-only option refused with NODE_ENV=production',
+        'tokens.insecureEphemeralKeys: development-only option refused with NODE_ENV=production',
+      ]),
+    );
     // The same flags load outside production.
     expect(load(c, { nodeEnv: 'development' }).session.store).toEqual({ kind: 'memory' });
   });
@@ -162,10 +173,12 @@ describe('configuration errors', () => {
     const c = valid();
     c.session = { secret: SESSION_SECRET };
     delete c.tokens;
-    expect(lines(configError(c))).toEqual(expect.arrayContaining([
-      'session.redis: required (or session.insecureMemoryStore for development)',
-      'tokens.keys: required (or tokens.insecureEphemeralKeys for development)',
-    ]));
+    expect(lines(configError(c))).toEqual(
+      expect.arrayContaining([
+        'session.redis: required (or session.insecureMemoryStore for development)',
+        'tokens.keys: required (or tokens.insecureEphemeralKeys for development)',
+      ]),
+    );
   });
 
   test('a config that is not an object is refused', () => {
@@ -174,7 +187,7 @@ describe('configuration errors', () => {
 });
 
 describe('configuration files', () => {
-  test('relative tokens.keys resolves against the config file\'s folder, not the working directory', async () => {
+  test("relative tokens.keys resolves against the config file's folder, not the working directory", async () => {
     const dir = tempDir();
     mkdirSync(path.join(dir, 'keys'));
     writeFileSync(path.join(dir, 'keys', 'jwks.json'), JSON.stringify(jwks));
@@ -230,10 +243,9 @@ describe('configuration files', () => {
     delete c.connectors[0]!.clientId;
     writeFileSync(file, JSON.stringify(c));
     const err = configError(file);
-    expect(lines(err)).toEqual(expect.arrayContaining([
-      'connectors[0].clientSecret: environment variable CORP_SECRET is not set',
-      'connectors[0].clientId: required',
-    ]));
+    expect(lines(err)).toEqual(
+      expect.arrayContaining(['connectors[0].clientSecret: environment variable CORP_SECRET is not set', 'connectors[0].clientId: required']),
+    );
   });
 });
 
@@ -254,13 +266,15 @@ describe('every problem in one error', () => {
     }
     expect(err).toBeInstanceOf(ConfigError);
     const lines = (err as ConfigError).problems.map((p) => `${p.path}: ${p.message}`);
-    expect(lines).toEqual(expect.arrayContaining([
-      expect.stringMatching(/^baseUrl: /),
-      expect.stringMatching(/^session\.idleTimeout: /),
-      'allowInsecureRequests: development-only option refused with NODE_ENV=production',
-      'connectors[1].id: duplicate connector id "corp"',
-      'connectors[1].idTokenSigningAlg: HS256 needs a clientSecret (public clients cannot use HMAC)',
-    ]));
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^baseUrl: /),
+        expect.stringMatching(/^session\.idleTimeout: /),
+        'allowInsecureRequests: development-only option refused with NODE_ENV=production',
+        'connectors[1].id: duplicate connector id "corp"',
+        'connectors[1].idTokenSigningAlg: HS256 needs a clientSecret (public clients cannot use HMAC)',
+      ]),
+    );
     expect((err as ConfigError).message).not.toContain(CLIENT_SECRET);
   });
 });

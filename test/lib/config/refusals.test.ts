@@ -63,7 +63,10 @@ function writeFile(name: string, content: string | Buffer): string {
 describe('config files are read strictly', () => {
   test('a key given twice in one object is refused, naming the file, the path and the position', () => {
     const c = valid();
-    const text = JSON.stringify(c, null, 2).replace(`"clientSecret": "${CLIENT_SECRET}"`, `"clientSecret": "${CLIENT_SECRET}",\n      "clientSecret": "other-secret-value-0123456789"`);
+    const text = JSON.stringify(c, null, 2).replace(
+      `"clientSecret": "${CLIENT_SECRET}"`,
+      `"clientSecret": "${CLIENT_SECRET}",\n      "clientSecret": "other-secret-value-0123456789"`,
+    );
     const file = writeFile('dup.json', text);
     const err = configError(file);
     expect(err.code).toBe('CONFIG_INVALID');
@@ -73,14 +76,19 @@ describe('config files are read strictly', () => {
   });
 
   test('duplicates at the top level and deep inside are all reported, together with the other problems', () => {
-    const file = writeFile('dups.json', '{"baseUrl": "https://a.example.com", "baseUrl": "https://b.example.com",\n "session": {"secret": "short", "secret": "short"}, "connectors": [] }');
+    const file = writeFile(
+      'dups.json',
+      '{"baseUrl": "https://a.example.com", "baseUrl": "https://b.example.com",\n "session": {"secret": "short", "secret": "short"}, "connectors": [] }',
+    );
     const err = configError(file);
-    expect(lines(err)).toEqual(expect.arrayContaining([
-      'baseUrl: duplicate key in dups.json (line 1, column 38): JSON would silently keep only the last one',
-      'session.secret: duplicate key in dups.json (line 2, column 33): JSON would silently keep only the last one',
-      'session.secret: must be at least 32 characters',
-      'connectors: at least one connector is required',
-    ]));
+    expect(lines(err)).toEqual(
+      expect.arrayContaining([
+        'baseUrl: duplicate key in dups.json (line 1, column 38): JSON would silently keep only the last one',
+        'session.secret: duplicate key in dups.json (line 2, column 33): JSON would silently keep only the last one',
+        'session.secret: must be at least 32 characters',
+        'connectors: at least one connector is required',
+      ]),
+    );
   });
 
   test.each<[string, string, string]>([
@@ -181,10 +189,7 @@ describe('cross-field rules', () => {
     c.tokens.accessTokenTtl = 99_999;
     const err = configError(c);
     // absoluteTimeout failed the schema: nothing is compared with it, and nothing crashes.
-    expect(lines(err)).toEqual([
-      'basePath: must start with "/" and not end with "/"',
-      'session.absoluteTimeout: must be a number',
-    ]);
+    expect(lines(err)).toEqual(['basePath: must start with "/" and not end with "/"', 'session.absoluteTimeout: must be a number']);
   });
 });
 
@@ -216,23 +221,22 @@ describe('every problem at once', () => {
     c.baseURL = 'https://app.example.com';
     c.connectors[0]!.claims = { roles: { form: 'roles' } };
     c.colour = 'blue';
-    expect(lines(configError(c))).toEqual(expect.arrayContaining([
-      'connectors[0].clientID: unknown key; did you mean clientId?',
-      'connectors[0].clientId: required',
-      'session.idelTimeout: unknown key; did you mean idleTimeout?',
-      'baseURL: unknown key; did you mean baseUrl?',
-      'connectors[0].claims.roles.form: unknown key; did you mean from?',
-      'colour: unknown key',
-    ]));
+    expect(lines(configError(c))).toEqual(
+      expect.arrayContaining([
+        'connectors[0].clientID: unknown key; did you mean clientId?',
+        'connectors[0].clientId: required',
+        'session.idelTimeout: unknown key; did you mean idleTimeout?',
+        'baseURL: unknown key; did you mean baseUrl?',
+        'connectors[0].claims.roles.form: unknown key; did you mean from?',
+        'colour: unknown key',
+      ]),
+    );
   });
 
   test('vendor keys are suggested for their own type', () => {
     const c = valid();
     c.connectors = [{ id: 'kc', type: 'keycloak', url: 'https://sso.example.com', relam: 'main', clientId: 'app' }];
-    expect(lines(configError(c))).toEqual([
-      'connectors[0].realm: required',
-      'connectors[0].relam: unknown key; did you mean realm?',
-    ]);
+    expect(lines(configError(c))).toEqual(['connectors[0].realm: required', 'connectors[0].relam: unknown key; did you mean realm?']);
   });
 });
 
@@ -278,7 +282,7 @@ describe('URL values', () => {
 });
 
 describe('OIDC scopes', () => {
-  test('an OIDC-based connector\'s scopes must include openid; GitHub needs none', () => {
+  test("an OIDC-based connector's scopes must include openid; GitHub needs none", () => {
     const c = valid();
     c.connectors[0]!.scopes = ['profile', 'email'];
     c.connectors.push({ id: 'okta', type: 'okta', domain: 'acme.okta.com', clientId: 'o', clientSecret: CLIENT_SECRET, scopes: ['email'] });
@@ -303,7 +307,11 @@ describe('claim-mapping targets', () => {
 
   test('a standard claim cannot be given another type than OpenID Connect Core §5.1 defines', () => {
     const c = valid();
-    c.connectors[0]!.claims = { email: { from: 'emails', type: 'string[]' }, email_verified: { from: 'ev', type: 'string' }, emails: { from: 'emails', type: 'string[]' } };
+    c.connectors[0]!.claims = {
+      email: { from: 'emails', type: 'string[]' },
+      email_verified: { from: 'ev', type: 'string' },
+      emails: { from: 'emails', type: 'string[]' },
+    };
     expect(lines(configError(c))).toEqual([
       'connectors[0].claims.email.type: must be "string": OpenID Connect Core §5.1 defines email as a string',
       'connectors[0].claims.email_verified.type: must be "boolean": OpenID Connect Core §5.1 defines email_verified as a boolean',
@@ -347,12 +355,16 @@ describe('signing keys are checked when fedgate() is called', () => {
 
     writeFileSync(path.join(dir, 'latin1.json'), Buffer.from(JSON.stringify({ keys: [{ ...jwk, kid: 'cl\u00e9' }] }), 'latin1'));
     c.tokens.keys = path.join(dir, 'latin1.json');
-    expect(lines(configError(c))).toEqual([`tokens.keys: "${path.join(dir, 'latin1.json')}" is not valid UTF-8 (Latin-1 or another encoding?); save it as UTF-8`]);
+    expect(lines(configError(c))).toEqual([
+      `tokens.keys: "${path.join(dir, 'latin1.json')}" is not valid UTF-8 (Latin-1 or another encoding?); save it as UTF-8`,
+    ]);
 
     const dup = JSON.stringify({ keys: [jwk] }).replace('"kid":', '"kid":"first","kid":');
     writeFileSync(path.join(dir, 'dup.json'), dup);
     c.tokens.keys = path.join(dir, 'dup.json');
-    expect(lines(configError(c))).toEqual([`tokens.keys.keys[0].kid: duplicate key in dup.json (line 1, column ${dup.lastIndexOf('"kid"') + 1}): JSON would silently keep only the last one`]);
+    expect(lines(configError(c))).toEqual([
+      `tokens.keys.keys[0].kid: duplicate key in dup.json (line 1, column ${dup.lastIndexOf('"kid"') + 1}): JSON would silently keep only the last one`,
+    ]);
 
     const mixed = valid();
     mixed.tokens.keys = { keys: [{ ...structuredClone(jwk), x: jwk2.x, y: jwk2.y }] };
@@ -374,7 +386,17 @@ describe('signing keys are checked when fedgate() is called', () => {
 describe('broker client URIs', () => {
   test('surrounding whitespace is refused; a query stays allowed (RFC 6749 §3.1.2)', () => {
     const c = valid();
-    c.op = { enabled: true, clients: [{ client_id: 'web', client_secret: CLIENT_SECRET, redirect_uris: ['https://web.example.com/cb ', 'https://web.example.com/cb?tenant=a'], post_logout_redirect_uris: ['\thttps://web.example.com/'] }] };
+    c.op = {
+      enabled: true,
+      clients: [
+        {
+          client_id: 'web',
+          client_secret: CLIENT_SECRET,
+          redirect_uris: ['https://web.example.com/cb ', 'https://web.example.com/cb?tenant=a'],
+          post_logout_redirect_uris: ['\thttps://web.example.com/'],
+        },
+      ],
+    };
     expect(lines(configError(c))).toEqual([
       'op.clients[0].redirect_uris[0]: must not have surrounding whitespace',
       'op.clients[0].post_logout_redirect_uris[0]: must not have surrounding whitespace',

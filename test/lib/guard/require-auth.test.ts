@@ -32,14 +32,25 @@ describe('requireAuth arguments', () => {
   });
 
   test('valid options declare a guard', () => {
-    for (const options of [undefined, {}, { scope: 'read' }, { scope: ['read', 'write'] }, { claims: { role: 'admin', level: 2, staff: true } },
-      { check: () => true }, { allowCrossSite: true }]) {
+    for (const options of [
+      undefined,
+      {},
+      { scope: 'read' },
+      { scope: ['read', 'write'] },
+      { claims: { role: 'admin', level: 2, staff: true } },
+      { check: () => true },
+      { allowCrossSite: true },
+    ]) {
       expect(typeof requireAuth(options)).toBe('function');
     }
   });
 });
 
-interface Answer { status: number; headers: Record<string, string>; body: unknown }
+interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+}
 
 function run(auth: Partial<Auth> | undefined, options: RequireAuthOptions = {}, method = 'GET'): Promise<Answer | 'next'> {
   const info: GatewayInfo = { basePath: '/auth', origin: 'https://app.example' };
@@ -48,10 +59,14 @@ function run(auth: Partial<Auth> | undefined, options: RequireAuthOptions = {}, 
     const headers: Record<string, string> = {};
     const res = {
       statusCode: 200,
-      setHeader: (k: string, v: string) => { headers[k.toLowerCase()] = v; },
+      setHeader: (k: string, v: string) => {
+        headers[k.toLowerCase()] = v;
+      },
       getHeader: (k: string) => headers[k.toLowerCase()],
       hasHeader: (k: string) => k.toLowerCase() in headers,
-      end(this: { statusCode: number }, body: string) { resolve({ status: this.statusCode, headers, body: JSON.parse(body) as unknown }); },
+      end(this: { statusCode: number }, body: string) {
+        resolve({ status: this.statusCode, headers, body: JSON.parse(body) as unknown });
+      },
     } as unknown as Res;
     requireAuth(options)(req, res, () => resolve('next'));
   });
@@ -65,11 +80,27 @@ describe('requireAuth refusals: one JSON error shape', () => {
     ['gateway not mounted', run(undefined), 500, 'GATEWAY_NOT_MOUNTED', 'gateway_not_mounted'],
     ['not signed in', run(anonymous), 401, 'UNAUTHORIZED', 'unauthorized'],
     ['an invalid bearer token', run({ ...anonymous, error: { code: 'TOKEN_INVALID', status: 401 } }), 401, 'TOKEN_INVALID', 'invalid_token'],
-    ['the session store down', run({ ...anonymous, error: { code: 'SESSION_STORE_UNAVAILABLE', status: 503 } }), 503, 'SESSION_STORE_UNAVAILABLE', 'temporarily_unavailable'],
+    [
+      'the session store down',
+      run({ ...anonymous, error: { code: 'SESSION_STORE_UNAVAILABLE', status: 503 } }),
+      503,
+      'SESSION_STORE_UNAVAILABLE',
+      'temporarily_unavailable',
+    ],
     ['a missing scope', run(alice, { scope: 'admin' }), 403, 'INSUFFICIENT_SCOPE', 'insufficient_scope'],
     ['a claims condition', run(alice, { claims: { role: 'admin' } }), 403, 'FORBIDDEN', 'forbidden'],
     ['a check returning false', run(alice, { check: () => false }), 403, 'FORBIDDEN', 'forbidden'],
-    ['a check that throws', run(alice, { check: () => { throw new Error('db down'); } }), 503, 'INTERNAL_ERROR', 'temporarily_unavailable'],
+    [
+      'a check that throws',
+      run(alice, {
+        check: () => {
+          throw new Error('db down');
+        },
+      }),
+      503,
+      'INTERNAL_ERROR',
+      'temporarily_unavailable',
+    ],
   ];
 
   test.each(refusals)('%s → %i %s', async (_name, answer, status, code, error) => {
@@ -84,7 +115,11 @@ describe('requireAuth refusals: one JSON error shape', () => {
 
   test('the scope refusal names the scopes the route needs', async () => {
     const a = await run(alice, { scope: ['read', 'admin'] });
-    expect(a).toMatchObject({ status: 403, body: { scope: 'read admin' }, headers: { 'www-authenticate': 'Bearer realm="fedgate", error="insufficient_scope", scope="read admin"' } });
+    expect(a).toMatchObject({
+      status: 403,
+      body: { scope: 'read admin' },
+      headers: { 'www-authenticate': 'Bearer realm="fedgate", error="insufficient_scope", scope="read admin"' },
+    });
   });
 
   test('a signed-in request meeting every condition goes on', async () => {

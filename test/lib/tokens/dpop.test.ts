@@ -26,7 +26,12 @@ beforeEach(() => {
   kv = createMemoryKv(now);
 });
 
-async function proof(claims: Record<string, unknown> = {}, header: Record<string, unknown> = {}, keys: jose.GenerateKeyPairResult = es, alg = 'ES256'): Promise<string> {
+async function proof(
+  claims: Record<string, unknown> = {},
+  header: Record<string, unknown> = {},
+  keys: jose.GenerateKeyPairResult = es,
+  alg = 'ES256',
+): Promise<string> {
   return new jose.SignJWT({ htm: 'GET', htu: URL_, jti: randomUUID(), iat: NOW_S, ath: accessTokenHash(TOKEN), ...claims })
     .setProtectedHeader({ alg, typ: 'dpop+jwt', jwk: await jose.exportJWK(keys.publicKey), ...header })
     .sign(keys.privateKey);
@@ -109,8 +114,12 @@ test('the header itself: absent, repeated, oversized, not a JWS', async () => {
 
 test('binding: ath of another token, a token bound to another key, an unbound token', async () => {
   const p = await check(await proof());
-  expect(() => checkDpopBinding(p, 'another.token.value', { cnf: { jkt: p.jkt } })).toThrow(expect.objectContaining({ code: 'DPOP_PROOF_INVALID', detail: 'ath does not match the access token' }));
-  expect(() => checkDpopBinding(p, TOKEN, { cnf: { jkt: 'someone-else' } })).toThrow(expect.objectContaining({ code: 'DPOP_BINDING_INVALID', message: 'DPoP key does not match the access token' }));
+  expect(() => checkDpopBinding(p, 'another.token.value', { cnf: { jkt: p.jkt } })).toThrow(
+    expect.objectContaining({ code: 'DPOP_PROOF_INVALID', detail: 'ath does not match the access token' }),
+  );
+  expect(() => checkDpopBinding(p, TOKEN, { cnf: { jkt: 'someone-else' } })).toThrow(
+    expect.objectContaining({ code: 'DPOP_BINDING_INVALID', message: 'DPoP key does not match the access token' }),
+  );
   expect(() => checkDpopBinding(p, TOKEN, {})).toThrow(expect.objectContaining({ code: 'DPOP_BINDING_INVALID', message: 'Access token is not DPoP-bound' }));
   const noAth = await check(await proof({ ath: undefined }));
   expect(() => checkDpopBinding(noAth, TOKEN, { cnf: { jkt: noAth.jkt } })).toThrow(expect.objectContaining({ code: 'DPOP_PROOF_INVALID' }));

@@ -34,7 +34,10 @@ let eddsa: JWK;
 
 beforeAll(async () => {
   [es256, rs256, ps256, eddsa] = await Promise.all([
-    generatePrivateJwk('ES256'), generatePrivateJwk('RS256'), generatePrivateJwk('PS256'), generatePrivateJwk('EdDSA'),
+    generatePrivateJwk('ES256'),
+    generatePrivateJwk('RS256'),
+    generatePrivateJwk('PS256'),
+    generatePrivateJwk('EdDSA'),
   ]);
 });
 
@@ -51,7 +54,17 @@ describe('validatePrivateJwks', () => {
   });
 
   test('refuses alg none and algorithms outside the list', () => {
-    expect(validatePrivateJwks({ keys: [{ ...es256, alg: 'none' }, { ...es256, kid: 'b', alg: 'HS256' }] }, 'tokens.keys')).toEqual([
+    expect(
+      validatePrivateJwks(
+        {
+          keys: [
+            { ...es256, alg: 'none' },
+            { ...es256, kid: 'b', alg: 'HS256' },
+          ],
+        },
+        'tokens.keys',
+      ),
+    ).toEqual([
       { path: 'tokens.keys.keys[0].alg', message: '"none" is not allowed: tokens must be signed' },
       { path: 'tokens.keys.keys[1].alg', message: 'must be one of ES256, RS256, PS256, EdDSA, Ed25519' },
     ]);
@@ -82,7 +95,17 @@ describe('validatePrivateJwks', () => {
   });
 
   test('checks that the key type fits the algorithm and that use is sig', () => {
-    expect(validatePrivateJwks({ keys: [{ ...rs256, alg: 'ES256' }, { ...es256, kid: 'x', use: 'enc' }] }, 'tokens.keys')).toEqual([
+    expect(
+      validatePrivateJwks(
+        {
+          keys: [
+            { ...rs256, alg: 'ES256' },
+            { ...es256, kid: 'x', use: 'enc' },
+          ],
+        },
+        'tokens.keys',
+      ),
+    ).toEqual([
       { path: 'tokens.keys.keys[0].kty', message: 'must be "EC" for alg ES256' },
       { path: 'tokens.keys.keys[1].use', message: 'must be "sig" when present' },
     ]);
@@ -95,7 +118,11 @@ describe('validatePrivateJwks', () => {
   });
 
   test('never echoes key material', () => {
-    const broken = [{ ...rs256, alg: 'none', kid: '' }, { ...es256, kty: 'oct' }, { ...eddsa, use: 'enc', crv: 'X25519' }];
+    const broken = [
+      { ...rs256, alg: 'none', kid: '' },
+      { ...es256, kty: 'oct' },
+      { ...eddsa, use: 'enc', crv: 'X25519' },
+    ];
     const text = JSON.stringify(validatePrivateJwks({ keys: broken }, 'tokens.keys'));
     for (const jwk of [rs256, es256, eddsa]) {
       for (const member of ['d', 'x', 'y', 'n', 'p', 'q'] as const) {
@@ -148,7 +175,18 @@ describe('loadKeySet', () => {
   });
 
   test('lists every validation problem at once', async () => {
-    const err = await rejection(loadKeySet({ keys: { keys: [{ ...es256, alg: 'none' }, { kty: 'oct', k: 'AAAA' }] }, baseDir, logger: recordingLogger() }));
+    const err = await rejection(
+      loadKeySet({
+        keys: {
+          keys: [
+            { ...es256, alg: 'none' },
+            { kty: 'oct', k: 'AAAA' },
+          ],
+        },
+        baseDir,
+        logger: recordingLogger(),
+      }),
+    );
     expect(err.code).toBe('CONFIG_INVALID');
     expect(err.problems.map((p) => p.path)).toEqual(['tokens.keys.keys[0].alg', 'tokens.keys.keys[1].kty']);
   });

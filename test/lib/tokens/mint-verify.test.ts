@@ -15,7 +15,9 @@ const noopLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 let clock = T0;
 const now = () => clock;
-beforeEach(() => { clock = T0; });
+beforeEach(() => {
+  clock = T0;
+});
 
 async function keySetOf(...keys: JWK[]): Promise<KeySet> {
   return loadKeySet({ keys: { keys }, baseDir: '/', logger: noopLogger });
@@ -40,22 +42,55 @@ async function failure(promise: Promise<unknown>): Promise<FedgateError> {
 }
 
 const identity = {
-  email: 'ada@example.com', name: 'Ada', roles: ['analyst'], groups: ['eng'], entitlements: ['beta'],
-  iss: 'https://evil.example', aud: AUDIENCE, exp: 9_999_999_999, sub: 'someone-else', scope: 'admin', client_id: 'evil',
-  nonce: 'n', sid: 'other', jti: 'x', cnf: { jkt: 'x' }, typ: 'at+jwt', auth_time: 1, nbf: 9_999_999_999,
+  email: 'ada@example.com',
+  name: 'Ada',
+  roles: ['analyst'],
+  groups: ['eng'],
+  entitlements: ['beta'],
+  iss: 'https://evil.example',
+  aud: AUDIENCE,
+  exp: 9_999_999_999,
+  sub: 'someone-else',
+  scope: 'admin',
+  client_id: 'evil',
+  nonce: 'n',
+  sid: 'other',
+  jti: 'x',
+  cnf: { jkt: 'x' },
+  typ: 'at+jwt',
+  auth_time: 1,
+  nbf: 9_999_999_999,
 };
 
 describe.each(['ES256', 'RS256', 'PS256', 'EdDSA'] as const)('%s', (alg: SigningAlgorithm) => {
   let keySet: KeySet;
-  beforeAll(async () => { keySet = await keySetOf(await generatePrivateJwk(alg)); });
+  beforeAll(async () => {
+    keySet = await keySetOf(await generatePrivateJwk(alg));
+  });
 
   test('access token: RFC 9068 header and claims, verifies, and only authorization claims', async () => {
-    const minted = await minterFor(keySet, { randomId: () => 'jti-1' })
-      .mintAccessToken({ sub: 'corp|42', authTime: NOW_S - 60, sid: 'sid-1', scope: ['reports:read', 'openid'], claims: identity });
+    const minted = await minterFor(keySet, { randomId: () => 'jti-1' }).mintAccessToken({
+      sub: 'corp|42',
+      authTime: NOW_S - 60,
+      sid: 'sid-1',
+      scope: ['reports:read', 'openid'],
+      claims: identity,
+    });
     expect(decodeProtectedHeader(minted.token)).toEqual({ alg, kid: keySet.signing.kid, typ: 'at+jwt' });
     expect(minted.payload).toEqual({
-      iss: ISSUER, sub: 'corp|42', aud: AUDIENCE, exp: NOW_S + 300, iat: NOW_S, jti: 'jti-1', client_id: 'fedgate',
-      scope: 'reports:read openid', sid: 'sid-1', auth_time: NOW_S - 60, roles: ['analyst'], groups: ['eng'], entitlements: ['beta'],
+      iss: ISSUER,
+      sub: 'corp|42',
+      aud: AUDIENCE,
+      exp: NOW_S + 300,
+      iat: NOW_S,
+      jti: 'jti-1',
+      client_id: 'fedgate',
+      scope: 'reports:read openid',
+      sid: 'sid-1',
+      auth_time: NOW_S - 60,
+      roles: ['analyst'],
+      groups: ['eng'],
+      entitlements: ['beta'],
     });
     expect(decodeJwt(minted.token)).toEqual(minted.payload);
     expect(minted.expiresAt).toBe(T0 + 300_000);
@@ -68,8 +103,18 @@ describe.each(['ES256', 'RS256', 'PS256', 'EdDSA'] as const)('%s', (alg: Signing
     const minted = await minterFor(keySet).mintIdToken({ sub: 'corp|42', authTime: NOW_S - 60, sid: 'sid-1', claims: identity });
     expect(decodeProtectedHeader(minted.token)).toEqual({ alg, kid: keySet.signing.kid, typ: 'JWT' });
     expect(minted.payload).toEqual({
-      email: 'ada@example.com', name: 'Ada', roles: ['analyst'], groups: ['eng'], entitlements: ['beta'],
-      iss: ISSUER, sub: 'corp|42', aud: 'fedgate', exp: NOW_S + 600, iat: NOW_S, auth_time: NOW_S - 60, sid: 'sid-1',
+      email: 'ada@example.com',
+      name: 'Ada',
+      roles: ['analyst'],
+      groups: ['eng'],
+      entitlements: ['beta'],
+      iss: ISSUER,
+      sub: 'corp|42',
+      aud: 'fedgate',
+      exp: NOW_S + 600,
+      iat: NOW_S,
+      auth_time: NOW_S - 60,
+      sid: 'sid-1',
     });
     expect(minted.expiresAt).toBe(T0 + 600_000);
   });
@@ -87,7 +132,9 @@ describe.each(['ES256', 'RS256', 'PS256', 'EdDSA'] as const)('%s', (alg: Signing
 
 describe('minting details', () => {
   let keySet: KeySet;
-  beforeAll(async () => { keySet = await keySetOf(await generatePrivateJwk('ES256')); });
+  beforeAll(async () => {
+    keySet = await keySetOf(await generatePrivateJwk('ES256'));
+  });
 
   test('default jti is 128 random bits, unique per token', async () => {
     const minter = minterFor(keySet);
@@ -128,7 +175,9 @@ describe('minting details', () => {
 describe('key rotation', () => {
   let oldKey: JWK;
   let newKey: JWK;
-  beforeAll(async () => { [oldKey, newKey] = await Promise.all([generatePrivateJwk('ES256'), generatePrivateJwk('RS256')]); });
+  beforeAll(async () => {
+    [oldKey, newKey] = await Promise.all([generatePrivateJwk('ES256'), generatePrivateJwk('RS256')]);
+  });
 
   test('a token signed by the old key still verifies once the new key is first', async () => {
     const before = await keySetOf(oldKey);
@@ -155,7 +204,9 @@ describe('key rotation', () => {
 
 describe('verified-token cache', () => {
   let keySet: KeySet;
-  beforeAll(async () => { keySet = await keySetOf(await generatePrivateJwk('ES256')); });
+  beforeAll(async () => {
+    keySet = await keySetOf(await generatePrivateJwk('ES256'));
+  });
 
   test('a repeated token is answered from the cache with a frozen result', async () => {
     const { token } = await minterFor(keySet).mintAccessToken({ sub: 's', authTime: NOW_S, scope: ['a'], claims: { roles: ['r'] } });

@@ -7,16 +7,21 @@ import { computeScopes } from '../../../lib/tokens/scopes.js';
 describe('computeScopes', () => {
   const rules = {
     'reports:read': { claim: 'roles', includes: 'analyst' },
-    'admin': { claim: 'roles', includes: 'admin' },
+    admin: { claim: 'roles', includes: 'admin' },
     'tenant:acme': { claim: 'tenant', equals: 'acme' },
-    'verified': { claim: 'email_verified', equals: true },
-    'basic': { always: true as const },
+    verified: { claim: 'email_verified', equals: true },
+    basic: { always: true as const },
     'level:3': { claim: 'level', equals: 3 },
   };
 
   test('includes (array or equal string), equals (strict), always; sorted', () => {
-    expect(computeScopes(rules, { roles: ['analyst', 'x'], tenant: 'acme', email_verified: true, level: 3 }))
-      .toEqual(['basic', 'level:3', 'reports:read', 'tenant:acme', 'verified']);
+    expect(computeScopes(rules, { roles: ['analyst', 'x'], tenant: 'acme', email_verified: true, level: 3 })).toEqual([
+      'basic',
+      'level:3',
+      'reports:read',
+      'tenant:acme',
+      'verified',
+    ]);
     expect(computeScopes(rules, { roles: 'admin' })).toEqual(['admin', 'basic']);
   });
 
@@ -28,7 +33,7 @@ describe('computeScopes', () => {
   });
 
   test('claims are read as own properties only', () => {
-    const proto = { 'p': { claim: 'constructor', equals: 'x' }, 'q': { claim: 'toString', includes: 'x' } };
+    const proto = { p: { claim: 'constructor', equals: 'x' }, q: { claim: 'toString', includes: 'x' } };
     expect(computeScopes(proto, {})).toEqual([]);
     const inherited = Object.create({ roles: ['admin'] }) as Record<string, unknown>;
     expect(computeScopes(rules, inherited)).toEqual(['basic']);

@@ -163,7 +163,12 @@ test('an oversized token is refused before any key lookup or crypto', async () =
   const verifying = new Map(keySet.verifying);
   const spyingKeySet: KeySet = {
     ...keySet,
-    verifying: { get: (kid: string): VerifyingKey | undefined => { lookups.push(kid); return verifying.get(kid); } } as ReadonlyMap<string, VerifyingKey>,
+    verifying: {
+      get: (kid: string): VerifyingKey | undefined => {
+        lookups.push(kid);
+        return verifying.get(kid);
+      },
+    } as ReadonlyMap<string, VerifyingKey>,
   };
   // Correctly signed, only too big.
   const big = signEs256(goodHeader(), goodPayload({ roles: Array.from({ length: 1000 }, (_, i) => `role-${i}`) }), realJwk);
@@ -176,9 +181,7 @@ test('an oversized token is refused before any key lookup or crypto', async () =
   expect(lookups).toEqual([realJwk.kid]);
 });
 
-test.each([
-  [''], ['abc'], ['a.b'], ['a.b.c.d'], ['a..c'], ['.b.c'], ['a.b.c '], ['a.b.c\n'], ['é.b.c'], ['a+b/c.d.e'],
-])('malformed %p', async (token) => {
+test.each([[''], ['abc'], ['a.b'], ['a.b.c.d'], ['a..c'], ['.b.c'], ['a.b.c '], ['a.b.c\n'], ['é.b.c'], ['a+b/c.d.e']])('malformed %p', async (token) => {
   await expectRefused(token, 'Access token malformed');
 });
 
@@ -193,7 +196,11 @@ test.each([
 test('payload not JSON (signed) is refused', async () => {
   const input = `${b64(goodHeader())}.${b64('not json')}`;
   const key = createPrivateKey({ key: realJwk as JsonWebKey, format: 'jwk' });
-  await expectRefused(`${input}.${sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`, 'Access token invalid', 'ERR_JWT_INVALID');
+  await expectRefused(
+    `${input}.${sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`,
+    'Access token invalid',
+    'ERR_JWT_INVALID',
+  );
 });
 
 test.each([[undefined], [null], [42], [{ token: 'x' }], [['a', 'b', 'c']]])('non-string %p', async (token) => {

@@ -100,7 +100,7 @@ describe('benchmark harness (smoke)', () => {
       expect(outcome.stdout).toBe(written);
       expect(written).toMatch(/^# Profile: fedgate session hot path$/m);
       expect(written).toMatch(/^\| fedgate \(lib\/, connectors\/\) \| [\d.]+ \| [\d.]+ \| [\d.]+ \|$/m);
-      expect(written).toMatch(/^\| [\d.]+ \| [\d.]+ \| [\d.]+ \| `fedgateMiddleware` \| lib\/gateway\.ts:\d+ \|$/m);
+      expect(written).toMatch(/^\| [\d.]+ \| [\d.]+ \| [\d.]+ \| `fedgateMiddleware` \| lib\/gateway\/middleware\.ts:\d+ \|$/m);
       expect(written).toMatch(/During the window: \d+ req\/s, \d+ µs of server CPU per request/);
     },
     LIMIT_MS,

@@ -9,7 +9,7 @@
 import { createGateway, type FedgateOptions, type Gateway } from './lib/gateway.js';
 import type { ConfigInput } from './lib/config/schema.js';
 import { builtinConnectors } from './connectors/registry.js';
-import { checkFedgateOptions } from './lib/options.js';
+import { checkFedgateOptions } from './lib/gateway/options.js';
 
 /**
  * Creates the gateway middleware from a JSON config file path or a config object.

@@ -1,6 +1,6 @@
-import { invalidArgument } from './errors.js';
-import type { FedgateOptions } from './gateway.js';
-import { isRecord } from './values.js';
+import { invalidArgument } from '../errors.js';
+import type { FedgateOptions } from './types.js';
+import { isRecord } from '../values.js';
 
 const isFunction = (v: unknown) => typeof v === 'function';
 const isObject = (v: unknown) => typeof v === 'object' && v !== null;

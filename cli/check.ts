@@ -19,6 +19,43 @@ Exit code: 0 valid, 1 problems found, 2 bad command line.`;
 
 /** `fedgate check`: validates a config file completely, optionally probing every upstream. */
 export async function runCheck(args: string[], io: Io): Promise<number> {
+  const options = parseCheckArgs(args);
+  if (options === 'help') {
+    io.out(checkUsage);
+    return exitCodes.ok;
+  }
+  const shown = displayPath(path.resolve(options.file));
+  let config: ResolvedConfig;
+  try {
+    config = loadConfigFile(options.file, process.env);
+  } catch (err) {
+    io.out(`${shown}: invalid`);
+    printConfigError(err, io);
+    return exitCodes.problems;
+  }
+
+  const problems: ConfigProblem[] = [];
+  const keyInfo = await checkConfig(config, problems);
+  if (problems.length) {
+    io.out(`${shown}: invalid`);
+    for (const p of problems) io.out(`${p.path}: ${p.message}`);
+    return exitCodes.problems;
+  }
+  io.out(`${shown}: valid`);
+  printSummary(config, keyInfo, io);
+  if (!options.probe) return exitCodes.ok;
+  const failed = await probeUpstreams(config, options.timeout ?? config.httpTimeout, io);
+  return failed ? exitCodes.problems : exitCodes.ok;
+}
+
+interface CheckOptions {
+  file: string;
+  probe: boolean;
+  timeout?: number;
+}
+
+/** The command line, or `'help'`; a bad one throws the usage error (exit code 2). */
+function parseCheckArgs(args: string[]): CheckOptions | 'help' {
   const { values, positionals: rest } = parseCommandLine(() =>
     parseArgs({
       args,
@@ -31,28 +68,16 @@ export async function runCheck(args: string[], io: Io): Promise<number> {
       },
     }),
   );
-  if (values.help) {
-    io.out(checkUsage);
-    return exitCodes.ok;
-  }
+  if (values.help) return 'help';
   const [file] = positionals(rest, ['config.json']) as [string];
-  let timeout: number | undefined;
-  if (values.timeout !== undefined) {
-    timeout = Number(values.timeout);
-    if (!Number.isFinite(timeout) || timeout <= 0 || timeout > 120) throw usageError('--timeout must be a number of seconds between 0 and 120');
-  }
+  if (values.timeout === undefined) return { file, probe: values.probe === true };
+  const timeout = Number(values.timeout);
+  if (!Number.isFinite(timeout) || timeout <= 0 || timeout > 120) throw usageError('--timeout must be a number of seconds between 0 and 120');
+  return { file, probe: values.probe === true, timeout };
+}
 
-  const shown = displayPath(path.resolve(file));
-  let config: ResolvedConfig;
-  try {
-    config = loadConfigFile(file, process.env);
-  } catch (err) {
-    io.out(`${shown}: invalid`);
-    printConfigError(err, io);
-    return exitCodes.problems;
-  }
-
-  const problems: ConfigProblem[] = [];
+/** What the loader cannot see: the token keys load and every connector can be created. Returns the key summary. */
+async function checkConfig(config: ResolvedConfig, problems: ConfigProblem[]): Promise<string> {
   const logger = collectingLogger();
   const keyInfo = await checkKeys(config, logger, problems);
   const ctx = offlineContext(config, logger);
@@ -63,13 +88,11 @@ export async function runCheck(args: string[], io: Io): Promise<number> {
       problems.push({ path: `connectors[${i}]`, message: err instanceof Error ? err.message : 'cannot be created' });
     }
   });
+  return keyInfo;
+}
 
-  if (problems.length) {
-    io.out(`${shown}: invalid`);
-    for (const p of problems) io.out(`${p.path}: ${p.message}`);
-    return exitCodes.problems;
-  }
-  io.out(`${shown}: valid`);
+/** The summary of a valid config: where it serves, its stores, tokens, connectors, and insecure switches. */
+function printSummary(config: ResolvedConfig, keyInfo: string, io: Io): void {
   io.out(`  baseUrl     ${config.baseUrl} (auth routes under ${config.basePath})`);
   io.out(`  sessions    ${describeRedis(config)}; idle ${config.session.idleTimeout} s, absolute ${config.session.absoluteTimeout} s`);
   io.out(`  tokens      issuer ${config.tokens.issuer}, audience ${config.tokens.audience}; ${keyInfo}`);
@@ -82,23 +105,25 @@ export async function runCheck(args: string[], io: Io): Promise<number> {
     io.out(`  connector   ${c.id} (${c.type}${c.name ? `, "${c.name}"` : ''})${issuer}${c.domains?.length ? ` domains ${c.domains.join(', ')}` : ''}`);
   }
   for (const w of insecureWarnings(config)) io.out(`warning: ${w}`);
+}
 
-  if (!values.probe) return exitCodes.ok;
-  const store = await probeRedis(config, timeout ?? config.httpTimeout);
+/** `--probe`: the session Redis, then every connector's upstream. True when any problem was found. */
+async function probeUpstreams(config: ResolvedConfig, timeout: number, io: Io): Promise<boolean> {
+  const store = await probeRedis(config, timeout);
   io.out('');
   io.out('probe session store:');
   for (const line of store.lines) io.out(`  ${line}`);
   for (const p of store.problems) io.out(`session.redis: ${p}`);
   let failed = store.problems.length > 0;
   for (const [i, c] of config.connectors.entries()) {
-    const report = await probeConnector(config, i, timeout ?? config.httpTimeout);
+    const report = await probeConnector(config, i, timeout);
     io.out('');
     io.out(`probe ${c.id} (${c.type}):`);
     for (const line of report.lines) io.out(`  ${line}`);
     for (const p of report.problems) io.out(`connectors[${i}] (${c.id}): ${p}`);
     if (report.problems.length) failed = true;
   }
-  return failed ? exitCodes.problems : exitCodes.ok;
+  return failed;
 }
 
 async function checkKeys(config: ResolvedConfig, logger: ReturnType<typeof collectingLogger>, problems: ConfigProblem[]): Promise<string> {

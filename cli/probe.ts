@@ -69,16 +69,9 @@ async function readJson(res: Response): Promise<unknown> {
   }
 }
 
-/**
- * Runs the connector's own discovery (same factory, same checks as the gateway: exact issuer,
- * vendor discovery URLs) through a fetch that records what came back, then fetches the JWKS
- * the discovery names. Nothing is sent but GET requests to the upstream's public metadata.
- */
-export async function probeConnector(config: ResolvedConfig, index: number, timeoutSeconds: number): Promise<ProbeReport> {
-  const lines: string[] = [];
-  const problems: string[] = [];
-  const recorded: Recorded[] = [];
-  const recordingFetch: typeof fetch = async (input, init) => {
+/** A fetch that records every URL it was asked for and what came back (status and JSON body, or why nothing did). */
+function recordingFetch(recorded: Recorded[], timeoutSeconds: number): typeof fetch {
+  return async (input, init) => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     let res: Response;
     try {
@@ -90,11 +83,20 @@ export async function probeConnector(config: ResolvedConfig, index: number, time
     recorded.push({ url, status: res.status, body: await readJson(res.clone()) });
     return res;
   };
+}
+
+/**
+ * Runs the connector's own discovery (same factory, same checks as the gateway: exact issuer,
+ * vendor discovery URLs) through a fetch that records what came back, then fetches the JWKS
+ * the discovery names. Nothing is sent but GET requests to the upstream's public metadata.
+ */
+export async function probeConnector(config: ResolvedConfig, index: number, timeoutSeconds: number): Promise<ProbeReport> {
+  const report: ProbeReport = { lines: [], problems: [] };
+  const recorded: Recorded[] = [];
   const cfg = config.connectors[index]!;
-  const logger = collectingLogger();
   const { connector } = createConnector(config, index, {
-    fetch: recordingFetch,
-    logger,
+    fetch: recordingFetch(recorded, timeoutSeconds),
+    logger: collectingLogger(),
     now: Date.now,
     allowInsecureRequests: config.allowInsecureRequests,
     httpTimeout: timeoutSeconds,
@@ -102,44 +104,65 @@ export async function probeConnector(config: ResolvedConfig, index: number, time
     basePath: config.basePath,
     baseDir: config.baseDir,
   });
-
-  let readyError: string | undefined;
-  try {
-    await connector.ready();
-  } catch (err) {
-    const e = toFedgateError(err);
-    readyError = `${e.code}: ${e.message}`;
-  }
+  const readyError = await readinessError(connector);
 
   if (connector instanceof SamlConnector) {
-    for (const r of recorded) lines.push(`GET ${r.url} -> ${r.status}`);
-    if (readyError) problems.push(`SAML metadata rejected: ${readyError}`);
-    else await probeSaml(connector, cfg.logout === 'upstream', lines, problems);
-    return { lines, problems };
+    for (const r of recorded) report.lines.push(`GET ${r.url} -> ${r.status}`);
+    if (readyError) report.problems.push(`SAML metadata rejected: ${readyError}`);
+    else await probeSaml(connector, cfg.logout === 'upstream', report.lines, report.problems);
+    return report;
   }
+  for (const r of recorded) report.lines.push(`GET ${r.url} -> ${r.failure !== undefined ? `failed: ${r.failure}` : String(r.status)}`);
   const discovery = recorded.find((r) => isRecord(r.body) && typeof r.body.issuer === 'string');
-  for (const r of recorded) lines.push(`GET ${r.url} -> ${r.failure !== undefined ? `failed: ${r.failure}` : String(r.status)}`);
   if (!discovery) {
-    // One problem line that names the URL and the cause; the connector's own error would only
-    // repeat it in vaguer words.
-    const last = recorded.at(-1);
-    if (last?.failure !== undefined) problems.push(`discovery failed: ${last.url} is not reachable (${last.failure})`);
-    else if (last !== undefined) problems.push(`discovery failed: ${last.url} answered ${String(last.status)}, not a discovery document`);
-    else if (readyError) problems.push(`discovery failed: ${readyError}`);
-    else lines.push(`no discovery document: connector type "${cfg.type}" does not use OpenID discovery`);
-    return { lines, problems };
+    reportNoDiscovery(recorded.at(-1), readyError, cfg.type, report);
+    return report;
   }
   const doc = discovery.body as Record<string, unknown>;
-  const configured = cfg['issuer'];
-  if (typeof configured === 'string') {
-    if (doc.issuer === configured) lines.push(row('issuer', `${String(doc.issuer)} (exact match)`));
-    else
-      problems.push(`issuer mismatch: discovery says "${String(doc.issuer)}", the config says "${configured}" (they must be equal, character for character)`);
-  } else {
-    lines.push(row('issuer', String(doc.issuer)));
+  checkIssuer(doc, cfg['issuer'], report);
+  if (readyError) report.problems.push(`discovery rejected: ${readyError}`);
+  checkEndpoints(doc, report);
+  const expectedAlg = cfg.idTokenSigningAlg ?? defaultIdTokenSigningAlg;
+  checkAlgorithms(doc, expectedAlg, report);
+  if (typeof doc.jwks_uri === 'string' && !expectedAlg.startsWith('HS')) {
+    await probeJwks(doc.jwks_uri, expectedAlg, timeoutSeconds, report.lines, report.problems);
   }
-  if (readyError) problems.push(`discovery rejected: ${readyError}`);
+  return report;
+}
 
+/** Why `connector.ready()` failed (`CODE: message`), or undefined when it did not. */
+async function readinessError(connector: { ready(): Promise<void> }): Promise<string | undefined> {
+  try {
+    await connector.ready();
+    return undefined;
+  } catch (err) {
+    const e = toFedgateError(err);
+    return `${e.code}: ${e.message}`;
+  }
+}
+
+/**
+ * One problem line that names the URL and the cause; the connector's own error would only
+ * repeat it in vaguer words.
+ */
+function reportNoDiscovery(last: Recorded | undefined, readyError: string | undefined, type: string, { lines, problems }: ProbeReport): void {
+  if (last?.failure !== undefined) problems.push(`discovery failed: ${last.url} is not reachable (${last.failure})`);
+  else if (last !== undefined) problems.push(`discovery failed: ${last.url} answered ${String(last.status)}, not a discovery document`);
+  else if (readyError) problems.push(`discovery failed: ${readyError}`);
+  else lines.push(`no discovery document: connector type "${type}" does not use OpenID discovery`);
+}
+
+function checkIssuer(doc: Record<string, unknown>, configured: unknown, { lines, problems }: ProbeReport): void {
+  if (typeof configured !== 'string') {
+    lines.push(row('issuer', String(doc.issuer)));
+  } else if (doc.issuer === configured) {
+    lines.push(row('issuer', `${String(doc.issuer)} (exact match)`));
+  } else {
+    problems.push(`issuer mismatch: discovery says "${String(doc.issuer)}", the config says "${configured}" (they must be equal, character for character)`);
+  }
+}
+
+function checkEndpoints(doc: Record<string, unknown>, { lines, problems }: ProbeReport): void {
   for (const name of ['authorization_endpoint', 'token_endpoint', 'userinfo_endpoint', 'end_session_endpoint', 'jwks_uri']) {
     const value = doc[name];
     lines.push(row(name, typeof value === 'string' ? value : '(none)'));
@@ -147,7 +170,10 @@ export async function probeConnector(config: ResolvedConfig, index: number, time
   for (const required of ['authorization_endpoint', 'token_endpoint', 'jwks_uri']) {
     if (typeof doc[required] !== 'string') problems.push(`discovery has no ${required}`);
   }
-  const expectedAlg = cfg.idTokenSigningAlg ?? defaultIdTokenSigningAlg;
+}
+
+/** The ID token algorithm fedgate expects and PKCE S256, against what the discovery advertises. */
+function checkAlgorithms(doc: Record<string, unknown>, expectedAlg: string, { lines, problems }: ProbeReport): void {
   const algs = Array.isArray(doc.id_token_signing_alg_values_supported) ? doc.id_token_signing_alg_values_supported.map(String) : [];
   lines.push(row('id_token algs', `${algs.length ? algs.join(', ') : '(not advertised)'}; expected ${expectedAlg}`));
   if (algs.length && !algs.includes(expectedAlg)) {
@@ -155,11 +181,6 @@ export async function probeConnector(config: ResolvedConfig, index: number, time
   }
   const pkce = Array.isArray(doc.code_challenge_methods_supported) ? doc.code_challenge_methods_supported.map(String) : [];
   if (pkce.length && !pkce.includes('S256')) problems.push('the upstream does not advertise PKCE S256, which fedgate always sends');
-
-  if (typeof doc.jwks_uri === 'string' && !expectedAlg.startsWith('HS')) {
-    await probeJwks(doc.jwks_uri, expectedAlg, timeoutSeconds, lines, problems);
-  }
-  return { lines, problems };
 }
 
 async function probeJwks(uri: string, alg: string, timeoutSeconds: number, lines: string[], problems: string[]): Promise<void> {

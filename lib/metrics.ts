@@ -69,66 +69,37 @@ export function createMetrics(option: MetricsOption | undefined): Metrics | unde
 /** The instruments, registered once per registry (a second gateway on the same registry shares them). */
 function createInstruments(prom: typeof import('prom-client'), registry: Registry, p: string) {
   const reg = <T>(make: () => T, name: string): T => (registry.getSingleMetric(name) as T | undefined) ?? make();
-  const logins: Counter<'connector' | 'outcome' | 'code'> = reg(
-    () =>
-      new prom.Counter({
-        name: `${p}logins_total`,
-        help: 'Completed logins by connector and outcome (failures carry the error code).',
-        labelNames: ['connector', 'outcome', 'code'],
-        registers: [registry],
-      }),
-    `${p}logins_total`,
-  );
-  const events: Counter<'type'> = reg(
-    () => new prom.Counter({ name: `${p}events_total`, help: 'Audit events by type.', labelNames: ['type'], registers: [registry] }),
-    `${p}events_total`,
-  );
-  const guard: Counter<'outcome'> = reg(
-    () =>
-      new prom.Counter({
-        name: `${p}require_auth_total`,
-        help: 'requireAuth outcomes: allowed, unauthenticated (401/302), forbidden (403), unavailable (503).',
-        labelNames: ['outcome'],
-        registers: [registry],
-      }),
-    `${p}require_auth_total`,
-  );
-  const upstream: Histogram<'connector' | 'endpoint' | 'ok'> = reg(
-    () =>
-      new prom.Histogram({
-        name: `${p}upstream_request_duration_seconds`,
-        help: 'Upstream HTTP request latency by connector and endpoint.',
-        labelNames: ['connector', 'endpoint', 'ok'],
-        buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-        registers: [registry],
-      }),
-    `${p}upstream_request_duration_seconds`,
-  );
-  const redis: Histogram<'op' | 'ok'> = reg(
-    () =>
-      new prom.Histogram({
-        name: `${p}redis_command_duration_seconds`,
-        help: 'Redis command latency by operation (errors have ok="false").',
-        labelNames: ['op', 'ok'],
-        buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 2.5],
-        registers: [registry],
-      }),
-    `${p}redis_command_duration_seconds`,
-  );
-  const refresh: Counter<'outcome'> = reg(
-    () => new prom.Counter({ name: `${p}refresh_total`, help: 'Upstream refresh outcomes.', labelNames: ['outcome'], registers: [registry] }),
-    `${p}refresh_total`,
-  );
-  const active: Gauge = reg(
-    () =>
-      new prom.Gauge({
-        name: `${p}active_sessions_estimate`,
-        help: 'Sessions started minus sessions ended, as seen by this instance (an estimate).',
-        registers: [registry],
-      }),
-    `${p}active_sessions_estimate`,
-  );
-  return { logins, events, guard, upstream, redis, refresh, active };
+  const counter = <L extends string>(name: string, help: string, labelNames: L[]): Counter<L> =>
+    reg(() => new prom.Counter({ name: p + name, help, labelNames, registers: [registry] }), p + name);
+  const histogram = <L extends string>(name: string, help: string, labelNames: L[], buckets: number[]): Histogram<L> =>
+    reg(() => new prom.Histogram({ name: p + name, help, labelNames, buckets, registers: [registry] }), p + name);
+  return {
+    logins: counter('logins_total', 'Completed logins by connector and outcome (failures carry the error code).', ['connector', 'outcome', 'code']),
+    events: counter('events_total', 'Audit events by type.', ['type']),
+    guard: counter('require_auth_total', 'requireAuth outcomes: allowed, unauthenticated (401/302), forbidden (403), unavailable (503).', ['outcome']),
+    upstream: histogram(
+      'upstream_request_duration_seconds',
+      'Upstream HTTP request latency by connector and endpoint.',
+      ['connector', 'endpoint', 'ok'],
+      [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    ),
+    redis: histogram(
+      'redis_command_duration_seconds',
+      'Redis command latency by operation (errors have ok="false").',
+      ['op', 'ok'],
+      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 2.5],
+    ),
+    refresh: counter('refresh_total', 'Upstream refresh outcomes.', ['outcome']),
+    active: reg(
+      (): Gauge =>
+        new prom.Gauge({
+          name: `${p}active_sessions_estimate`,
+          help: 'Sessions started minus sessions ended, as seen by this instance (an estimate).',
+          registers: [registry],
+        }),
+      `${p}active_sessions_estimate`,
+    ),
+  };
 }
 
 function countEvent(m: ReturnType<typeof createInstruments>, event: GatewayEvent): void {

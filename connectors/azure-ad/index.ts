@@ -8,7 +8,7 @@ import { genericClaims, validateOidcBase } from '../oidc/index.js';
 import type { OidcPreset, PresetTokens } from '../oidc/preset.js';
 import { limitedFetch } from '../common/limited-fetch.js';
 import { trimSlash, withParams } from '../common/vendor-url.js';
-import { fetchGraphGroups } from './graph.js';
+import { fetchGraphGroups, type GraphGroupsInput } from './graph.js';
 import { tenantPlaceholder, tenantTemplateValidator } from './id-token.js';
 import { azureAdSchema, multiTenantValues, tenantGuid, type AzureAdConfig } from './schema.js';
 import { isRecord } from '../../lib/values.js';
@@ -91,24 +91,34 @@ export function azureAdPreset(cfg: AzureAdConfig, ctx: ConnectorContext): OidcPr
     logoutUrl(_meta, input) {
       return withParams(urls.logoutUrl, { post_logout_redirect_uri: input.postLogoutRedirectUri });
     },
-    async transformIdentity(identity: UpstreamIdentity, tokens: PresetTokens): Promise<UpstreamIdentity> {
-      const names = tokens.idTokenClaims?._claim_names;
-      if (!isRecord(names) || typeof names.groups !== 'string') return identity;
-      // Group overage: the token says "too many groups" instead of listing them.
-      if (cfg.groupsOverage !== 'graph') {
-        ctx.logger.warn({ event: 'connector.groups_overage', connector: cfg.id }, 'Group overage: groups omitted (set groupsOverage "graph" to resolve them)');
-        return identity;
-      }
-      if (!tokens.accessToken) throw new FedgateError('UPSTREAM_RESPONSE_INVALID', 'Microsoft sent no access token to resolve the groups with.');
-      const groups = await fetchGraphGroups({
-        graphBaseUrl: cfg.graphBaseUrl ?? defaultGraphBaseUrl,
-        accessToken: tokens.accessToken,
-        fetch: fetchImpl,
-        timeoutMs,
-      });
-      return { ...identity, claims: { ...identity.claims, groups } };
-    },
+    transformIdentity: (identity: UpstreamIdentity, tokens: PresetTokens) => resolveGroupOverage(cfg, ctx, identity, tokens, { fetch: fetchImpl, timeoutMs }),
   };
+}
+
+/**
+ * Group overage: with too many groups the ID token says "too many groups" (`_claim_names.groups`)
+ * instead of listing them; `groupsOverage: "graph"` asks Microsoft Graph, otherwise groups are omitted.
+ */
+async function resolveGroupOverage(
+  cfg: AzureAdConfig,
+  ctx: ConnectorContext,
+  identity: UpstreamIdentity,
+  tokens: PresetTokens,
+  http: Pick<GraphGroupsInput, 'fetch' | 'timeoutMs'>,
+): Promise<UpstreamIdentity> {
+  const names = tokens.idTokenClaims?._claim_names;
+  if (!isRecord(names) || typeof names.groups !== 'string') return identity;
+  if (cfg.groupsOverage !== 'graph') {
+    ctx.logger.warn({ event: 'connector.groups_overage', connector: cfg.id }, 'Group overage: groups omitted (set groupsOverage "graph" to resolve them)');
+    return identity;
+  }
+  if (!tokens.accessToken) throw new FedgateError('UPSTREAM_RESPONSE_INVALID', 'Microsoft sent no access token to resolve the groups with.');
+  const groups = await fetchGraphGroups({
+    graphBaseUrl: cfg.graphBaseUrl ?? defaultGraphBaseUrl,
+    accessToken: tokens.accessToken,
+    ...http,
+  });
+  return { ...identity, claims: { ...identity.claims, groups } };
 }
 
 function validateAzureAd(cfg: AzureAdConfig, at: string, ctx: { allowInsecureRequests: boolean }): ConfigProblem[] {

@@ -41,7 +41,7 @@ export interface RecordTtls {
   interaction: number;
 }
 
-// Over 60 lines: one object of short record operations, each key beside its TTL; split, they would only scatter.
+// length: one object of short record operations, each key beside its TTL; split, they would only scatter.
 export function createBrokerRecords(kv: KvStore, ttl: RecordTtls): BrokerRecords {
   const grantKey = (sub: string, clientId: string) => `op:ug:${sub}:${clientId}`;
   return {

@@ -73,8 +73,16 @@ async function execOrThrow(multi: ReturnType<RedisClient['multi']>): Promise<voi
   if (!res || err) throw err ?? new Error('MULTI aborted');
 }
 
-export function createRedisKv(client: RedisClient, prefix: string, observe?: RedisObserver): KvStore {
-  const kv: KvStore = {
+// The KvStore in three groups of operations, one per Redis data type; the memory store mirrors them.
+type StringOps = Pick<KvStore, 'set' | 'take' | 'get' | 'setIfAbsent' | 'delIfEquals' | 'expireIfEquals'>;
+
+type SetOps = Pick<KvStore, 'addToSet' | 'removeFromSet' | 'members'>;
+
+type DueOps = Pick<KvStore, 'dueAdd' | 'dueTake' | 'dueRemove'>;
+
+/** Strings: the transactions, replay guards and locks (the lock scripts compare before they act). */
+function redisStrings(client: RedisClient, prefix: string): StringOps & Pick<KvStore, 'del'> {
+  return {
     async set(key, value, ttl) {
       await client.set(prefix + key, value, 'EX', ttl);
     },
@@ -90,6 +98,17 @@ export function createRedisKv(client: RedisClient, prefix: string, observe?: Red
     async del(key) {
       await client.del(prefix + key);
     },
+    async delIfEquals(key, value) {
+      return (await client.eval(delIfEqualsScript, 1, prefix + key, value)) === 1;
+    },
+    async expireIfEquals(key, value, ttlMs) {
+      return (await client.eval(expireIfEqualsScript, 1, prefix + key, value, String(ttlMs))) === 1;
+    },
+  };
+}
+
+function redisSets(client: RedisClient, prefix: string): SetOps {
+  return {
     async addToSet(key, member, ttl) {
       await execOrThrow(
         client
@@ -104,12 +123,11 @@ export function createRedisKv(client: RedisClient, prefix: string, observe?: Red
     async members(key) {
       return client.smembers(prefix + key);
     },
-    async delIfEquals(key, value) {
-      return (await client.eval(delIfEqualsScript, 1, prefix + key, value)) === 1;
-    },
-    async expireIfEquals(key, value, ttlMs) {
-      return (await client.eval(expireIfEqualsScript, 1, prefix + key, value, String(ttlMs))) === 1;
-    },
+  };
+}
+
+function redisDueQueues(client: RedisClient, prefix: string): DueOps {
+  return {
     async dueAdd(queue, member, dueAt, ttl) {
       await execOrThrow(
         client
@@ -125,6 +143,11 @@ export function createRedisKv(client: RedisClient, prefix: string, observe?: Red
       await client.zrem(prefix + queue, member);
     },
   };
+}
+
+export function createRedisKv(client: RedisClient, prefix: string, observe?: RedisObserver): KvStore {
+  const kv: KvStore = { ...redisStrings(client, prefix), ...redisSets(client, prefix), ...redisDueQueues(client, prefix) };
+  // Each operation is guarded and observed under the name of the Redis command (or script) it runs.
   return {
     set: (k, v, t) => guardRedis(() => kv.set(k, v, t), 'set', observe),
     take: (k) => guardRedis(() => kv.take(k), 'getdel', observe),
@@ -158,8 +181,6 @@ function expiringMap<T extends { expires: number }>(now: () => number) {
   };
 }
 
-type StringOps = Pick<KvStore, 'set' | 'take' | 'get' | 'setIfAbsent' | 'delIfEquals' | 'expireIfEquals'>;
-
 function memoryStrings(now: () => number, data: ReturnType<typeof expiringMap<{ value: string; expires: number }>>): StringOps {
   return {
     async set(key, value, ttl) {
@@ -192,8 +213,6 @@ function memoryStrings(now: () => number, data: ReturnType<typeof expiringMap<{ 
   };
 }
 
-type SetOps = Pick<KvStore, 'addToSet' | 'removeFromSet' | 'members'>;
-
 function memorySets(now: () => number, sets: ReturnType<typeof expiringMap<{ members: Set<string>; expires: number }>>): SetOps {
   return {
     async addToSet(key, member, ttl) {
@@ -213,8 +232,6 @@ function memorySets(now: () => number, sets: ReturnType<typeof expiringMap<{ mem
     },
   };
 }
-
-type DueOps = Pick<KvStore, 'dueAdd' | 'dueTake' | 'dueRemove'>;
 
 function memoryDueQueues(now: () => number, queues: ReturnType<typeof expiringMap<{ due: Map<string, number>; expires: number }>>): DueOps {
   return {

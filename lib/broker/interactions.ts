@@ -42,6 +42,8 @@ async function details(rt: BrokerRuntime, req: Req, res: Res, uid: string): Prom
   try {
     interaction = await provider.interactionDetails(req, res);
   } catch (err) {
+    // A store failure (SESSION_STORE_UNAVAILABLE, 503) is not the user's: it must not read "start again".
+    if (err instanceof FedgateError) throw err;
     throw invalid(err instanceof Error ? err.message.slice(0, 120) : 'interaction lookup failed');
   }
   // The interaction cookie binds the step to this browser; the path must name the same one.

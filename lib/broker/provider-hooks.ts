@@ -5,6 +5,8 @@ import type { Req, Res } from '../http/respond.js';
 import { sessionPrincipal, type BrokerRuntime } from './runtime.js';
 import type { LogoutChain } from './logout-chain.js';
 import { isRecord } from '../values.js';
+import { FedgateError } from '../errors.js';
+import { answerUnavailable } from './provider-pages.js';
 
 /**
  * Koa middleware around the whole provider, plus event logging:
@@ -12,10 +14,13 @@ import { isRecord } from '../values.js';
  * - a successful authorization links the provider session to the fedgate session (logout chain);
  * - the token response's `scope` states what the access token carries;
  * - a client's revocation of its refresh token also ends its grant's JWT access tokens;
- * - a confirmed RP-initiated logout also ends the fedgate session (and the upstream one).
+ * - a confirmed RP-initiated logout also ends the fedgate session (and the upstream one);
+ * - a request that failed on an unavailable store answers 503 + `Retry-After` (see {@link installUnavailableAnswer}).
  */
 export function installProviderHooks(rt: BrokerRuntime, provider: Provider, chain: LogoutChain): void {
   logProviderEvents(rt, provider);
+  // First: the outermost middleware, so that it also sees the failures of the hooks below.
+  installUnavailableAnswer(rt, provider);
   const base = `${rt.ctx.config.baseUrl}${rt.ctx.config.basePath}`;
   provider.use(async (kctx: KoaContextWithOIDC, next: () => Promise<void>) => {
     await next();
@@ -37,6 +42,7 @@ export function installProviderHooks(rt: BrokerRuntime, provider: Provider, chai
 function logProviderEvents(rt: BrokerRuntime, provider: Provider): void {
   const log = rt.ctx.logger;
   provider.on('server_error', (_kctx: KoaContextWithOIDC, err: Error) => {
+    if (unavailable(err)) return;
     log.error({ event: 'broker.server_error', err: err.message.slice(0, 200) }, 'Broker provider failure');
   });
   // Koa prints unhandled errors to stderr unless someone listens; the logger is the place.
@@ -45,6 +51,40 @@ function logProviderEvents(rt: BrokerRuntime, provider: Provider): void {
   });
   provider.on('grant.revoked', (_kctx: KoaContextWithOIDC, _grantId: string) => {
     log.info({ event: 'broker.grant_revoked' }, 'Grant revoked (token reuse, code replay or revocation)');
+  });
+}
+
+/** A store (Redis) or another dependency failed: FedgateError with status 503 (`guardRedis` makes them). */
+function unavailable(err: unknown): err is FedgateError {
+  return err instanceof FedgateError && err.status === 503;
+}
+
+/**
+ * oidc-provider's per-route error handlers catch every error first and answer 500 `server_error`
+ * for any error that is not its own (they read `statusCode` / `expose`); they report it in the
+ * `server_error` event, with the error. That event marks the request; errors past those handlers
+ * (saving the provider session after the route, the hooks above) are caught here directly. Either
+ * way the answer becomes 503 + `Retry-After` (`answerUnavailable`); other errors stay as they were.
+ */
+function installUnavailableAnswer(rt: BrokerRuntime, provider: Provider): void {
+  const failed = new WeakMap<KoaContextWithOIDC, FedgateError>();
+  provider.on('server_error', (kctx: KoaContextWithOIDC, err: unknown) => {
+    if (unavailable(err)) failed.set(kctx, err);
+  });
+  provider.use(async (kctx: KoaContextWithOIDC, next: () => Promise<void>) => {
+    try {
+      await next();
+    } catch (err) {
+      if (!unavailable(err)) throw err;
+      failed.set(kctx, err);
+    }
+    const err = failed.get(kctx);
+    if (!err) return;
+    rt.ctx.logger.warn(
+      { event: 'broker.unavailable', route: kctx.oidc?.route, code: err.code, detail: err.detail },
+      'Broker request answered 503: a store or dependency is unavailable',
+    );
+    answerUnavailable(kctx, err);
   });
 }
 

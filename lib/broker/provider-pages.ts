@@ -1,5 +1,6 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import { escapeHtml, page } from '../http/respond.js';
+import type { FedgateError } from '../errors.js';
+import { errorBody, escapeHtml, navigates, page, wantsHtml, type Req } from '../http/respond.js';
 import { pageBase, pagesOf, renderView } from '../http/page.js';
 import type { BrokerRuntime } from './runtime.js';
 import { clientName } from './runtime.js';
@@ -73,4 +74,32 @@ export function renderError(_rt: BrokerRuntime) {
     const kit = pagesOf(ctx.req);
     html(ctx, status, renderView(kit, 'error', { ...pageBase(kit), status, code: error, message: `${description} Return to the application and try again.` }));
   };
+}
+
+/** Seconds a client is asked to wait after a 503, as on fedgate's own routes (lib/http/respond.ts). */
+const retryAfterSeconds = '5';
+
+/**
+ * Answers a request of the provider that failed because a store (Redis) or another dependency was
+ * unavailable (a FedgateError with status 503): 503 + `Retry-After`, never oidc-provider's 500
+ * `server_error`. Browser navigations get fedgate's error page; everything else (token,
+ * revocation, PAR) the RFC 6749 §5.2 error shape with `temporarily_unavailable` (§4.1.2.1; RFC 7009
+ * §2.2.1 names 503 for revocation), in fedgate's one JSON error shape (`code`, `message`) too.
+ * Replaces whatever the provider had set: a redirect (its `Location`) must not survive.
+ */
+export function answerUnavailable(ctx: KoaContextWithOIDC, err: FedgateError): void {
+  ctx.remove('Location');
+  ctx.set('Retry-After', retryAfterSeconds);
+  const req = ctx.req as Req;
+  if (wantsHtml(req) || navigates(req)) {
+    const kit = pagesOf(req);
+    html(ctx, 503, renderView(kit, 'error', { ...pageBase(kit), status: 503, code: err.code, message: err.message }));
+    return;
+  }
+  ctx.status = 503;
+  // Explicitly: the provider may have rendered an HTML page already, and Koa keeps a set type.
+  ctx.type = 'json';
+  ctx.set('Cache-Control', 'no-store');
+  ctx.set('X-Content-Type-Options', 'nosniff');
+  ctx.body = errorBody(err.code, err.message, { error: 'temporarily_unavailable', error_description: err.message });
 }

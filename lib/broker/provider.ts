@@ -87,7 +87,7 @@ function providerConfiguration(rt: BrokerRuntime, oidc: OidcModule, keys: JWK[],
   const signing = keySet.signing;
   const algs = [...new Set([...keySet.verifying.values()].map((k) => k.alg))];
   return {
-    ...(rt.redis ? { adapter: createRedisAdapter(rt.redis, `${config.session.prefix}op:`) } : {}),
+    ...(rt.redis ? { adapter: createRedisAdapter(rt.redis, `${config.session.prefix}op:`, ctx.metrics?.redis) } : {}),
     clients: settings.clients.map((c) => clientMetadata(c, signing.alg)),
     jwks: { keys },
     claims: providerClaimsConfig(table),

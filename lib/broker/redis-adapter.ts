@@ -1,5 +1,6 @@
 import type { Adapter, AdapterFactory, AdapterPayload } from 'oidc-provider';
 import type { RedisClient } from '../redis/client.js';
+import { guardRedis, type RedisObserver } from '../redis/kv.js';
 
 /**
  * oidc-provider storage on the gateway's ioredis client.
@@ -11,6 +12,9 @@ import type { RedisClient } from '../redis/client.js';
  *   script; the grant, uid and user-code indexes are separate keys with their own TTLs.
  * - `consume` marks a record without rewriting its JSON, so single-use codes and rotated refresh
  *   tokens are detected (oidc-provider then revokes the whole grant).
+ * - Every operation runs through `guardRedis`: a Redis failure or timeout rejects with
+ *   FedgateError `SESSION_STORE_UNAVAILABLE` (503), which the provider's endpoints answer as
+ *   503 + `Retry-After` (`temporarily_unavailable`), never as a 500 `server_error`.
  */
 
 /** Models whose records belong to a grant and die with it (`revokeByGrantId`). */
@@ -63,11 +67,13 @@ class RedisAdapter implements Adapter {
   readonly #name: string;
   readonly #client: RedisClient;
   readonly #prefix: string;
+  readonly #observe: RedisObserver | undefined;
 
-  constructor(name: string, client: RedisClient, prefix: string) {
+  constructor(name: string, client: RedisClient, prefix: string, observe: RedisObserver | undefined) {
     this.#name = name;
     this.#client = client;
     this.#prefix = prefix;
+    this.#observe = observe;
   }
 
   #key(id: string): string {
@@ -78,7 +84,55 @@ class RedisAdapter implements Adapter {
     return `${this.#prefix}grant:${grantId}`;
   }
 
-  async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+  /** One adapter operation: a Redis failure becomes SESSION_STORE_UNAVAILABLE (503), see provider-hooks.ts. */
+  #guard<T>(op: string, run: () => Promise<T>): Promise<T> {
+    return guardRedis(run, `op_${op}`, this.#observe);
+  }
+
+  upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+    return this.#guard('upsert', () => this.#upsert(id, payload, expiresIn));
+  }
+
+  find(id: string): Promise<AdapterPayload | undefined> {
+    return this.#guard('find', () => this.#find(id));
+  }
+
+  findByUid(uid: string): Promise<AdapterPayload | undefined> {
+    return this.#guard('find', () => this.#findIndexed(`${this.#prefix}sessionUid:${uid}`));
+  }
+
+  findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+    return this.#guard('find', () => this.#findIndexed(`${this.#prefix}userCode:${userCode}`));
+  }
+
+  consume(id: string): Promise<void> {
+    // Epoch seconds of the wall clock, as oidc-provider's own adapters store it (`epochTime()`), not
+    // FedgateOptions.now: oidc-provider only tests that `consumed` is set, and every other time in
+    // the record (`iat`, `exp`) is on its own wall clock, so another clock would only mix the two.
+    const at = String(Math.floor(Date.now() / 1000));
+    return this.#guard('consume', async () => {
+      await this.#client.eval(consumeScript, 1, this.#key(id), at);
+    });
+  }
+
+  destroy(id: string): Promise<void> {
+    // The uid/user-code indexes expire on their own; a dangling one finds nothing.
+    return this.#guard('destroy', async () => {
+      await this.#client.del(this.#key(id));
+    });
+  }
+
+  revokeByGrantId(grantId: string): Promise<void> {
+    return this.#guard('revoke', async () => {
+      const grantKey = this.#grantKey(grantId);
+      const members = await this.#client.smembers(grantKey);
+      // One DEL per key: members may live on different Cluster slots.
+      await Promise.all(members.map((member) => this.#client.del(member)));
+      await this.#client.del(grantKey);
+    });
+  }
+
+  async #upsert(id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void> {
     const key = this.#key(id);
     const ttl = ttlOf(expiresIn);
     await this.#client.eval(upsertScript, 1, key, JSON.stringify(payload), String(ttl));
@@ -93,36 +147,14 @@ class RedisAdapter implements Adapter {
     }
   }
 
-  async find(id: string): Promise<AdapterPayload | undefined> {
-    const raw = await this.#client.hgetall(this.#key(id));
-    return parse(raw);
+  async #find(id: string): Promise<AdapterPayload | undefined> {
+    return parse(await this.#client.hgetall(this.#key(id)));
   }
 
-  async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-    const id = await this.#client.get(`${this.#prefix}sessionUid:${uid}`);
-    return id ? this.find(id) : undefined;
-  }
-
-  async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-    const id = await this.#client.get(`${this.#prefix}userCode:${userCode}`);
-    return id ? this.find(id) : undefined;
-  }
-
-  async consume(id: string): Promise<void> {
-    await this.#client.eval(consumeScript, 1, this.#key(id), String(Math.floor(Date.now() / 1000)));
-  }
-
-  async destroy(id: string): Promise<void> {
-    // The uid/user-code indexes expire on their own; a dangling one finds nothing.
-    await this.#client.del(this.#key(id));
-  }
-
-  async revokeByGrantId(grantId: string): Promise<void> {
-    const grantKey = this.#grantKey(grantId);
-    const members = await this.#client.smembers(grantKey);
-    // One DEL per key: members may live on different Cluster slots.
-    await Promise.all(members.map((member) => this.#client.del(member)));
-    await this.#client.del(grantKey);
+  /** A record found through an index key (session uid, user code) that holds its id. */
+  async #findIndexed(indexKey: string): Promise<AdapterPayload | undefined> {
+    const id = await this.#client.get(indexKey);
+    return id ? this.#find(id) : undefined;
   }
 }
 
@@ -130,7 +162,8 @@ class RedisAdapter implements Adapter {
  * Builds the adapter factory oidc-provider calls once per model name.
  *
  * @param prefix key prefix, e.g. `fedgate:op:`
+ * @param observe the Redis metrics hook (operations `op_upsert`, `op_find`, ...), as for the KvStore
  */
-export function createRedisAdapter(client: RedisClient, prefix: string): AdapterFactory {
-  return (name: string) => new RedisAdapter(name, client, prefix);
+export function createRedisAdapter(client: RedisClient, prefix: string, observe?: RedisObserver): AdapterFactory {
+  return (name: string) => new RedisAdapter(name, client, prefix, observe);
 }

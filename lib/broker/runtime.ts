@@ -3,7 +3,8 @@ import type { GatewayContext } from '../context.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Auth } from '../auth.js';
 import type { Req } from '../http/respond.js';
-import type { BrokerSettings, OpClientConfig } from './config.js';
+import type { OpClientConfig } from '../config/op.js';
+import type { BrokerSettings } from './config.js';
 import type { ScopeClaims } from './claims-filter.js';
 import type { BrokerRecords } from './records.js';
 

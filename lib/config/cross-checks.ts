@@ -2,7 +2,7 @@ import type { ConnectorRegistry } from '../connector.js';
 import type { ConfigProblem } from '../errors.js';
 import { validateMapping } from '../claims/validate.js';
 import { checkPrivateJwksSync } from '../tokens/keys.js';
-import { validateOpConfig } from '../broker/config.js';
+import { validateOpConfig } from './op.js';
 import { sessionSchema } from './schema.js';
 import type { ConfigView } from './view.js';
 

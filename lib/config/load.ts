@@ -2,7 +2,7 @@ import path from 'node:path';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import type { ConnectorRegistry } from '../connector.js';
 import { substituteEnv } from './env.js';
-import type { OpConfig } from '../broker/config.js';
+import type { OpConfig } from './op.js';
 import { buildConfigSchema, cappedDefaults, redisDefaults, type ParsedConfig, type PrivateJwks, type RedisConfig, type ScopeRule } from './schema.js';
 import { crossChecks, stripSlash } from './cross-checks.js';
 import { protoKeyProblems, readConfigFile } from './file.js';

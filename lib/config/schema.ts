@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ConnectorRegistry } from '../connector.js';
 import type { ConnectorBaseConfig } from './connector-base.js';
-import { opConfigSchema } from '../broker/config.js';
+import { opConfigSchema } from './op.js';
 import { httpUrl } from './connector-base.js';
 import { withDeclaredDefault, withDefault } from './default.js';
 

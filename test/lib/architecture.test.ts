@@ -87,18 +87,6 @@ const webAndStorePackages = /^(express|express-session|ioredis|connect-redis)(\/
 /** The upper layers: the request flow, the guard, broker mode and the composition root. */
 const upperLayers = ['lib/flow/', 'lib/guard/', 'lib/broker/', 'lib/router.ts', 'lib/gateway.ts', 'lib/gateway/'];
 
-/**
- * Known upward imports, each with the reason it stays for now. The test also fails when one is
- * gone, so this list only shrinks.
- */
-const knownUpward: Record<string, string> = {
-  // The `op` block's schema lives beside the broker; it belongs to the configuration layer and
-  // moves there with the configuration work of issue 15.
-  'lib/config/schema.ts → lib/broker/config.ts': 'op schema',
-  'lib/config/load.ts → lib/broker/config.ts': 'op schema',
-  'lib/config/cross-checks.ts → lib/broker/config.ts': 'op schema',
-};
-
 describe('architecture (docs/architecture.md)', () => {
   test('the parser sees the imports (a sanity check of this test)', () => {
     expect(imports.length).toBeGreaterThan(300);
@@ -125,9 +113,7 @@ describe('architecture (docs/architecture.md)', () => {
 
   test('the session core, tokens, http and config import no upper layer', () => {
     const upward = imports.filter((i) => under(i.from, 'lib/session/', 'lib/tokens/', 'lib/http/', 'lib/config/', 'lib/redis/') && under(i.to, ...upperLayers));
-    expect(show(upward).filter((edge) => !(edge in knownUpward))).toEqual([]);
-    // Stale exceptions: once fixed, an entry goes.
-    expect(Object.keys(knownUpward).filter((edge) => !show(upward).includes(edge))).toEqual([]);
+    expect(show(upward)).toEqual([]);
   });
 
   test('broker mode imports neither the router nor the composition root', () => {

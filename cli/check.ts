@@ -1,10 +1,9 @@
-import { parseArgs } from 'node:util';
 import path from 'node:path';
 import type { ResolvedConfig } from '../lib/config/load.js';
 import { ConfigError, type ConfigProblem } from '../lib/errors.js';
 import { loadKeySet } from '../lib/tokens/keys.js';
 import { collectingLogger, createConnector, describeRedis, loadConfigFile, offlineContext, printConfigError } from './config.js';
-import { displayPath, exitCodes, parseCommandLine, positionals, usageError, type Io } from './io.js';
+import { displayPath, exitCodes, parseCommand, positionals, usageError, type Io } from './io.js';
 import { probeConnector } from './probe.js';
 import { probeRedis } from './probe-redis.js';
 
@@ -56,18 +55,11 @@ interface CheckOptions {
 
 /** The command line, or `'help'`; a bad one throws the usage error (exit code 2). */
 function parseCheckArgs(args: string[]): CheckOptions | 'help' {
-  const { values, positionals: rest } = parseCommandLine(() =>
-    parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        probe: { type: 'boolean' },
-        timeout: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }),
-  );
+  const { values, positionals: rest } = parseCommand(args, {
+    probe: { type: 'boolean' },
+    timeout: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) return 'help';
   const [file] = positionals(rest, ['config.json']) as [string];
   if (values.timeout === undefined) return { file, probe: values.probe === true };

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { FedgateError } from '../lib/errors.js';
 import { isRecord } from '../lib/values.js';
 export { isRecord };
@@ -24,12 +25,16 @@ export function inputError(message: string): FedgateError {
 }
 
 /**
- * Runs a `node:util` parseArgs call (strict mode) and turns its errors into `CLI_USAGE`. Its
- * messages name the flag, never a value, so they are safe to print.
+ * Parses a subcommand's arguments strictly (unknown options refused, positionals allowed); a bad
+ * command line becomes the usage error (exit code 2). parseArgs messages name the flag, never a
+ * value, so they are safe to print.
  */
-export function parseCommandLine<R>(parse: () => R): R {
+export function parseCommand<const O extends NonNullable<ParseArgsConfig['options']>>(
+  args: string[],
+  options: O,
+): ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>> {
   try {
-    return parse();
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (err) {
     // Node appends advice about '--' that does not apply here.
     const message = err instanceof Error ? err.message.split('\n')[0]!.replace(/\. To specify a positional.*$/, '') : 'bad arguments';

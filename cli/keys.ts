@@ -1,9 +1,8 @@
-import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { access, chmod, link, mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { generatePrivateJwk, supportedAlgorithms, validatePrivateJwks, type SigningAlgorithm } from '../lib/tokens/keys.js';
-import { displayPath, exitCodes, inputError, isRecord, parseCommandLine, positionals, readJsonFile, usageError, type Io } from './io.js';
+import { displayPath, exitCodes, inputError, isRecord, parseCommand, positionals, readJsonFile, usageError, type Io } from './io.js';
 
 export const keysUsage = `Usage:
   fedgate keys generate [--alg ES256|RS256|PS256|EdDSA] [--out jwks.json] [--force]
@@ -105,18 +104,11 @@ export async function runKeys(args: string[], io: Io): Promise<number> {
 }
 
 async function generate(args: string[], io: Io): Promise<number> {
-  const { values, positionals: rest } = parseCommandLine(() =>
-    parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        alg: { type: 'string' },
-        out: { type: 'string', short: 'o' },
-        force: { type: 'boolean' },
-      },
-    }),
-  );
+  const { values, positionals: rest } = parseCommand(args, {
+    alg: { type: 'string' },
+    out: { type: 'string', short: 'o' },
+    force: { type: 'boolean' },
+  });
   positionals(rest, []);
   const alg = readAlg(values.alg) ?? 'ES256';
   if (values.force && values.out === undefined) throw usageError('--force only applies with --out');
@@ -168,18 +160,11 @@ function joinRetireValue(args: string[]): string[] {
 
 async function rotate(argv: string[], io: Io): Promise<number> {
   const args = joinRetireValue(argv);
-  const { values, positionals: rest } = parseCommandLine(() =>
-    parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        alg: { type: 'string' },
-        promote: { type: 'boolean' },
-        retire: { type: 'string' },
-      },
-    }),
-  );
+  const { values, positionals: rest } = parseCommand(args, {
+    alg: { type: 'string' },
+    promote: { type: 'boolean' },
+    retire: { type: 'string' },
+  });
   const [given] = positionals(rest, ['jwks.json']) as [string];
   const modes = [values.alg !== undefined, values.promote === true, values.retire !== undefined].filter(Boolean).length;
   if (modes > 1) throw usageError('use one of --alg, --promote or --retire at a time');

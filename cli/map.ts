@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { mapClaims, type CompiledClaimRule, type CompiledMapping } from '../lib/claims/map.js';
 import type { ResolvedConfig } from '../lib/config/load.js';
@@ -9,7 +8,7 @@ import { createTokenMinter, reservedClaims } from '../lib/tokens/mint.js';
 import { computeScopes } from '../lib/tokens/scopes.js';
 import { SamlConnector } from '../connectors/saml/index.js';
 import { collectingLogger, createConnector, loadConfigFile, offlineContext, printConfigError } from './config.js';
-import { displayPath, exitCodes, inputError, isRecord, json, parseCommandLine, positionals, readTextFile, usageError, type Io } from './io.js';
+import { displayPath, exitCodes, inputError, isRecord, json, parseCommand, positionals, readTextFile, usageError, type Io } from './io.js';
 
 export const mapUsage = `Usage: fedgate map <config.json> --connector <id> <claims.json> [--userinfo <userinfo.json>] [--json]
 
@@ -113,19 +112,12 @@ function placeholderEnv(missing: Set<string>): Readonly<Record<string, string | 
 
 /** `fedgate map`: an offline dry run of one connector's claim mapping and the tokens it leads to. */
 export async function runMap(args: string[], io: Io): Promise<number> {
-  const { values, positionals: rest } = parseCommandLine(() =>
-    parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        connector: { type: 'string', short: 'c' },
-        userinfo: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }),
-  );
+  const { values, positionals: rest } = parseCommand(args, {
+    connector: { type: 'string', short: 'c' },
+    userinfo: { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) {
     io.out(mapUsage);
     return exitCodes.ok;

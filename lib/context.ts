@@ -6,7 +6,7 @@ import type { CompiledMapping } from './claims/map.js';
 import type { TransactionSettings } from './flow/transactions.js';
 import type { TokenService } from './tokens/service.js';
 import type { Req, Res } from './http/respond.js';
-import type session from 'express-session';
+import type { FedgateSessionStore } from './session/store.js';
 import type { Emit } from './events.js';
 import type { Metrics } from './metrics.js';
 import type { SessionCache } from './session/cache.js';
@@ -32,7 +32,7 @@ export interface GatewayContext {
   /** What `requireAuth` needs to know about this gateway (login path, metrics hook). */
   readonly gatewayInfo: GatewayInfo;
   /** The session store (Redis, or memory in development). */
-  readonly store: session.Store;
+  readonly store: FedgateSessionStore;
   /** In-process cache of verified session state (absent when `session.cacheTtl` is 0). */
   readonly sessionCache?: SessionCache;
   /** Runs express-session for this request (loads `req.session`). */

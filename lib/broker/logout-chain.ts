@@ -2,7 +2,6 @@ import type { Client } from 'oidc-provider';
 import { toFedgateError } from '../errors.js';
 import type { Req, Res } from '../http/respond.js';
 import { readSessionAuth } from '../session/state.js';
-import { isFedgateSessionStore } from '../session/store.js';
 import { destroySession, type SessionHandle } from '../session/lifecycle.js';
 import { upstreamLogoutUrl } from '../flow/logout.js';
 import { revokeGrantTokens } from './grants.js';
@@ -85,14 +84,7 @@ async function runChain(rt: BrokerRuntime, sessionId: string): Promise<void> {
 
 /** Epoch ms at which a session would expire if nobody touched it; undefined when it is gone. */
 async function expiryOf(rt: BrokerRuntime, sessionId: string): Promise<number | undefined> {
-  const { ctx } = rt;
-  if (isFedgateSessionStore(ctx.store)) return ctx.store.expiresAt(sessionId);
-  // Another express-session store cannot tell: look again after the check interval.
-  const store = ctx.store;
-  const exists = await new Promise<boolean>((resolve) => {
-    store.get(sessionId, (err: unknown, value?: unknown) => resolve(!err && value !== undefined && value !== null));
-  });
-  return exists ? ctx.now() + Math.min(ctx.config.session.idleTimeout, rt.settings.sessionCheckInterval) * 1000 : undefined;
+  return rt.ctx.store.expiresAt(sessionId);
 }
 
 /** (Re)schedules a session for the sweep just after its expected expiry. */

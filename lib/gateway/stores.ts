@@ -1,16 +1,15 @@
-import type session from 'express-session';
 import type { ResolvedConfig } from '../config/load.js';
 import { FedgateError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { createMemoryKv, createRedisKv, type KvStore } from '../redis/kv.js';
 import { createRedisClient, attachErrorLogging, type RedisClient } from '../redis/client.js';
-import { FedgateMemoryStore, FedgateRedisStore } from '../session/store.js';
+import { FedgateMemoryStore, FedgateRedisStore, type FedgateSessionStore } from '../session/store.js';
 import type { FedgateOptions } from './types.js';
 
 /** Where the gateway keeps its state: the session store and the key-value store, on one backend. */
 export interface GatewayStores {
-  readonly store: session.Store;
+  readonly store: FedgateSessionStore;
   readonly kv: KvStore;
   /** The Redis client; absent in memory-store development mode. */
   readonly redis?: RedisClient;

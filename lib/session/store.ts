@@ -66,10 +66,6 @@ export interface FedgateSessionStore extends session.Store {
   expiresAt(sid: string): Promise<number | undefined>;
 }
 
-export function isFedgateSessionStore(store: session.Store): store is FedgateSessionStore {
-  return typeof (store as Partial<FedgateSessionStore>).expiresAt === 'function';
-}
-
 function ttlOf(sess: session.SessionData, timeouts: Timeouts, now: number): number {
   return sessionTtlSeconds(readSessionAuth((sess as { fedgate?: unknown }).fedgate), timeouts, now);
 }

@@ -54,7 +54,7 @@ export function storeUnavailable(cause: unknown): FedgateError {
   });
 }
 
-/** Runs one Redis operation: any failure becomes SESSION_STORE_UNAVAILABLE, never a crash. */
+/** Runs one Redis operation: every failure becomes SESSION_STORE_UNAVAILABLE, never a crash. */
 export async function guardRedis<T>(op: () => Promise<T>, name = 'kv', observe?: RedisObserver): Promise<T> {
   const started = observe ? performance.now() : 0;
   try {

@@ -1,14 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
+import { productSources as sourceFiles, repoRoot } from '../fixtures/sources.js';
 
 /**
  * The import rules of docs/architecture.md, checked on the sources: every import, re-export and
  * dynamic import of every .ts file under lib/, connectors/ and cli/, and index.ts.
  */
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const root = repoRoot;
 
 interface Import {
   /** The importing file, relative to the repository root (`lib/gateway.ts`). */
@@ -17,19 +17,6 @@ interface Import {
   to: string;
   /** Whether every name of the statement is a type (`import type`, `export type`). */
   typeOnly: boolean;
-}
-
-function sourceFiles(): string[] {
-  const out = ['index.ts'];
-  const walk = (dir: string) => {
-    for (const e of fs.readdirSync(path.join(root, dir), { withFileTypes: true })) {
-      const rel = `${dir}/${e.name}`;
-      if (e.isDirectory()) walk(rel);
-      else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) out.push(rel);
-    }
-  };
-  for (const dir of ['lib', 'connectors', 'cli']) walk(dir);
-  return out;
 }
 
 function importsOf(file: string): Import[] {

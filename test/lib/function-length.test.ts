@@ -1,28 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
+import { productSources as sourceFiles, repoRoot } from '../fixtures/sources.js';
 
 /**
  * Issue 15: no function over ~60 lines (as formatted) in lib/, cli/, connectors/ or index.ts
  * unless a comment right above it, or in its JSDoc, starts with `length:` and says why.
  */
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const root = repoRoot;
 const maxLines = 60;
-
-function sourceFiles(): string[] {
-  const out = ['index.ts'];
-  const walk = (dir: string) => {
-    for (const e of fs.readdirSync(path.join(root, dir), { withFileTypes: true })) {
-      const rel = `${dir}/${e.name}`;
-      if (e.isDirectory()) walk(rel);
-      else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) out.push(rel);
-    }
-  };
-  for (const dir of ['lib', 'connectors', 'cli']) walk(dir);
-  return out;
-}
 
 interface LongFunction {
   /** `lib/router.ts:18` */
